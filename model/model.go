@@ -1,0 +1,110 @@
+package model
+
+import (
+	"fmt"
+
+	"github.com/gpt2bench/gpt2bench/tensor"
+)
+
+// Options choose how a Model runs.
+type Options struct {
+	DType   tensor.DType // storage of the linear weights and LM head; F32 by default
+	Threads int          // cores an op is split across; 0 means GOMAXPROCS
+}
+
+// Model is GPT-2's weights laid out for the forward pass, plus the worker
+// pool its ops run on. It is read-only after New, so any number of
+// Sessions (one per goroutine) can share it.
+type Model struct {
+	cfg    Config
+	opts   Options
+	pool   *tensor.Pool
+	wte    *tensor.Mat // [V, C] embeddings, and the LM head
+	wpe    []float32   // [maxT, C]
+	layers []layer
+	lnFW   []float32 // [C]
+	lnFB   []float32 // [C]
+	gelu   func([]float32)
+}
+
+// layer is one block's weights; matrices are [out, in].
+type layer struct {
+	ln1W, ln1B []float32   // [C]
+	attnW      *tensor.Mat // [3C, C]
+	attnB      []float32   // [3C]
+	projW      *tensor.Mat // [C, C]
+	projB      []float32   // [C]
+	ln2W, ln2B []float32   // [C]
+	fcW        *tensor.Mat // [F, C]
+	fcB        []float32   // [F]
+	fcProjW    *tensor.Mat // [C, F]
+	fcProjB    []float32   // [C]
+}
+
+// New validates p against cfg and builds a Model. With DType F32 the
+// Model shares p's slices (no copy); other dtypes convert each matrix once.
+// Close the Model to stop its worker pool.
+func New(cfg Config, p *Params, opts Options) (*Model, error) {
+	if err := p.Validate(cfg); err != nil {
+		return nil, err
+	}
+	C, F, V := cfg.NEmbd, cfg.Inner(), cfg.VocabSize
+	conv := func(data []float32, rows, cols int) (*tensor.Mat, error) {
+		m := tensor.NewMat(data, rows, cols)
+		if opts.DType == tensor.F32 {
+			return m, nil
+		}
+		return m.Convert(opts.DType)
+	}
+	m := &Model{cfg: cfg, opts: opts, wpe: p.WPE, lnFW: p.LnFW, lnFB: p.LnFB}
+	switch cfg.Activation {
+	case "gelu":
+		m.gelu = tensor.GELUErf
+	default:
+		m.gelu = tensor.GELUTanh
+	}
+	var err error
+	if m.wte, err = conv(p.WTE, V, C); err != nil {
+		return nil, fmt.Errorf("model: convert wte: %w", err)
+	}
+	m.layers = make([]layer, cfg.NLayer)
+	for i, lp := range p.Layers {
+		l := &m.layers[i]
+		l.ln1W, l.ln1B, l.ln2W, l.ln2B = lp.Ln1W, lp.Ln1B, lp.Ln2W, lp.Ln2B
+		l.attnB, l.projB, l.fcB, l.fcProjB = lp.AttnB, lp.AttnProjB, lp.FcB, lp.FcProjB
+		mats := []struct {
+			dst        **tensor.Mat
+			data       []float32
+			rows, cols int
+		}{{&l.attnW, lp.AttnW, 3 * C, C}, {&l.projW, lp.AttnProjW, C, C}, {&l.fcW, lp.FcW, F, C}, {&l.fcProjW, lp.FcProjW, C, F}}
+		for _, mt := range mats {
+			if *mt.dst, err = conv(mt.data, mt.rows, mt.cols); err != nil {
+				return nil, fmt.Errorf("model: convert layer %d: %w", i, err)
+			}
+		}
+	}
+	m.pool = tensor.NewPool(opts.Threads)
+	return m, nil
+}
+
+// Config returns the architecture.
+func (m *Model) Config() Config { return m.cfg }
+
+// DType returns the storage type of the weight matrices.
+func (m *Model) DType() tensor.DType { return m.opts.DType }
+
+// Threads returns the number of cores each op is split across.
+func (m *Model) Threads() int { return m.pool.Threads() }
+
+// WeightBytes returns the memory the weights occupy as the Model holds them.
+func (m *Model) WeightBytes() int64 {
+	n := m.wte.Bytes() + 4*int64(len(m.wpe)+len(m.lnFW)+len(m.lnFB))
+	for _, l := range m.layers {
+		n += l.attnW.Bytes() + l.projW.Bytes() + l.fcW.Bytes() + l.fcProjW.Bytes()
+		n += 4 * int64(len(l.ln1W)+len(l.ln1B)+len(l.ln2W)+len(l.ln2B)+len(l.attnB)+len(l.projB)+len(l.fcB)+len(l.fcProjB))
+	}
+	return n
+}
+
+// Close stops the worker pool. Sessions must not run after Close.
+func (m *Model) Close() { m.pool.Close() }

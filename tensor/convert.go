@@ -1,0 +1,92 @@
+package tensor
+
+import (
+	"fmt"
+	"math"
+)
+
+// Q8Block is the number of values of a row that share one int8 scale.
+const Q8Block = 32
+
+// Convert returns a copy of the float32 matrix m stored as dt. F16 rounds
+// to nearest even; Q8 stores round(v/s) with s = max|v|/127 per block of
+// Q8Block values of a row (symmetric, so zero stays exact).
+func (m *Mat) Convert(dt DType) (*Mat, error) {
+	if m.DType != F32 {
+		return nil, fmt.Errorf("tensor: convert from %v: only float32 matrices convert", m.DType)
+	}
+	out := &Mat{Rows: m.Rows, Cols: m.Cols, DType: dt}
+	switch dt {
+	case F32:
+		out.F32 = append([]float32(nil), m.F32...)
+	case F16:
+		out.F16 = make([]uint16, len(m.F32))
+		for i, v := range m.F32 {
+			out.F16[i] = FloatToHalf(v)
+		}
+	case Q8:
+		if m.Cols%Q8Block != 0 {
+			return nil, fmt.Errorf("tensor: int8 needs rows of a multiple of %d values, have %d", Q8Block, m.Cols)
+		}
+		out.Q8 = make([]int8, len(m.F32))
+		out.Scales = make([]float32, len(m.F32)/Q8Block)
+		for bi := range out.Scales {
+			blk := m.F32[bi*Q8Block : (bi+1)*Q8Block]
+			var amax float32
+			for _, v := range blk {
+				amax = max(amax, float32(math.Abs(float64(v))))
+			}
+			s := amax / 127
+			out.Scales[bi] = s
+			if s == 0 {
+				continue
+			}
+			q := out.Q8[bi*Q8Block : (bi+1)*Q8Block]
+			for j, v := range blk {
+				q[j] = int8(math.RoundToEven(float64(v / s)))
+			}
+		}
+	default:
+		return nil, fmt.Errorf("tensor: convert to unknown dtype %v", dt)
+	}
+	return out, nil
+}
+
+// FloatToHalf rounds a float32 to the nearest IEEE 754 binary16 value
+// (ties to even); overflow becomes ±Inf, NaN stays NaN.
+func FloatToHalf(f float32) uint16 {
+	b := math.Float32bits(f)
+	sign := uint16(b>>16) & 0x8000
+	exp := int32(b>>23) & 0xff
+	frac := b & 0x7fffff
+	if exp == 0xff { // inf or NaN
+		if frac != 0 {
+			return sign | 0x7e00
+		}
+		return sign | 0x7c00
+	}
+	e := exp - 127 + 15
+	if e >= 0x1f {
+		return sign | 0x7c00
+	}
+	if e <= 0 { // subnormal or zero in half
+		if e < -10 {
+			return sign
+		}
+		m := frac | 0x800000
+		shift := uint32(14 - e)
+		h := m >> shift
+		rem := m & (1<<shift - 1)
+		half := uint32(1) << (shift - 1)
+		if rem > half || (rem == half && h&1 == 1) {
+			h++
+		}
+		return sign | uint16(h)
+	}
+	h := uint32(e)<<10 | frac>>13
+	rem := frac & 0x1fff
+	if rem > 0x1000 || (rem == 0x1000 && h&1 == 1) {
+		h++ // may carry into the exponent, which is still correct (up to Inf)
+	}
+	return sign | uint16(h)
+}
