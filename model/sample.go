@@ -1,0 +1,134 @@
+package model
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+)
+
+// SampleOptions choose how the next token is drawn from the logits.
+type SampleOptions struct {
+	Temperature float32 // 0 means greedy (argmax); otherwise logits are divided by it
+	TopK        int     // keep the K most likely tokens; 0 means all
+	TopP        float32 // keep the smallest set whose probability reaches P; 0 or 1 means all
+	Seed        uint64  // the same seed gives the same tokens
+}
+
+// Validate reports options outside their ranges.
+func (o SampleOptions) Validate() error {
+	switch {
+	case o.Temperature < 0 || math.IsNaN(float64(o.Temperature)) || math.IsInf(float64(o.Temperature), 0):
+		return fmt.Errorf("temperature %g, want >= 0 (0 is greedy)", o.Temperature)
+	case o.TopK < 0:
+		return fmt.Errorf("top-k %d, want >= 0 (0 keeps every token)", o.TopK)
+	case o.TopP < 0 || o.TopP > 1 || math.IsNaN(float64(o.TopP)):
+		return fmt.Errorf("top-p %g, want 0..1 (0 or 1 keeps every token)", o.TopP)
+	}
+	return nil
+}
+
+// Sampler draws tokens from logits. Its buffers are allocated once, so
+// sampling a token does not allocate. Not safe for concurrent use.
+type Sampler struct {
+	opts  SampleOptions
+	rng   *rand.Rand
+	probs []float32 // [V]
+	idx   []int32   // [V] token ids sorted by probability (top-k / top-p)
+}
+
+// NewSampler returns a Sampler for a vocabulary of v tokens.
+func NewSampler(opts SampleOptions, v int) (*Sampler, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Sampler{opts: opts, rng: rand.New(rand.NewPCG(opts.Seed, opts.Seed^0x5851f42d4c957f2d))}
+	if opts.Temperature > 0 {
+		s.probs = make([]float32, v)
+		s.idx = make([]int32, v)
+	}
+	return s, nil
+}
+
+// Argmax returns the index of the largest logit (the first on ties, as
+// torch.argmax does).
+func Argmax(logits []float32) int32 {
+	best := 0
+	for i, v := range logits {
+		if v > logits[best] {
+			best = i
+		}
+	}
+	return int32(best)
+}
+
+// Sample returns the next token for one sequence's logits [V].
+func (s *Sampler) Sample(logits []float32) int32 {
+	if s.opts.Temperature == 0 {
+		return Argmax(logits)
+	}
+	p := s.probs[:len(logits)]
+	inv := 1 / s.opts.Temperature
+	mx := logits[Argmax(logits)]
+	var sum float64
+	for i, l := range logits {
+		e := float32(math.Exp(float64((l - mx) * inv))) // subtract max: stability only
+		p[i] = e
+		sum += float64(e)
+	}
+	k := len(p)
+	filter := (s.opts.TopK > 0 && s.opts.TopK < len(p)) || (s.opts.TopP > 0 && s.opts.TopP < 1)
+	if !filter {
+		return s.draw(p, nil, sum)
+	}
+	idx := s.idx[:len(p)]
+	for i := range idx {
+		idx[i] = int32(i)
+	}
+	slices.SortFunc(idx, func(a, b int32) int { // most likely first; ties by id
+		switch {
+		case p[a] > p[b]:
+			return -1
+		case p[a] < p[b]:
+			return 1
+		}
+		return int(a - b)
+	})
+	if s.opts.TopK > 0 {
+		k = min(k, s.opts.TopK)
+	}
+	kept := 0.0
+	for i := range k {
+		kept += float64(p[idx[i]])
+		if s.opts.TopP > 0 && s.opts.TopP < 1 && kept >= float64(s.opts.TopP)*sum {
+			k = i + 1
+			break
+		}
+	}
+	var ksum float64
+	for _, id := range idx[:k] {
+		ksum += float64(p[id])
+	}
+	return s.draw(p, idx[:k], ksum)
+}
+
+// draw picks a token with probability p[id]/sum among ids (all tokens when ids is nil).
+func (s *Sampler) draw(p []float32, ids []int32, sum float64) int32 {
+	r := s.rng.Float64() * sum
+	if ids == nil {
+		for i, v := range p {
+			r -= float64(v)
+			if r < 0 {
+				return int32(i)
+			}
+		}
+		return int32(len(p) - 1)
+	}
+	for _, id := range ids {
+		r -= float64(p[id])
+		if r < 0 {
+			return id
+		}
+	}
+	return ids[len(ids)-1]
+}
