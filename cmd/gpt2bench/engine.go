@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+
+	"github.com/spf13/pflag"
+
+	"github.com/gpt2bench/gpt2bench/model"
+	"github.com/gpt2bench/gpt2bench/tensor"
+	"github.com/gpt2bench/gpt2bench/weights"
+)
+
+// modelFlags are the flags of every subcommand that runs a model.
+type modelFlags struct {
+	model    string // --model: "" or "default", a directory, a file, a hub name
+	config   string // --config: config.json for a bare weights file
+	revision string // --revision of a hub model in the cache
+	dtype    string // --dtype: f32, f16, int8
+	threads  int    // --threads: cores per op
+	backend  string // --backend: cpu or cuda
+}
+
+func (f *modelFlags) register(fs *pflag.FlagSet) {
+	fs.StringVarP(&f.model, "model", "m", "", "model: a Hugging Face directory, a .safetensors/.bin file, a hub name in the HF cache (gpt2, gpt2-medium, ...), or empty for the embedded default (random weights)")
+	fs.StringVar(&f.config, "config", "", "config.json to use with a bare weights `file`")
+	fs.StringVar(&f.revision, "revision", "main", "revision of a hub model in the cache")
+	fs.StringVar(&f.dtype, "dtype", "f32", "weight storage: f32, f16 or int8 (converted once at load)")
+	fs.IntVar(&f.threads, "threads", 0, "cores each op is split across (0 = all)")
+	fs.StringVar(&f.backend, "backend", "cpu", "backend: cpu, or cuda (binaries built with -tags cuda)")
+}
+
+// validate checks the flags before any work.
+func (f *modelFlags) validate() error {
+	if _, err := tensor.ParseDType(f.dtype); err != nil {
+		return usagef("--dtype: %v", err)
+	}
+	if f.threads < 0 {
+		return usagef("--threads %d: want >= 0 (0 = all %d cores)", f.threads, runtime.NumCPU())
+	}
+	switch f.backend {
+	case "cpu", "cuda":
+	default:
+		return usagef("--backend %q: want cpu or cuda", f.backend)
+	}
+	return nil
+}
+
+// engine is a loaded model ready to run on the chosen backend.
+type engine struct {
+	W     *weights.Model // the checkpoint as loaded
+	DType tensor.DType
+	cpu   *model.Model // the CPU model (backend cpu)
+	gpu   gpuModel     // the CUDA model (backend cuda)
+	flags modelFlags
+}
+
+// gpuModel is what backend_cuda.go provides; nil in a build without cuda.
+type gpuModel interface {
+	NewSession(batch, capacity int) (model.Backend, error)
+	Info() map[string]string
+	Close() error
+}
+
+// open loads the model named by the flags and prepares the backend.
+func (f *modelFlags) open(ctx context.Context) (*engine, error) {
+	if err := f.validate(); err != nil {
+		return nil, err
+	}
+	dt, _ := tensor.ParseDType(f.dtype)
+	w, err := weights.Load(ctx, f.model, weights.Options{ConfigPath: f.config, Revision: f.revision})
+	if err != nil {
+		return nil, err
+	}
+	e := &engine{W: w, DType: dt, flags: *f}
+	switch f.backend {
+	case "cuda":
+		if e.gpu, err = openCUDA(w, dt); err != nil {
+			return nil, err
+		}
+	default:
+		if e.cpu, err = model.New(w.Config, w.Params, model.Options{DType: dt, Threads: f.threads}); err != nil {
+			return nil, fmt.Errorf("load %s: %w", w.Name, err)
+		}
+	}
+	return e, nil
+}
+
+// NewSession returns a backend for batch sequences of up to capacity
+// positions (0 = n_positions).
+func (e *engine) NewSession(batch, capacity int) (model.Backend, error) {
+	if e.gpu != nil {
+		return e.gpu.NewSession(batch, capacity)
+	}
+	return e.cpu.NewSession(batch, capacity)
+}
+
+// Config returns the architecture.
+func (e *engine) Config() model.Config { return e.W.Config }
+
+// Describe is the one-line description printed before work, saying when
+// the weights are random.
+func (e *engine) Describe() string {
+	c := e.W.Config
+	s := fmt.Sprintf("model %s: %d layers, %d heads, n_embd %d, vocab %d, context %d, %.1fM params, %s weights on %s",
+		e.W.Name, c.NLayer, c.NHead, c.NEmbd, c.VocabSize, c.NPositions, float64(c.NumParams())/1e6, e.DType, e.flags.backend)
+	if e.W.Random {
+		s += " (RANDOM weights: the embedded default; output text is gibberish, speed is real)"
+	}
+	for _, n := range e.W.Notes {
+		s += "\n  note: " + n
+	}
+	return s
+}
+
+// Close releases the model.
+func (e *engine) Close() error {
+	var errs []error
+	if e.cpu != nil {
+		e.cpu.Close()
+	}
+	if e.gpu != nil {
+		errs = append(errs, e.gpu.Close())
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,580 @@
+package hub
+
+import (
+	"context"
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// optionalFiles are fetched when present (skipped on 404) unless --include replaces them;
+// config.json and the weights are always fetched.
+var optionalFiles = []string{
+	"generation_config.json",
+	"tokenizer.json", "vocab.json", "merges.txt", "tokenizer_config.json",
+}
+
+var (
+	safeETag  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`) // usable as a blob file name
+	sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)               // an LFS ETag: the content's SHA-256
+)
+
+// Download fetches repo (a short name or owner/name, see RepoID) at revision ("" means main)
+// into cfg.CacheDir and returns the snapshot folder. It fetches config.json, then the
+// optional files (generation_config.json and the tokenizer files; with include, the repo
+// files matching any path.Match pattern instead), then model.safetensors, or
+// pytorch_model.bin when the repo has no model.safetensors. Blobs already in the cache are
+// not transferred again. With cfg.Offline it only looks in the cache.
+func Download(ctx context.Context, cfg Config, repo, revision string, include []string) (string, error) {
+	if revision == "" {
+		revision = DefaultRevision
+	}
+	if err := validRevision(revision); err != nil {
+		return "", err
+	}
+	id, err := RepoID(repo)
+	if err != nil {
+		return "", err
+	}
+	for _, p := range include {
+		if _, err := path.Match(p, ""); err != nil {
+			return "", fmt.Errorf("hub: --include pattern %q: %w; use path.Match syntax like '*.json'", p, err)
+		}
+	}
+	if cfg.CacheDir == "" {
+		return "", errors.New("hub: no cache folder; set Config.CacheDir (see CacheDir)")
+	}
+	if cfg.Offline {
+		dir, err := LocalSnapshot(cfg.CacheDir, repo, revision)
+		var nc *NotCachedError
+		if errors.As(err, &nc) {
+			nc.Offline = true
+		}
+		return dir, err
+	}
+	d := &downloader{cfg: cfg, client: cfg.client(), repo: id, repoDir: filepath.Join(cfg.CacheDir, RepoFolder(id))}
+	return d.run(ctx, revision, include)
+}
+
+// downloader fetches the files of one repo.
+type downloader struct {
+	cfg     Config
+	client  *http.Client
+	repo    string // owner/name
+	repoDir string // {cache}/models--owner--name
+}
+
+// fileMeta is what a HEAD on resolve/{revision}/{file} tells, as huggingface_hub's HfFileMetadata.
+type fileMeta struct {
+	Commit   string // X-Repo-Commit
+	ETag     string // X-Linked-Etag, else ETag; normalized
+	Size     int64  // X-Linked-Size, else Content-Length; -1 unknown
+	Location string // where to GET the content: the redirect target, or the resolve URL
+}
+
+func (d *downloader) run(ctx context.Context, revision string, include []string) (string, error) {
+	// config.json pins the commit; every other file is then fetched at that commit, so
+	// a push to the branch in the middle cannot mix two versions in one snapshot.
+	meta, err := d.head(ctx, revision, "config.json")
+	if err != nil {
+		return "", err
+	}
+	commit := meta.Commit
+	if err := d.fetch(ctx, commit, "config.json", meta); err != nil {
+		return "", err
+	}
+	done := map[string]bool{"config.json": true}
+
+	optional := optionalFiles
+	if include != nil {
+		if optional, err = d.matching(ctx, commit, include); err != nil {
+			return "", err
+		}
+	}
+	for _, f := range optional {
+		if done[f] {
+			continue
+		}
+		done[f] = true
+		if err := d.headFetch(ctx, commit, f); err != nil && !errors.Is(err, ErrNotFound) {
+			return "", err
+		}
+	}
+	if !done["model.safetensors"] && !done["pytorch_model.bin"] {
+		err := d.headFetch(ctx, commit, "model.safetensors")
+		if errors.Is(err, ErrNotFound) {
+			err = d.headFetch(ctx, commit, "pytorch_model.bin")
+			if errors.Is(err, ErrNotFound) {
+				err = fmt.Errorf("hub: %s at %s has neither model.safetensors nor pytorch_model.bin; is it a GPT-2 checkpoint?: %w", d.repo, revision, ErrNotFound)
+			}
+		}
+		if err != nil {
+			return "", err
+		}
+	}
+	snap := filepath.Join(d.repoDir, "snapshots", commit)
+	if miss := missingFiles(snap); miss != "" {
+		return "", fmt.Errorf("hub: %s at %s: snapshot lacks %s after download: %w", d.repo, revision, miss, ErrNotFound)
+	}
+	// refs last: only now does LocalSnapshot(revision) see the new snapshot.
+	if revision != commit {
+		ref := filepath.Join(d.repoDir, "refs", filepath.FromSlash(revision))
+		if err := writeFileAtomic(ref, []byte(commit)); err != nil {
+			return "", fmt.Errorf("hub: write refs/%s: %w", revision, err)
+		}
+	}
+	return snap, nil
+}
+
+func (d *downloader) headFetch(ctx context.Context, commit, file string) error {
+	if !validFile(file) {
+		return fmt.Errorf("hub: %s: file name %q would leave the snapshot folder; skip it", d.repo, file)
+	}
+	meta, err := d.head(ctx, commit, file)
+	if err != nil {
+		return err
+	}
+	return d.fetch(ctx, commit, file, meta)
+}
+
+// validFile accepts a relative slash-separated repo path with no . or .. parts.
+func validFile(f string) bool {
+	if f == "" || strings.HasPrefix(f, "/") || strings.Contains(f, `\`) {
+		return false
+	}
+	for _, p := range strings.Split(f, "/") {
+		if p == "" || p == "." || p == ".." {
+			return false
+		}
+	}
+	return true
+}
+
+// resolveURL is {endpoint}/{repo}/resolve/{revision}/{file}, as huggingface_hub's hf_hub_url.
+func (d *downloader) resolveURL(revision, file string) string {
+	parts := strings.Split(file, "/")
+	for i, p := range parts {
+		parts[i] = url.PathEscape(p)
+	}
+	return d.cfg.endpoint() + "/" + d.repo + "/resolve/" + url.PathEscape(revision) + "/" + strings.Join(parts, "/")
+}
+
+// newRequest adds the headers huggingface_hub sends; the token goes only to the endpoint's host.
+func (d *downloader) newRequest(ctx context.Context, method, u string) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, method, u, nil)
+	if err != nil {
+		return nil, fmt.Errorf("hub: %s %s: %w", method, u, err)
+	}
+	req.Header.Set("User-Agent", d.cfg.userAgent())
+	req.Header.Set("Accept-Encoding", "identity") // sizes and hashes are of the raw bytes
+	if d.cfg.Token != "" && sameHost(u, d.cfg.endpoint()) {
+		req.Header.Set("Authorization", "Bearer "+d.cfg.Token)
+	}
+	return req, nil
+}
+
+func sameHost(a, b string) bool {
+	ua, err1 := url.Parse(a)
+	ub, err2 := url.Parse(b)
+	return err1 == nil && err2 == nil && ua.Host == ub.Host
+}
+
+// head reads a file's metadata. Like huggingface_hub's get_hf_file_metadata it follows
+// relative redirects (a renamed repo on the same hub) but not absolute ones (the CDN):
+// the hub's 302 to the CDN carries X-Linked-Etag, X-Linked-Size and X-Repo-Commit itself.
+func (d *downloader) head(ctx context.Context, revision, file string) (fileMeta, error) {
+	noFollow := *d.client
+	noFollow.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	u := d.resolveURL(revision, file)
+	var resp *http.Response
+	err := d.retry(ctx, file, func() error {
+		cur := u
+		for range 10 {
+			req, err := d.newRequest(ctx, http.MethodHead, cur)
+			if err != nil {
+				return err
+			}
+			resp, err = noFollow.Do(req)
+			if err != nil {
+				return transient{fmt.Errorf("hub: HEAD %s: %w", cur, err)}
+			}
+			resp.Body.Close()
+			if resp.StatusCode < 300 || resp.StatusCode > 399 {
+				return d.statusError(resp, revision, file)
+			}
+			loc, err := url.Parse(resp.Header.Get("Location"))
+			if err != nil || resp.Header.Get("Location") == "" {
+				return fmt.Errorf("hub: HEAD %s: %d redirect with bad Location %q", cur, resp.StatusCode, resp.Header.Get("Location"))
+			}
+			if loc.Host != "" { // absolute: the CDN; its URL is where the GET goes
+				return nil
+			}
+			base, _ := url.Parse(cur)
+			cur = base.ResolveReference(loc).String()
+		}
+		return fmt.Errorf("hub: HEAD %s: too many redirects", u)
+	})
+	if err != nil {
+		return fileMeta{}, err
+	}
+	h := resp.Header
+	m := fileMeta{
+		Commit:   h.Get("X-Repo-Commit"),
+		ETag:     normalizeETag(h.Get("X-Linked-Etag")),
+		Size:     -1,
+		Location: resp.Request.URL.String(),
+	}
+	if m.ETag == "" {
+		m.ETag = normalizeETag(h.Get("ETag"))
+	}
+	if loc := h.Get("Location"); loc != "" {
+		m.Location = loc
+	}
+	size := h.Get("X-Linked-Size")
+	if size == "" && (resp.StatusCode < 300 || resp.StatusCode > 399) {
+		size = h.Get("Content-Length")
+	}
+	if n, err := strconv.ParseInt(size, 10, 64); err == nil && n >= 0 {
+		m.Size = n
+	}
+	switch {
+	case !commitHash.MatchString(m.Commit):
+		return fileMeta{}, fmt.Errorf("hub: %s: %s: the server sent no commit (X-Repo-Commit %q); is %s a Hugging Face hub? check HF_ENDPOINT", d.repo, file, m.Commit, d.cfg.endpoint())
+	case !safeETag.MatchString(m.ETag):
+		return fileMeta{}, fmt.Errorf("hub: %s: %s: the server sent no usable ETag (%q); check HF_ENDPOINT", d.repo, file, m.ETag)
+	}
+	return m, nil
+}
+
+// normalizeETag strips the weak prefix and the quotes: W/"abc" -> abc.
+func normalizeETag(e string) string {
+	return strings.Trim(strings.TrimPrefix(strings.TrimSpace(e), "W/"), `"`)
+}
+
+// statusError maps a final HTTP status to nil (2xx) or an error naming the repo and file.
+func (d *downloader) statusError(resp *http.Response, revision, file string) error {
+	code := resp.StatusCode
+	if code >= 200 && code <= 299 {
+		return nil
+	}
+	what := fmt.Sprintf("hub: %s: %s at revision %s: %s", d.repo, file, revision, resp.Status)
+	if ec := resp.Header.Get("X-Error-Code"); ec != "" {
+		what += " (" + ec
+		if msg := resp.Header.Get("X-Error-Message"); msg != "" {
+			what += ": " + msg
+		}
+		what += ")"
+	}
+	switch {
+	case code == http.StatusUnauthorized || code == http.StatusForbidden:
+		hint := "check the repo name; if it is private or gated, set HF_TOKEN to a token with access"
+		if d.cfg.Token != "" {
+			hint = "check the repo name, and that HF_TOKEN has access to it (accept the terms of a gated repo on its page)"
+		}
+		return fmt.Errorf("%s; %s: %w", what, hint, ErrUnauthorized)
+	case code == http.StatusNotFound:
+		return fmt.Errorf("%s; check the repo name, revision and file name: %w", what, ErrNotFound)
+	case code == http.StatusTooManyRequests || code >= 500:
+		return transient{fmt.Errorf("%s; the hub is busy or failing, try again later", what)}
+	}
+	return errors.New(what)
+}
+
+// transient marks an error worth retrying.
+type transient struct{ err error }
+
+func (t transient) Error() string { return t.err.Error() }
+func (t transient) Unwrap() error { return t.err }
+
+// retry runs op until it succeeds, fails for good, or the retries are spent, sleeping
+// the back-off between tries. Only transient errors are retried.
+func (d *downloader) retry(ctx context.Context, file string, op func() error) error {
+	n := d.cfg.retries()
+	for try := 0; ; try++ {
+		err := op()
+		var t transient
+		if err == nil || !errors.As(err, &t) || ctx.Err() != nil {
+			if ctx.Err() != nil && err != nil {
+				return fmt.Errorf("hub: %s: %s: %w", d.repo, file, ctx.Err())
+			}
+			return err
+		}
+		if try >= n {
+			return fmt.Errorf("%w (gave up after %d tries)", t.err, try+1)
+		}
+		timer := time.NewTimer(d.cfg.backoff(try))
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return fmt.Errorf("hub: %s: %s: %w", d.repo, file, ctx.Err())
+		case <-timer.C:
+		}
+	}
+}
+
+// fetch places file in the snapshot of commit: the blob if absent, then the symlink.
+func (d *downloader) fetch(ctx context.Context, commit, file string, m fileMeta) error {
+	blob := filepath.Join(d.repoDir, "blobs", m.ETag)
+	if fi, err := os.Stat(blob); err != nil || (m.Size >= 0 && fi.Size() != m.Size) {
+		if err := d.transfer(ctx, file, m, blob); err != nil {
+			return err
+		}
+	}
+	link := filepath.Join(d.repoDir, "snapshots", commit, filepath.FromSlash(file))
+	if err := symlinkAtomic(blob, link); err != nil {
+		return fmt.Errorf("hub: link %s: %w", link, err)
+	}
+	return nil
+}
+
+// transfer downloads m into blob through blob.incomplete, resuming what an earlier
+// try left there, verifies it and renames it into place.
+func (d *downloader) transfer(ctx context.Context, file string, m fileMeta, blob string) error {
+	if err := os.MkdirAll(filepath.Dir(blob), 0o755); err != nil {
+		return fmt.Errorf("hub: %w", err)
+	}
+	inc := blob + ".incomplete"
+	if err := d.retry(ctx, file, func() error { return d.getOnce(ctx, file, m, inc) }); err != nil {
+		return err
+	}
+	if err := verify(inc, m); err != nil {
+		os.Remove(inc) // a bad body must not be resumed
+		return fmt.Errorf("hub: %s: %s: %w; run the download again", d.repo, file, err)
+	}
+	if err := os.Rename(inc, blob); err != nil {
+		return fmt.Errorf("hub: %w", err)
+	}
+	return nil
+}
+
+// getOnce makes one GET of the content, appending to inc from its current size.
+// A server that ignores Range (200) restarts the file. Cut bodies are transient errors.
+func (d *downloader) getOnce(ctx context.Context, file string, m fileMeta, inc string) (err error) {
+	f, err := os.OpenFile(inc, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return fmt.Errorf("hub: %w", err)
+	}
+	defer func() {
+		if cerr := f.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("hub: %w", cerr)
+		}
+	}()
+	off, err := f.Seek(0, io.SeekEnd)
+	if err != nil {
+		return fmt.Errorf("hub: %w", err)
+	}
+	if m.Size >= 0 && off > m.Size {
+		off = 0 // longer than the file: not ours to resume
+	}
+	if m.Size >= 0 && off == m.Size {
+		return nil // complete from an earlier try; verify decides
+	}
+	req, err := d.newRequest(ctx, http.MethodGet, m.Location)
+	if err != nil {
+		return err
+	}
+	if off > 0 {
+		req.Header.Set("Range", fmt.Sprintf("bytes=%d-", off))
+	}
+	resp, err := d.client.Do(req)
+	if err != nil {
+		return transient{fmt.Errorf("hub: GET %s: %w", file, err)}
+	}
+	defer resp.Body.Close()
+	switch resp.StatusCode {
+	case http.StatusPartialContent:
+		if start := contentRangeStart(resp.Header.Get("Content-Range")); start != off {
+			return transient{fmt.Errorf("hub: GET %s: asked bytes from %d, got Content-Range %q", file, off, resp.Header.Get("Content-Range"))}
+		}
+	case http.StatusOK:
+		off = 0 // Range ignored: start over
+	case http.StatusRequestedRangeNotSatisfiable:
+		if err := f.Truncate(0); err != nil {
+			return fmt.Errorf("hub: %w", err)
+		}
+		return transient{fmt.Errorf("hub: GET %s: range from %d refused; restarting", file, off)}
+	default:
+		return d.statusError(resp, m.Commit, file)
+	}
+	if err := f.Truncate(off); err != nil {
+		return fmt.Errorf("hub: %w", err)
+	}
+	if _, err := f.Seek(off, io.SeekStart); err != nil {
+		return fmt.Errorf("hub: %w", err)
+	}
+	var w io.Writer = f
+	if d.cfg.Progress != nil {
+		p := d.cfg.Progress(file, m.Size, off)
+		defer p.Close()
+		w = io.MultiWriter(f, p)
+	}
+	n, err := io.Copy(w, resp.Body)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		var pe *os.PathError
+		if errors.As(err, &pe) { // disk full, not the network
+			return fmt.Errorf("hub: write %s: %w", inc, err)
+		}
+		return transient{fmt.Errorf("hub: GET %s: cut after %d bytes: %w", file, off+n, err)}
+	}
+	if m.Size >= 0 && off+n < m.Size {
+		return transient{fmt.Errorf("hub: GET %s: body ended at %d of %d bytes", file, off+n, m.Size)}
+	}
+	return nil
+}
+
+// contentRangeStart reads the first byte of "bytes START-END/TOTAL"; -1 if malformed.
+func contentRangeStart(cr string) int64 {
+	s, ok := strings.CutPrefix(cr, "bytes ")
+	if !ok {
+		return -1
+	}
+	s, _, ok = strings.Cut(s, "-")
+	n, err := strconv.ParseInt(s, 10, 64)
+	if !ok || err != nil {
+		return -1
+	}
+	return n
+}
+
+// verify checks the size, then the content against the ETag: an LFS ETag (64 hex) is the
+// file's SHA-256; a 40-hex one is its git blob id, sha1("blob {size}\x00" + content).
+func verify(p string, m fileMeta) error {
+	f, err := os.Open(p)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if m.Size >= 0 && fi.Size() != m.Size {
+		return fmt.Errorf("size %d, want %d: %w", fi.Size(), m.Size, ErrChecksum)
+	}
+	var h hash.Hash
+	switch {
+	case sha256Hex.MatchString(m.ETag):
+		h = sha256.New()
+	case commitHash.MatchString(m.ETag):
+		h = sha1.New()
+		fmt.Fprintf(h, "blob %d\x00", fi.Size())
+	default:
+		return nil // an ETag we cannot check against
+	}
+	if _, err := io.Copy(h, f); err != nil {
+		return err
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != m.ETag {
+		return fmt.Errorf("content hash %s, want %s (ETag): %w", got, m.ETag, ErrChecksum)
+	}
+	return nil
+}
+
+// symlinkAtomic points link at target with a relative path, as huggingface_hub does
+// (../../blobs/{etag}, one more ../ per folder in the file's path), replacing any old link.
+func symlinkAtomic(target, link string) error {
+	if err := os.MkdirAll(filepath.Dir(link), 0o755); err != nil {
+		return err
+	}
+	rel, err := filepath.Rel(filepath.Dir(link), target)
+	if err != nil {
+		return err
+	}
+	if cur, err := os.Readlink(link); err == nil && cur == rel {
+		return nil
+	}
+	tmp := link + ".tmp-link"
+	os.Remove(tmp)
+	if err := os.Symlink(rel, tmp); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, link); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
+}
+
+// writeFileAtomic writes data to a temporary file next to p and renames it over p.
+func writeFileAtomic(p string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(filepath.Dir(p), ".tmp-"+filepath.Base(p)+"-*")
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	if err := os.Rename(f.Name(), p); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	return nil
+}
+
+// matching lists the repo's files at commit (the hub's /api/models/{repo}/revision/{commit},
+// as snapshot_download reads it) that match any pattern.
+func (d *downloader) matching(ctx context.Context, commit string, patterns []string) ([]string, error) {
+	u := d.cfg.endpoint() + "/api/models/" + d.repo + "/revision/" + url.PathEscape(commit)
+	var info struct {
+		Siblings []struct {
+			RFilename string `json:"rfilename"`
+		} `json:"siblings"`
+	}
+	err := d.retry(ctx, "file list", func() error {
+		req, err := d.newRequest(ctx, http.MethodGet, u)
+		if err != nil {
+			return err
+		}
+		resp, err := d.client.Do(req)
+		if err != nil {
+			return transient{fmt.Errorf("hub: GET %s: %w", u, err)}
+		}
+		defer resp.Body.Close()
+		if err := d.statusError(resp, commit, "file list"); err != nil {
+			return err
+		}
+		if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(&info); err != nil {
+			return transient{fmt.Errorf("hub: %s: file list: %w", d.repo, err)}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, s := range info.Siblings {
+		for _, p := range patterns {
+			if ok, _ := path.Match(p, s.RFilename); ok {
+				out = append(out, s.RFilename)
+				break
+			}
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,17 @@
+//go:build !unix
+
+package safetensors
+
+import (
+	"fmt"
+	"os"
+)
+
+// mapFile reads path into memory: this platform has no mmap support here.
+func mapFile(path string) ([]byte, func() error, error) {
+	buf, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return buf, func() error { return nil }, nil
+}

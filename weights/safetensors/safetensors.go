@@ -1,0 +1,304 @@
+// Package safetensors reads and writes the safetensors checkpoint format:
+// an 8-byte little-endian header length N, N bytes of JSON describing each
+// tensor (dtype, shape, data_offsets relative to the data section) plus an
+// optional "__metadata__" string map, then the raw little-endian tensor data.
+//
+// Open maps the file into memory (falling back to reading it), validates the
+// whole header against the file size, and converts one tensor at a time to
+// float32 with (*File).Float32, so loading never holds two copies of the
+// weights. Every malformed input is a *FormatError; nothing panics.
+package safetensors
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+
+	"github.com/gpt2bench/gpt2bench/weights/internal/half"
+)
+
+// MaxHeaderSize bounds the JSON header, as the reference implementation does.
+const MaxHeaderSize = 100 << 20
+
+// DType is a tensor element type, spelled as in the header ("F32").
+type DType string
+
+// The element types Float32 converts. Other dtypes of the format (F64, I64,
+// I32, I16, I8, U8, BOOL, ...) are listed by Tensors, but Float32 rejects them.
+const (
+	F32  DType = "F32"
+	F16  DType = "F16"
+	BF16 DType = "BF16"
+)
+
+// dtypeSizes holds the element size in bytes of every dtype the format defines.
+var dtypeSizes = map[DType]int{
+	"BOOL": 1, "U8": 1, "I8": 1, "F8_E4M3": 1, "F8_E5M2": 1,
+	"I16": 2, "U16": 2, F16: 2, BF16: 2,
+	"I32": 4, "U32": 4, F32: 4,
+	"I64": 8, "U64": 8, "F64": 8,
+}
+
+// Size returns the element size of d in bytes, or 0 for an unknown dtype.
+func (d DType) Size() int { return dtypeSizes[d] }
+
+// Supported reports whether Float32 can convert tensors of dtype d.
+func (d DType) Supported() bool { return d == F32 || d == F16 || d == BF16 }
+
+// FormatError reports malformed safetensors data, with the byte offset in the
+// file where the problem lies (debug/elf style).
+type FormatError struct {
+	Offset int64  // byte offset in the file
+	Msg    string // what is wrong, naming the tensor when there is one
+}
+
+func (e *FormatError) Error() string {
+	return fmt.Sprintf("%s (at byte %d)", e.Msg, e.Offset)
+}
+
+// TensorInfo describes one tensor of a file.
+type TensorInfo struct {
+	Name  string
+	DType DType
+	Shape []int // outermost first; [] for a scalar
+	// Begin and End are byte offsets into the data section (after the header).
+	Begin, End int64
+}
+
+// NumElements returns the product of the shape (1 for a scalar).
+func (t TensorInfo) NumElements() int {
+	n := 1
+	for _, d := range t.Shape {
+		n *= d
+	}
+	return n
+}
+
+// File is an opened safetensors file. Its methods are safe for concurrent
+// use until Close.
+type File struct {
+	tensors  []TensorInfo
+	byName   map[string]int
+	metadata map[string]string
+	data     []byte // the data section
+	unmap    func() error
+}
+
+// Open reads and validates the header of the safetensors file at path and maps
+// its data into memory. Call Close to release it.
+func Open(path string) (*File, error) {
+	buf, unmap, err := mapFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("safetensors: %w", err)
+	}
+	f, err := Parse(buf)
+	if err != nil {
+		unmap()
+		return nil, fmt.Errorf("safetensors: %s: %w", path, err)
+	}
+	f.unmap = unmap
+	return f, nil
+}
+
+// Parse validates a whole safetensors file held in buf. The File refers to buf
+// without copying it.
+func Parse(buf []byte) (*File, error) {
+	size := int64(len(buf))
+	if size < 8 {
+		return nil, &FormatError{0, fmt.Sprintf("truncated: file has %d bytes, the header length alone needs 8; re-download the file", size)}
+	}
+	n := binary.LittleEndian.Uint64(buf)
+	if n > uint64(size-8) {
+		return nil, &FormatError{0, fmt.Sprintf("truncated or not safetensors: header length %d exceeds the %d bytes after it; re-download the file", n, size-8)}
+	}
+	if n > MaxHeaderSize {
+		return nil, &FormatError{0, fmt.Sprintf("header length %d exceeds the %d-byte limit", n, MaxHeaderSize)}
+	}
+	header := buf[8 : 8+n]
+	data := buf[8+n:]
+	tensors, meta, err := parseHeader(header, int64(len(data)), 8+int64(n))
+	if err != nil {
+		return nil, err
+	}
+	f := &File{tensors: tensors, metadata: meta, data: data, byName: make(map[string]int, len(tensors))}
+	for i, t := range tensors {
+		f.byName[t.Name] = i
+	}
+	return f, nil
+}
+
+type rawTensor struct {
+	DType       *string  `json:"dtype"`
+	Shape       *[]int64 `json:"shape"`
+	DataOffsets *[]int64 `json:"data_offsets"`
+}
+
+// parseHeader decodes and validates the JSON header; dataLen is the size of
+// the data section, which starts at file offset dataStart.
+func parseHeader(header []byte, dataLen, dataStart int64) ([]TensorInfo, map[string]string, error) {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(header, &raw); err != nil {
+		return nil, nil, &FormatError{8, fmt.Sprintf("header is not a JSON object: %v", err)}
+	}
+	var meta map[string]string
+	tensors := make([]TensorInfo, 0, len(raw))
+	var maxEnd int64
+	for name, msg := range raw {
+		if name == "__metadata__" {
+			if err := json.Unmarshal(msg, &meta); err != nil {
+				return nil, nil, &FormatError{8, fmt.Sprintf("__metadata__ is not a map of strings: %v", err)}
+			}
+			continue
+		}
+		var rt rawTensor
+		if err := json.Unmarshal(msg, &rt); err != nil {
+			return nil, nil, &FormatError{8, fmt.Sprintf("tensor %q: bad header entry: %v", name, err)}
+		}
+		if rt.DType == nil || rt.Shape == nil || rt.DataOffsets == nil {
+			return nil, nil, &FormatError{8, fmt.Sprintf("tensor %q: header entry needs dtype, shape and data_offsets", name)}
+		}
+		t := TensorInfo{Name: name, DType: DType(*rt.DType)}
+		es := t.DType.Size()
+		if es == 0 {
+			return nil, nil, &FormatError{8, fmt.Sprintf("tensor %q: unknown dtype %q", name, *rt.DType)}
+		}
+		numel := int64(1)
+		for _, d := range *rt.Shape {
+			if d < 0 {
+				return nil, nil, &FormatError{8, fmt.Sprintf("tensor %q: negative dimension in shape %v", name, *rt.Shape)}
+			}
+			if d != 0 && numel > math.MaxInt32*int64(256)/d { // keeps numel*8 far from overflow
+				return nil, nil, &FormatError{8, fmt.Sprintf("tensor %q: shape %v is too large", name, *rt.Shape)}
+			}
+			numel *= d
+			t.Shape = append(t.Shape, int(d))
+		}
+		if t.Shape == nil {
+			t.Shape = []int{}
+		}
+		off := *rt.DataOffsets
+		if len(off) != 2 {
+			return nil, nil, &FormatError{8, fmt.Sprintf("tensor %q: data_offsets has %d values, want 2", name, len(off))}
+		}
+		t.Begin, t.End = off[0], off[1]
+		if t.Begin < 0 || t.End < t.Begin {
+			return nil, nil, &FormatError{8, fmt.Sprintf("tensor %q: bad data_offsets [%d, %d]", name, t.Begin, t.End)}
+		}
+		if want := numel * int64(es); t.End-t.Begin != want {
+			return nil, nil, &FormatError{dataStart + t.Begin, fmt.Sprintf("tensor %q: data_offsets [%d, %d] hold %d bytes, shape %v of %s needs %d", name, t.Begin, t.End, t.End-t.Begin, t.Shape, t.DType, want)}
+		}
+		maxEnd = max(maxEnd, t.End)
+		tensors = append(tensors, t)
+	}
+	if maxEnd > dataLen {
+		// Name the tensor that reaches furthest (the first by name among equals).
+		last := ""
+		for _, t := range tensors {
+			if t.End == maxEnd && (last == "" || t.Name < last) {
+				last = t.Name
+			}
+		}
+		return nil, nil, &FormatError{dataStart + dataLen, fmt.Sprintf("truncated: header says %d bytes of data (tensor %q ends there), file has %d; re-download the file", maxEnd, last, dataLen)}
+	}
+	// Order by position in the file; overlapping tensors are an error, gaps
+	// are tolerated.
+	slices.SortFunc(tensors, func(a, b TensorInfo) int {
+		if c := cmpInt64(a.Begin, b.Begin); c != 0 {
+			return c
+		}
+		if c := cmpInt64(a.End, b.End); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
+	for i := 1; i < len(tensors); i++ {
+		p, t := tensors[i-1], tensors[i]
+		if t.Begin < p.End {
+			return nil, nil, &FormatError{dataStart + t.Begin, fmt.Sprintf("tensor %q at [%d, %d] overlaps tensor %q at [%d, %d]", t.Name, t.Begin, t.End, p.Name, p.Begin, p.End)}
+		}
+	}
+	return tensors, meta, nil
+}
+
+func cmpInt64(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// Tensors lists the tensors in file order. The slice is shared: do not modify it.
+func (f *File) Tensors() []TensorInfo { return f.tensors }
+
+// Metadata returns the header's "__metadata__" map (nil when absent).
+func (f *File) Metadata() map[string]string { return f.metadata }
+
+// Tensor returns the description of the named tensor.
+func (f *File) Tensor(name string) (TensorInfo, bool) {
+	i, ok := f.byName[name]
+	if !ok {
+		return TensorInfo{}, false
+	}
+	return f.tensors[i], true
+}
+
+// ErrUnsupportedDType is wrapped by Float32 for a dtype it cannot convert.
+var ErrUnsupportedDType = errors.New("unsupported dtype")
+
+// Float32 converts the named tensor to float32 into dst, which must hold
+// exactly its number of elements. F16 and BF16 are upcast exactly.
+func (f *File) Float32(name string, dst []float32) error {
+	t, ok := f.Tensor(name)
+	if !ok {
+		return fmt.Errorf("safetensors: no tensor %q", name)
+	}
+	if n := t.NumElements(); len(dst) != n {
+		return fmt.Errorf("safetensors: tensor %q has %d elements (shape %v), destination holds %d", name, n, t.Shape, len(dst))
+	}
+	src := f.data[t.Begin:t.End]
+	switch t.DType {
+	case F32:
+		for i := range dst {
+			dst[i] = math.Float32frombits(binary.LittleEndian.Uint32(src[4*i:]))
+		}
+	case F16:
+		for i := range dst {
+			dst[i] = half.Float16ToFloat32(binary.LittleEndian.Uint16(src[2*i:]))
+		}
+	case BF16:
+		for i := range dst {
+			dst[i] = half.BFloat16ToFloat32(binary.LittleEndian.Uint16(src[2*i:]))
+		}
+	default:
+		return fmt.Errorf("safetensors: tensor %q has dtype %s: %w (want F32, F16 or BF16)", name, t.DType, ErrUnsupportedDType)
+	}
+	return nil
+}
+
+// Bytes returns the raw little-endian data of the named tensor. The slice
+// aliases the mapped file: it is valid until Close and must not be modified.
+func (f *File) Bytes(name string) ([]byte, error) {
+	t, ok := f.Tensor(name)
+	if !ok {
+		return nil, fmt.Errorf("safetensors: no tensor %q", name)
+	}
+	return f.data[t.Begin:t.End:t.End], nil
+}
+
+// Close releases the mapping. The File must not be used afterwards.
+func (f *File) Close() error {
+	f.data = nil
+	if f.unmap == nil {
+		return nil
+	}
+	err := f.unmap()
+	f.unmap = nil
+	return err
+}

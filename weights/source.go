@@ -1,0 +1,93 @@
+package weights
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/gpt2bench/gpt2bench/weights/pickle"
+	"github.com/gpt2bench/gpt2bench/weights/safetensors"
+)
+
+// tensorInfo is a checkpoint tensor as either parser describes it.
+type tensorInfo struct {
+	name  string // as stored, e.g. "transformer.h.0.ln_1.weight"
+	dtype string // "float32", "float16", "bfloat16", or the file's own name for others
+	shape []int  // as stored (HF layout)
+}
+
+// source is an opened checkpoint file: the two parsers behind one interface.
+type source interface {
+	tensors() []tensorInfo
+	float32(name string, dst []float32) error
+	format() string
+	Close() error
+}
+
+type safetensorsSource struct{ f *safetensors.File }
+
+func (s safetensorsSource) tensors() []tensorInfo {
+	var out []tensorInfo
+	for _, t := range s.f.Tensors() {
+		dt := string(t.DType)
+		switch t.DType {
+		case safetensors.F32:
+			dt = "float32"
+		case safetensors.F16:
+			dt = "float16"
+		case safetensors.BF16:
+			dt = "bfloat16"
+		}
+		out = append(out, tensorInfo{t.Name, dt, t.Shape})
+	}
+	return out
+}
+func (s safetensorsSource) float32(name string, dst []float32) error { return s.f.Float32(name, dst) }
+func (s safetensorsSource) format() string                           { return "safetensors" }
+func (s safetensorsSource) Close() error                             { return s.f.Close() }
+
+type pickleSource struct{ f *pickle.File }
+
+func (s pickleSource) tensors() []tensorInfo {
+	var out []tensorInfo
+	for _, t := range s.f.Tensors() {
+		out = append(out, tensorInfo{t.Name, string(t.DType), t.Shape})
+	}
+	return out
+}
+func (s pickleSource) float32(name string, dst []float32) error { return s.f.Float32(name, dst) }
+func (s pickleSource) format() string                           { return s.f.Format() }
+func (s pickleSource) Close() error                             { return s.f.Close() }
+
+// openSource opens a weights file, choosing the parser by extension and,
+// failing that, by the first bytes.
+func openSource(path string) (source, error) {
+	isSafetensors := strings.EqualFold(filepath.Ext(path), ".safetensors")
+	if !isSafetensors {
+		head := make([]byte, 9)
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		n, _ := f.Read(head)
+		f.Close()
+		isSafetensors = n == 9 && head[8] == '{'
+	}
+	if isSafetensors {
+		f, err := safetensors.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		return safetensorsSource{f}, nil
+	}
+	f, err := pickle.Open(path)
+	if errors.Is(err, pickle.ErrNotCheckpoint) {
+		return nil, fmt.Errorf("%w; want a .safetensors file or a PyTorch state dict (.bin)", err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return pickleSource{f}, nil
+}
