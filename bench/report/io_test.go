@@ -1,0 +1,204 @@
+package report
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+func TestSanitizeName(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"gpt2", "gpt2"},
+		{"openai-community/gpt2-medium", "openai-community_gpt2-medium"},
+		{"../../etc/passwd", "etc_passwd"},
+		{"a b:c*d", "a_b_c_d"},
+		{"", "model"},
+		{"日本", "model"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.in, func(t *testing.T) {
+			if got := SanitizeName(tc.in); got != tc.want {
+				t.Errorf("SanitizeName(%q) = %q, want %q", tc.in, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestWriteNew(t *testing.T) {
+	dir := t.TempDir()
+	r := fakeReport(1, 1)
+	r.ModelName = "openai-community/gpt2"
+	r.ReportName = ""
+	var paths []string
+	for range 3 {
+		p, err := WriteNew(dir, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, filepath.Base(p))
+	}
+	want := []string{"openai-community_gpt2_20260128_170152.json", "openai-community_gpt2_20260128_170152_2.json", "openai-community_gpt2_20260128_170152_3.json"}
+	for i := range want {
+		if paths[i] != want[i] {
+			t.Errorf("write %d: %s, want %s", i+1, paths[i], want[i])
+		}
+	}
+	if r.ReportName != "openai-community_gpt2_20260128_170152" {
+		t.Errorf("ReportName = %q", r.ReportName)
+	}
+	got, err := Read(filepath.Join(dir, want[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ModelName != r.ModelName || len(got.Latency) != len(r.Latency) {
+		t.Error("read back a different report")
+	}
+	md, err := os.ReadFile(filepath.Join(dir, strings.TrimSuffix(want[1], ".json")+".md"))
+	if err != nil || !bytes.HasPrefix(md, []byte("# Benchmark report")) {
+		t.Errorf("markdown beside the report: %v", err)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 6 {
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		t.Errorf("dir holds %v, want 3 .json and 3 .md (no temporary files)", names)
+	}
+}
+
+func TestWriteNewConcurrent(t *testing.T) {
+	dir := t.TempDir()
+	const n = 8
+	var wg sync.WaitGroup
+	paths := make([]string, n)
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() { paths[i], errs[i] = WriteNew(dir, fakeReport(1, 1)) })
+	}
+	wg.Wait()
+	seen := map[string]bool{}
+	for i := range n {
+		if errs[i] != nil {
+			t.Fatal(errs[i])
+		}
+		if seen[paths[i]] {
+			t.Errorf("two writers got %s", paths[i])
+		}
+		seen[paths[i]] = true
+	}
+}
+
+func TestWriteNewErrors(t *testing.T) {
+	t.Run("missing dir", func(t *testing.T) {
+		_, err := WriteNew(filepath.Join(t.TempDir(), "nope"), fakeReport(1, 1))
+		if err == nil || !strings.Contains(err.Error(), "output directory") {
+			t.Errorf("err = %v", err)
+		}
+	})
+	t.Run("unwritable dir", func(t *testing.T) {
+		if os.Getuid() == 0 {
+			t.Skip("root can write anywhere")
+		}
+		dir := t.TempDir()
+		os.Chmod(dir, 0o555)
+		defer os.Chmod(dir, 0o755)
+		_, err := WriteNew(dir, fakeReport(1, 1))
+		if err == nil || !strings.Contains(err.Error(), "cannot write in") {
+			t.Errorf("err = %v", err)
+		}
+		if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+			t.Errorf("left %d files behind", len(entries))
+		}
+	})
+	t.Run("dir is a file", func(t *testing.T) {
+		f := filepath.Join(t.TempDir(), "f")
+		os.WriteFile(f, nil, 0o644)
+		if _, err := WriteNew(f, fakeReport(1, 1)); err == nil || !strings.Contains(err.Error(), "not a directory") {
+			t.Errorf("err = %v", err)
+		}
+	})
+	t.Run("invalid report", func(t *testing.T) {
+		dir := t.TempDir()
+		r := fakeReport(1, 1)
+		r.Throughput[0].Mode = "sideways"
+		if _, err := WriteNew(dir, r); err == nil || !strings.Contains(err.Error(), "invalid report") {
+			t.Errorf("err = %v", err)
+		}
+		if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+			t.Errorf("left %d files behind", len(entries))
+		}
+	})
+}
+
+func TestReadErrors(t *testing.T) {
+	dir := t.TempDir()
+	good, err := os.ReadFile(goldenReport)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(name string, data []byte) string {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, data, 0o644)
+		return p
+	}
+	tests := []struct {
+		name, path, want string
+		is               error
+	}{
+		{"missing", filepath.Join(dir, "none.json"), "no such file", os.ErrNotExist},
+		{"directory", dir, "is a directory", nil},
+		{"truncated", write("t.json", good[:1000]), "truncated", nil},
+		{"malformed", write("m.json", []byte("{\"schema_version\": \"1\", nope}")), "not valid JSON at byte", nil},
+		{"future", write("f.json", bytes.Replace(good, []byte(`"schema_version": "1"`), []byte(`"schema_version": "3.0"`), 1)), `"3.0" is not supported`, ErrUnsupportedVersion},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Read(tc.path)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want it to mention %q", err, tc.want)
+			}
+			if tc.is != nil && !errors.Is(err, tc.is) {
+				t.Errorf("err = %v, not %v", err, tc.is)
+			}
+			if tc.name == "truncated" {
+				var se *SyntaxError
+				if !errors.As(err, &se) {
+					t.Errorf("err %T is not *SyntaxError", err)
+				}
+			}
+		})
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	good, err := os.ReadFile(goldenReport)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(good)
+	f.Add(good[:len(good)/3])
+	f.Add([]byte(`{"schema_version":"1"}`))
+	f.Add([]byte(`{"schema_version":"2"}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, err := Decode(data)
+		if err != nil {
+			return
+		}
+		// Whatever decodes must render without panicking.
+		var buf bytes.Buffer
+		if err := WriteMarkdown(&buf, r); err != nil {
+			t.Fatal(err)
+		}
+		if err := WriteTable(&buf, r); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Compare(r, r, CompareOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	})
+}

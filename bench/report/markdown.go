@@ -1,0 +1,158 @@
+package report
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// WriteMarkdown writes r as a Markdown summary: header, status, system,
+// settings, then one table per section present. Values are shown as stored
+// in r (per-op rows are only summed over layers); nothing is re-measured or
+// re-derived from samples.
+func WriteMarkdown(w io.Writer, r *Report) error {
+	if r == nil {
+		return fmt.Errorf("report: markdown: nil report")
+	}
+	bw := bufio.NewWriter(w)
+	p := func(format string, a ...any) { fmt.Fprintf(bw, format, a...) }
+
+	p("# Benchmark report: %s\n\n", mdEscape(r.ReportName))
+	p("- **Model**: %s\n", mdEscape(r.ModelName))
+	p("- **Date**: %s\n", r.Timestamp.UTC().Format("2006-01-02 15:04:05 UTC"))
+	p("- **Schema**: v%s\n", mdEscape(r.SchemaVersion))
+	if r.Incomplete {
+		p("- **Status**: INCOMPLETE: %s\n", mdEscape(orDash(r.IncompleteReason)))
+	} else {
+		p("- **Status**: complete\n")
+	}
+	if r.Metadata.RandomWeights {
+		p("- **Note**: random weights (timings only; no quality numbers)\n")
+	}
+	p("\n## System\n\n")
+	mdKV(bw, systemRows(r.SystemInfo))
+	p("\n## Settings\n\n")
+	mdKV(bw, metadataRows(r.Metadata))
+
+	if len(r.Targets) > 0 {
+		pass := 0
+		for _, t := range r.Targets {
+			if t.Pass {
+				pass++
+			}
+		}
+		p("\n## Targets (%d of %d pass)\n\n", pass, len(r.Targets))
+		rows := make([][]string, len(r.Targets))
+		for i, t := range r.Targets {
+			rows[i] = targetRow(t)
+		}
+		mdTable(bw, targetHeader, rows)
+	}
+
+	p("\n## Latency\n\n")
+	if len(r.Latency) == 0 {
+		p("No latency measurements.\n")
+	} else {
+		p("Batch size 1. TTFT: request start to first token. TPOT: (E2E − TTFT)/(N_out − 1) per run. ITL: gaps between consecutive tokens, pooled over runs. Decode tok/s: mean ± sample std over runs.\n\n")
+		rows := make([][]string, len(r.Latency))
+		for i, l := range r.Latency {
+			rows[i] = latencyRow(l)
+		}
+		mdTable(bw, latencyHeader, rows)
+	}
+
+	p("\n## Memory\n\n")
+	if len(r.Memory) == 0 {
+		p("No memory measurements.\n")
+	} else {
+		rows := make([][]string, len(r.Memory))
+		for i, m := range r.Memory {
+			rows[i] = memoryRow(m)
+		}
+		mdTable(bw, memoryHeader, rows)
+		for _, m := range r.Memory {
+			if m.GPU != nil {
+				p("\nGPU (input %d): total %s, in use before load %s, peak in use %s, allocated %s.\n",
+					m.InputLen, fmtBytes(m.GPU.TotalBytes), fmtBytes(m.GPU.UsedBeforeBytes), fmtBytes(m.GPU.PeakUsedBytes), fmtBytes(m.GPU.AllocatedBytes))
+			}
+		}
+	}
+
+	p("\n## Throughput\n\n")
+	if len(r.Throughput) == 0 {
+		p("No throughput measurements.\n")
+	} else {
+		rows := make([][]string, len(r.Throughput))
+		for i, t := range r.Throughput {
+			rows[i] = throughputRow(t)
+		}
+		mdTable(bw, throughputHeader, rows)
+	}
+
+	if r.Profile != nil {
+		p("\n## Profile\n\n")
+		mdKV(bw, machineRows(r.Profile))
+		p("\nTime per op, summed over layers:\n\n")
+		tots := opTotals(r.Profile)
+		rows := make([][]string, len(tots))
+		for i, t := range tots {
+			rows[i] = opTotalRow(t)
+		}
+		mdTable(bw, opTotalHeader, rows)
+	}
+
+	if r.Quality != nil {
+		p("\n## Quality\n\n")
+		mdKV(bw, qualityRows(r.Quality))
+	}
+
+	if len(r.Skipped) > 0 {
+		p("\n## Skipped\n\n")
+		for _, s := range r.Skipped {
+			if s.InputLen > 0 {
+				p("- %s, input %d: %s\n", s.Phase, s.InputLen, mdEscape(s.Reason))
+			} else {
+				p("- %s: %s\n", s.Phase, mdEscape(s.Reason))
+			}
+		}
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("report: write markdown: %w", err)
+	}
+	return nil
+}
+
+// mdEscape escapes the characters that would break a table cell or markup.
+func mdEscape(s string) string {
+	return strings.NewReplacer("|", `\|`, "\n", " ", "*", `\*`, "_", `\_`, "`", "\\`").Replace(s)
+}
+
+// mdKV writes a two-column table.
+func mdKV(w io.Writer, rows []kv) {
+	fmt.Fprintf(w, "| | |\n|---|---|\n")
+	for _, r := range rows {
+		fmt.Fprintf(w, "| %s | %s |\n", mdEscape(r.K), mdEscape(r.V))
+	}
+}
+
+// mdTable writes a table: numeric columns (judged by the first row)
+// right-aligned, text columns left-aligned.
+func mdTable(w io.Writer, header []string, rows [][]string) {
+	fmt.Fprintf(w, "| %s |\n|", strings.Join(header, " | "))
+	for i := range header {
+		align := "---|"
+		if len(rows) > 0 && i < len(rows[0]) && rows[0][i] != "" && strings.ContainsRune("0123456789-+.", rune(rows[0][i][0])) {
+			align = "---:|"
+		}
+		fmt.Fprint(w, align)
+	}
+	fmt.Fprintln(w)
+	for _, row := range rows {
+		cells := make([]string, len(row))
+		for i, c := range row {
+			cells[i] = mdEscape(c)
+		}
+		fmt.Fprintf(w, "| %s |\n", strings.Join(cells, " | "))
+	}
+}

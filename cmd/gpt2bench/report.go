@@ -1,0 +1,202 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gpt2bench/gpt2bench/bench/report"
+)
+
+// reportFormats are the renderings of a report on stdout.
+var reportFormats = map[string]func(*bytes.Buffer, *report.Report) error{
+	"table":     func(w *bytes.Buffer, r *report.Report) error { return report.WriteTable(w, r) },
+	"markdown":  func(w *bytes.Buffer, r *report.Report) error { return report.WriteMarkdown(w, r) },
+	"csv":       func(w *bytes.Buffer, r *report.Report) error { return report.WriteCSV(w, r) },
+	"benchstat": func(w *bytes.Buffer, r *report.Report) error { return report.WriteBenchstat(w, r) },
+	"json": func(w *bytes.Buffer, r *report.Report) error {
+		data, err := report.Marshal(r)
+		w.Write(data)
+		return err
+	},
+}
+
+func formatNames() string {
+	return "table, markdown, json, csv or benchstat"
+}
+
+func newReportCmd(a *app) *cobra.Command {
+	var (
+		format   string
+		htmlOut  string
+		plotsDir string
+		plotFmts []string
+	)
+	cmd := &cobra.Command{
+		Use:   "report FILE.json",
+		Short: "Render a benchmark report: table, Markdown, CSV, benchstat lines, plots, HTML",
+		Example: `  gpt2bench report data/benchmarks/gpt2_20261127_153000.json
+  gpt2bench report run.json --html run.html --plots plots/
+  gpt2bench report run.json --format benchstat > new.txt && benchstat old.txt new.txt`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			render, ok := reportFormats[format]
+			if !ok {
+				return usagef("--format %q: want %s", format, formatNames())
+			}
+			for _, f := range plotFmts {
+				if f != "png" && f != "svg" {
+					return usagef("--plot-formats %q: want png and/or svg", f)
+				}
+			}
+			r, err := report.Read(args[0])
+			if err != nil {
+				return err
+			}
+			if plotsDir != "" {
+				if err := os.MkdirAll(plotsDir, 0o755); err != nil {
+					return fmt.Errorf("--plots: %w", err)
+				}
+				files, err := report.WritePlots(plotsDir, r, plotFmts)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(a.stderr, "wrote %d plots to %s\n", len(files), plotsDir)
+			}
+			if htmlOut != "" {
+				var buf bytes.Buffer
+				if err := report.WriteHTML(&buf, r); err != nil {
+					return err
+				}
+				if err := writeFileAtomic(htmlOut, buf.Bytes()); err != nil {
+					return fmt.Errorf("--html: %w", err)
+				}
+				fmt.Fprintf(a.stderr, "wrote %s\n", htmlOut)
+			}
+			var buf bytes.Buffer
+			if err := render(&buf, r); err != nil {
+				return err
+			}
+			_, err = a.stdout.Write(buf.Bytes())
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&format, "format", "table", "stdout format: "+formatNames())
+	f.StringVar(&htmlOut, "html", "", "write a self-contained HTML report to `FILE`")
+	f.StringVar(&plotsDir, "plots", "", "write plots into `DIR`")
+	f.StringSliceVar(&plotFmts, "plot-formats", []string{"png", "svg"}, "plot file formats: png, svg")
+	return cmd
+}
+
+// writeFileAtomic writes data to path through a temporary file in the same
+// directory and a rename, so readers never see a half-written file.
+func writeFileAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // no-op after the rename
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// exitError carries an exit code other than 1 or 2 through run.
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e exitError) Error() string { return e.msg }
+func (e exitError) ExitCode() int { return e.code }
+
+func newCompareCmd(a *app) *cobra.Command {
+	var (
+		opts      report.CompareOptions
+		threshold string
+	)
+	cmd := &cobra.Command{
+		Use:   "compare BASE.json NEW.json [NEW2.json ...]",
+		Short: "Compare benchmark reports: deltas with Mann-Whitney U significance, as benchstat",
+		Long: `compare puts each metric of BASE beside the same metric of every NEW report:
+both medians, the change in percent, and the p-value of a two-sided
+Mann-Whitney U test on the raw samples. "~" marks a change that is not
+significant at --alpha. With --threshold, a significant regression beyond it
+makes the exit code 1, so compare can gate CI. Reports of different models or
+settings are refused unless --force; differing system info is always listed.`,
+		Example: `  gpt2bench compare base.json new.json
+  gpt2bench compare base.json new.json --threshold 5%`,
+		Args: cobra.MinimumNArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if opts.Alpha <= 0 || opts.Alpha >= 1 {
+				return usagef("--alpha %g: want a value in (0, 1)", opts.Alpha)
+			}
+			if threshold != "" {
+				v, err := parsePercent(threshold)
+				if err != nil {
+					return usagef("--threshold: %v", err)
+				}
+				opts.Threshold = v
+			}
+			base, err := report.Read(args[0])
+			if err != nil {
+				return err
+			}
+			var regressions []string
+			for _, path := range args[1:] {
+				r, err := report.Read(path)
+				if err != nil {
+					return err
+				}
+				c, err := report.Compare(base, r, opts)
+				if err != nil {
+					return fmt.Errorf("compare %s with %s: %w (pass --force to compare anyway)", args[0], path, err)
+				}
+				fmt.Fprintf(a.stdout, "%s vs %s\n", args[0], path)
+				if err := report.WriteComparison(a.stdout, c); err != nil {
+					return err
+				}
+				fmt.Fprintln(a.stdout)
+				for _, d := range c.Regressions() {
+					regressions = append(regressions, fmt.Sprintf("%s: %s %s", path, d.Group, d.Metric))
+				}
+			}
+			if threshold != "" && len(regressions) > 0 {
+				return exitError{exitFailure, fmt.Sprintf("%d significant regression(s) beyond %s:\n  %s", len(regressions), threshold, strings.Join(regressions, "\n  "))}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.Float64Var(&opts.Alpha, "alpha", 0.05, "significance level of the Mann-Whitney U test")
+	f.StringVar(&threshold, "threshold", "", "exit 1 on a significant regression beyond this change, e.g. 5%")
+	f.BoolVar(&opts.Force, "force", false, "compare reports of different models or settings")
+	return cmd
+}
+
+// parsePercent parses "5%" or "0.05" into 0.05.
+func parsePercent(s string) (float64, error) {
+	var v float64
+	pct := strings.HasSuffix(s, "%")
+	if _, err := fmt.Sscanf(strings.TrimSuffix(s, "%"), "%g", &v); err != nil || v < 0 {
+		return 0, fmt.Errorf("%q is not a percentage (want e.g. 5%% or 0.05)", s)
+	}
+	if pct {
+		v /= 100
+	}
+	return v, nil
+}

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gpt2bench/gpt2bench/bench/report"
+)
+
+const goldenReport = "../../bench/report/testdata/gpt2_20260128_170152.json"
+
+// slowed writes a copy of the golden report whose latencies are 20% higher.
+func slowed(t *testing.T, dir string) string {
+	t.Helper()
+	r, err := report.Read(goldenReport)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scale := func(s *report.Summary, f float64) {
+		for i := range s.Samples {
+			s.Samples[i] *= f
+		}
+		*s = report.Summarize(s.Samples)
+	}
+	for i := range r.Latency {
+		l := &r.Latency[i]
+		for _, s := range []*report.Summary{&l.TTFT, &l.TPOT, &l.ITL, &l.E2E} {
+			scale(s, 1.2)
+		}
+		scale(&l.PrefillTokensPerS, 1/1.2)
+		scale(&l.DecodeTokensPerS, 1/1.2)
+	}
+	data, err := report.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "slow.json")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestReportAndCompare(t *testing.T) {
+	dir := t.TempDir()
+	slow := slowed(t, dir)
+	truncated := filepath.Join(dir, "truncated.json")
+	data, _ := os.ReadFile(goldenReport)
+	os.WriteFile(truncated, data[:len(data)/3], 0o644)
+	future := filepath.Join(dir, "future.json")
+	os.WriteFile(future, []byte(strings.Replace(string(data), `"schema_version": "1"`, `"schema_version": "7"`, 1)), 0o644)
+
+	tests := []struct {
+		name   string
+		args   []string
+		code   int
+		stdout string // substring
+		stderr string // substring
+	}{
+		{"table", []string{"report", goldenReport}, exitOK, "LATENCY", ""},
+		{"markdown", []string{"report", goldenReport, "--format", "markdown"}, exitOK, "| ", ""},
+		{"benchstat", []string{"report", goldenReport, "--format", "benchstat"}, exitOK, "ns/op", ""},
+		{"html and plots", []string{"report", goldenReport, "--html", filepath.Join(dir, "r.html"), "--plots", filepath.Join(dir, "plots")}, exitOK, "", "wrote"},
+		{"bad format", []string{"report", goldenReport, "--format", "xml"}, exitUsage, "", "--format"},
+		{"truncated", []string{"report", truncated}, exitFailure, "", "truncated.json"},
+		{"future version", []string{"report", future}, exitFailure, "", "7"},
+		{"self", []string{"compare", goldenReport, goldenReport, "--threshold", "5%"}, exitOK, "~", ""},
+		{"slowdown flagged", []string{"compare", goldenReport, slow, "--threshold", "5%"}, exitFailure, "+20", "regression"},
+		{"slowdown without threshold", []string{"compare", goldenReport, slow}, exitOK, "+20", ""},
+		{"bad threshold", []string{"compare", goldenReport, slow, "--threshold", "lots"}, exitUsage, "", "threshold"},
+		{"bad alpha", []string{"compare", goldenReport, slow, "--alpha", "2"}, exitUsage, "", "alpha"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errs := runCLI(t, tc.args...)
+			if code != tc.code || !strings.Contains(out, tc.stdout) || !strings.Contains(errs, tc.stderr) {
+				t.Fatalf("exit %d (want %d)\nstdout:\n%.2000s\nstderr:\n%s\nwant stdout ~ %q, stderr ~ %q", code, tc.code, out, errs, tc.stdout, tc.stderr)
+			}
+		})
+	}
+	if _, err := os.Stat(filepath.Join(dir, "plots", "roofline.png")); err != nil {
+		t.Errorf("plots not written: %v", err)
+	}
+}
