@@ -3,8 +3,8 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -68,11 +68,7 @@ func newReportCmd(a *app) *cobra.Command {
 				fmt.Fprintf(a.stderr, "wrote %d plots to %s\n", len(files), plotsDir)
 			}
 			if htmlOut != "" {
-				var buf bytes.Buffer
-				if err := report.WriteHTML(&buf, r); err != nil {
-					return err
-				}
-				if err := writeFileAtomic(htmlOut, buf.Bytes()); err != nil {
+				if err := writeFileAtomic(htmlOut, func(w io.Writer) error { return report.WriteHTML(w, r) }); err != nil {
 					return fmt.Errorf("--html: %w", err)
 				}
 				fmt.Fprintf(a.stderr, "wrote %s\n", htmlOut)
@@ -91,28 +87,6 @@ func newReportCmd(a *app) *cobra.Command {
 	f.StringVar(&plotsDir, "plots", "", "write plots into `DIR`")
 	f.StringSliceVar(&plotFmts, "plot-formats", []string{"png", "svg"}, "plot file formats: png, svg")
 	return cmd
-}
-
-// writeFileAtomic writes data to path through a temporary file in the same
-// directory and a rename, so readers never see a half-written file.
-func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // no-op after the rename
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 // exitError carries an exit code other than 1 or 2 through run.

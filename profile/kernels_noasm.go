@@ -1,0 +1,7 @@
+//go:build !amd64 || !gc || purego
+
+package profile
+
+func sum(x []float32) float32      { return sumGeneric(x) }
+func fma(n int, a float32) float32 { return fmaGeneric(n, a) }
+func kernelName() string           { return "generic" }

@@ -1,0 +1,57 @@
+package profile
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+
+	"github.com/gpt2bench/gpt2bench/bench/report"
+)
+
+// Report converts p into the benchmark report's profile section. The
+// report keeps the per-(phase, layer, op) rows and the machine limits;
+// the phase summaries, runtime effects, tail and overhead details stay in
+// Profile (its JSON form). OverheadMs is the wall time outside traced ops
+// (bookkeeping between ops plus the tracer's own cost). Ops that did no
+// work (gelu while the engine fuses it into mlp_up) are left out. Without
+// Limits each op's bound is decided against NominalBalance, and
+// Machine.Method says so.
+func (p *Profile) Report() *report.Profile {
+	r := &report.Profile{
+		InputLen: p.InputLen, OutputLen: p.OutputLen, Threads: p.Threads,
+		TotalMs: p.WallMs, OverheadMs: math.Max(0, p.WallMs-p.OpMs),
+	}
+	if l := p.Limits; l != nil {
+		r.Machine = report.MachineLimits{
+			MemBandwidthGBPerS1Core: l.MemRead1Core.Limit(), MemBandwidthGBPerSAll: l.MemReadAll.Limit(),
+			PeakGFLOPPerS1Core: l.Peak1Core.Limit(), PeakGFLOPPerSAll: l.PeakAll.Limit(),
+			Method: "measured (" + l.Kernel + " kernels, best of " + strconv.Itoa(len(l.PeakAll.Samples)) + " runs)",
+		}
+	} else {
+		r.Machine.Method = fmt.Sprintf("not calibrated: bounds against a nominal balance of %g FLOP/byte", NominalBalance)
+	}
+	r.Ops = make([]report.OpProfile, 0, len(p.Ops))
+	for _, o := range p.Ops {
+		if o.FLOPs == 0 && o.Bytes == 0 {
+			continue
+		}
+		bound := o.Bound
+		if bound == "" {
+			bound = BoundMemory
+			if o.Intensity >= NominalBalance {
+				bound = BoundCompute
+			}
+		}
+		r.Ops = append(r.Ops, report.OpProfile{
+			Phase: o.Phase, Layer: o.Layer, Op: o.Op, TotalMs: o.TotalMs, Share: o.Share, Calls: o.Calls,
+			FLOPs: int64(math.Round(o.FLOPs)), Bytes: int64(math.Round(o.Bytes)),
+			GFLOPPerS: o.GFLOPPerS, GBPerS: o.GBPerS, Bound: bound, ShareOfPeak: o.OfLimit,
+		})
+	}
+	return r
+}
+
+// NominalBalance is the machine balance (FLOPs per byte) Report assumes
+// when the Profile has no calibrated Limits: about a desktop CPU's float32
+// FMA peak over its memory bandwidth.
+const NominalBalance = 10.0
