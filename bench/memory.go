@@ -56,13 +56,6 @@ func DTypeName(dt tensor.DType) string {
 	return "float32"
 }
 
-// MemoryStats are what a memory measurement finds beyond report.Memory's
-// fields.
-type MemoryStats struct {
-	// PeakHeapBytes is the largest Go heap in use sampled during the inference.
-	PeakHeapBytes int64
-}
-
 // memoryPhase measures every planned input length at batch 1, then the
 // largest batch size of the throughput settings at the first length.
 func (b *runner) memoryPhase(ctx context.Context) error {
@@ -75,7 +68,7 @@ func (b *runner) memoryPhase(ctx context.Context) error {
 		settings = append(settings, setting{b.plan.InputLens[0], bmax})
 	}
 	for _, s := range settings {
-		m, _, err := b.memory(ctx, s.T, s.B)
+		m, err := b.memory(ctx, s.T, s.B)
 		if err != nil {
 			return err
 		}
@@ -90,7 +83,7 @@ func (b *runner) memoryPhase(ctx context.Context) error {
 // everything from the session's creation to the last run; allocations per
 // token cover the decode steps of the measured runs (after the first token);
 // GC covers the whole setting.
-func (b *runner) memory(ctx context.Context, T, B int) (report.Memory, MemoryStats, error) {
+func (b *runner) memory(ctx context.Context, T, B int) (report.Memory, error) {
 	N := b.opts.OutputLen
 	b.start(fmt.Sprintf("memory   input %d batch %d", T, B), b.opts.Warmup+b.opts.Runs)
 	defer b.finish()
@@ -123,7 +116,7 @@ func (b *runner) memory(ctx context.Context, T, B int) (report.Memory, MemorySta
 
 	be, err := b.env.Engine.NewSession(B, 0)
 	if err != nil {
-		return m, MemoryStats{}, err
+		return m, err
 	}
 	defer be.Close()
 	if kv, ok := be.(kvBytes); ok {
@@ -131,7 +124,7 @@ func (b *runner) memory(ctx context.Context, T, B int) (report.Memory, MemorySta
 	}
 	for i := range b.opts.Warmup {
 		if _, err := timedGenerate(ctx, be, prompts[i*B:(i+1)*B], N, b.opts.Seed, nil, nil); err != nil {
-			return m, MemoryStats{}, err
+			return m, err
 		}
 		b.step()
 	}
@@ -150,7 +143,7 @@ func (b *runner) memory(ctx context.Context, T, B int) (report.Memory, MemorySta
 			}
 		}
 		if _, err := timedGenerate(ctx, be, prompts[j*B:(j+1)*B], N, b.opts.Seed, onToken, nil); err != nil {
-			return m, MemoryStats{}, err
+			return m, err
 		}
 		end := cr.read()
 		total.Objects += end.Objects - start.Objects
@@ -161,6 +154,7 @@ func (b *runner) memory(ctx context.Context, T, B int) (report.Memory, MemorySta
 	m.HeapInUseBytes = heapInUse()
 	peakRSS, peakHeap, peakDev := stop()
 	m.InferencePeakRSSBytes = peakRSS
+	m.InferencePeakHeapBytes = peakHeap
 	m.GCCycles, m.GCPauseTotalMs = readGC().sub(gc0)
 	if decodeTokens > 0 {
 		m.AllocsPerToken = float64(total.Objects) / float64(decodeTokens)
@@ -176,5 +170,5 @@ func (b *runner) memory(ctx context.Context, T, B int) (report.Memory, MemorySta
 			}
 		}
 	}
-	return m, MemoryStats{PeakHeapBytes: peakHeap}, nil
+	return m, nil
 }

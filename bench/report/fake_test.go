@@ -71,14 +71,15 @@ func fakeReport(seed uint64, slowdown float64) *Report {
 		kvAnalytic := int64(2 * L * (in + outLen) * C * 4)
 		r.Memory = append(r.Memory, Memory{
 			InputLen: in, OutputLen: outLen, BatchSize: 1, ParamCount: params,
-			WeightsBytes:          map[string]int64{"float32": params * 4},
-			LoadPeakRSSBytes:      548 << 20,
-			LoadHeapDeltaBytes:    params*4 + 3<<20,
-			InferencePeakRSSBytes: 548<<20 + 2*L*maxT*C*4 + int64(in)*40<<10,
-			HeapInUseBytes:        params*4 + 2*L*maxT*C*4 + 6<<20,
-			KVCacheAnalyticBytes:  kvAnalytic,
-			KVCacheAllocatedBytes: 2 * L * maxT * C * 4,
-			AllocsPerToken:        0, BytesPerToken: 0,
+			WeightsBytes:           map[string]int64{"float32": params * 4},
+			LoadPeakRSSBytes:       548 << 20,
+			LoadHeapDeltaBytes:     params*4 + 3<<20,
+			InferencePeakRSSBytes:  548<<20 + 2*L*maxT*C*4 + int64(in)*40<<10,
+			HeapInUseBytes:         params*4 + 2*L*maxT*C*4 + 6<<20,
+			InferencePeakHeapBytes: params*4 + 2*L*maxT*C*4 + 9<<20,
+			KVCacheAnalyticBytes:   kvAnalytic,
+			KVCacheAllocatedBytes:  2 * L * maxT * C * 4,
+			AllocsPerToken:         0, BytesPerToken: 0,
 			GCCycles: 2, GCPauseTotalMs: 0.23,
 		})
 	}

@@ -122,6 +122,9 @@ type Memory struct {
 	InferencePeakRSSBytes int64 `json:"inference_peak_rss_bytes"`
 	// HeapInUseBytes is the Go heap in use (live and not yet collected objects) after the inference.
 	HeapInUseBytes int64 `json:"heap_in_use_bytes"`
+	// InferencePeakHeapBytes is the largest Go heap in use sampled during the
+	// inference (0 in reports written before the field existed).
+	InferencePeakHeapBytes int64 `json:"inference_peak_heap_bytes,omitempty"`
 	// KVCacheAnalyticBytes is the KV-cache size from the formula
 	// 2 (K,V) * L * B * T_total * C * sizeof(dtype).
 	KVCacheAnalyticBytes int64 `json:"kv_cache_analytic_bytes"`
