@@ -45,6 +45,7 @@ type benchFlags struct {
 	format      string
 	quiet       bool
 	targets     string
+	profile     bool // per-op profile section (issue: the report carries it)
 }
 
 func newBenchCmd(a *app) *cobra.Command {
@@ -102,6 +103,7 @@ writes the report marked incomplete and exits 130.`,
 	f.StringVar(&bf.format, "format", "table", "summary on stdout: table, json or markdown")
 	f.BoolVarP(&bf.quiet, "quiet", "q", false, "no progress bars or messages on stderr")
 	f.StringVar(&bf.targets, "targets", "", "performance targets `FILE` (YAML or JSON) to check; a failure exits 1")
+	f.BoolVar(&bf.profile, "profile", true, "add the per-layer, per-op profile of one generation (CPU backend) to the report")
 	return cmd
 }
 
@@ -110,11 +112,12 @@ writes the report marked incomplete and exits 130.`,
 // embedded default, with the report in data/benchmarks.
 func runDefault(ctx context.Context, a *app) error {
 	bf := benchFlags{
-		mf:     modelFlags{model: "gpt2", revision: "main", dtype: "f32", backend: "cpu"},
-		quick:  true,
-		out:    defaultOut,
-		format: "table",
-		phases: []string{"latency", "memory", "throughput"},
+		mf:      modelFlags{model: "gpt2", revision: "main", dtype: "f32", backend: "cpu"},
+		quick:   true,
+		profile: true,
+		out:     defaultOut,
+		format:  "table",
+		phases:  []string{"latency", "memory", "throughput"},
 	}
 	q := bench.QuickOptions()
 	bf.warmup, bf.runs, bf.inputLens, bf.outputLen = q.Warmup, q.Runs, q.InputLens, q.OutputLen
@@ -307,6 +310,20 @@ func runBench(ctx context.Context, a *app, bf *benchFlags, fs *pflag.FlagSet) er
 			return usagef("--input-lengths: %v", runErr)
 		}
 		return runErr
+	}
+	if runErr == nil && bf.profile {
+		pa := *a // profile and calibration messages follow --quiet
+		if bf.quiet {
+			pa.stderr = io.Discard
+		}
+		if r.Profile, runErr = profileSection(ctx, &pa, e, opts, logf); runErr != nil {
+			r.Incomplete, r.IncompleteReason = true, runErr.Error()
+		}
+	}
+	if runErr == nil {
+		if r.Quality, runErr = qualitySection(ctx, e, opts.Seed); runErr != nil {
+			r.Incomplete, r.IncompleteReason = true, runErr.Error()
+		}
 	}
 	if len(targets) > 0 {
 		r.Targets = bench.EvaluateTargets(r, targets)

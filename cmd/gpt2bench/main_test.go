@@ -17,6 +17,19 @@ const (
 	f16Ref  = "../../testdata/tiny-gpt2-f16/reference.json"
 )
 
+// TestMain keeps the tests' calibration cache (profile, bench) out of the
+// user's cache directory.
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "gpt2bench-cache-")
+	if err != nil {
+		panic(err)
+	}
+	os.Setenv("XDG_CACHE_HOME", dir)
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
 // runCLI runs the command line as main would and returns the exit code and output.
 func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
