@@ -1,0 +1,647 @@
+// kernels.cu: the CUDA C kernels of the GPT-2 forward pass on the GPU.
+//
+// Compiled to PTX (kernels.ptx, committed, embedded with go:embed) by
+// `go generate ./model/cuda` (see gen.go for the nvcc command). Every
+// kernel is extern "C" so the Go side finds it by name; plan.go builds
+// each launch (grid, block, shared memory, arguments) and is the only
+// caller. Shapes use the legend of model/doc.go: B batch, T new positions,
+// N = B*T rows, P cached positions (read from the device counter *pos),
+// C n_embd, NH heads, HS = C/NH, F MLP width, V vocab, maxT session capacity.
+//
+// Layouts (row-major, last dim contiguous):
+//
+//	x, xn, y    [N, C]          float32 activations
+//	qkv         [N, 3C]         q | k | v per row
+//	h           [N, F]
+//	logits      [N or B, V]
+//	k/v cache   [B, maxT, C]    one layer (the Go side offsets by layer)
+//	weights     [out, in]       float32 or half; HF Conv1D transposed at load
+//
+// Linear kernels share an epilogue: out = act(x·Wᵀ + b), act by mode:
+// 0 store, 1 gelu (tanh), 2 gelu (erf), 3 residual (out += x·Wᵀ + b).
+
+#include <cuda_fp16.h>
+#include <mma.h>
+#include <stdint.h>
+
+#define EPI_STORE 0
+#define EPI_GELU_TANH 1
+#define EPI_GELU_ERF 2
+#define EPI_ADD 3
+
+__device__ __forceinline__ float gelu_tanh(float v) {
+  const float s = 0.7978845608028654f;  // sqrt(2/pi)
+  float u = s * (v + 0.044715f * v * v * v);
+  return 0.5f * v * (1.f + tanhf(u));
+}
+
+__device__ __forceinline__ float gelu_erf(float v) {
+  return 0.5f * v * (1.f + erff(v * 0.7071067811865476f));
+}
+
+// epilogue writes act(v) (or out += v) at out[i].
+__device__ __forceinline__ void epilogue(float* out, size_t i, float v, int mode) {
+  switch (mode) {
+    case EPI_GELU_TANH: v = gelu_tanh(v); break;
+    case EPI_GELU_ERF: v = gelu_erf(v); break;
+    case EPI_ADD: v += out[i]; break;
+    default: break;
+  }
+  out[i] = v;
+}
+
+__device__ __forceinline__ float tofloat(float v) { return v; }
+__device__ __forceinline__ float tofloat(__half v) { return __half2float(v); }
+
+// load8 reads 8 consecutive values (16-byte aligned for half, 32 for float).
+__device__ __forceinline__ void load8(const float* __restrict__ p, float w[8]) {
+  float4 a = *reinterpret_cast<const float4*>(p);
+  float4 b = *reinterpret_cast<const float4*>(p + 4);
+  w[0] = a.x; w[1] = a.y; w[2] = a.z; w[3] = a.w;
+  w[4] = b.x; w[5] = b.y; w[6] = b.z; w[7] = b.w;
+}
+
+__device__ __forceinline__ void load8(const __half* __restrict__ p, float w[8]) {
+  uint4 u = *reinterpret_cast<const uint4*>(p);
+  const __half2* h = reinterpret_cast<const __half2*>(&u);
+#pragma unroll
+  for (int i = 0; i < 4; i++) {
+    float2 f = __half22float2(h[i]);
+    w[2 * i] = f.x;
+    w[2 * i + 1] = f.y;
+  }
+}
+
+// load4 reads 4 consecutive values (8-byte aligned for half, 16 for float).
+__device__ __forceinline__ float4 load4(const float* __restrict__ p) {
+  return *reinterpret_cast<const float4*>(p);
+}
+
+__device__ __forceinline__ float4 load4(const __half* __restrict__ p) {
+  uint2 u = *reinterpret_cast<const uint2*>(p);
+  const __half2* h = reinterpret_cast<const __half2*>(&u);
+  float2 a = __half22float2(h[0]), b = __half22float2(h[1]);
+  return make_float4(a.x, a.y, b.x, b.y);
+}
+
+__device__ __forceinline__ float warp_sum(float v) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+
+__device__ __forceinline__ float warp_max(float v) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+  return v;
+}
+
+// block_sum returns the sum of v over the block to every thread.
+// red is 32 floats of shared memory; the block is a multiple of 32 threads.
+__device__ __forceinline__ float block_sum(float v, float* red) {
+  int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
+  v = warp_sum(v);
+  __syncthreads();  // red may still be read by an earlier reduction
+  if (lane == 0) red[warp] = v;
+  __syncthreads();
+  v = lane < nw ? red[lane] : 0.f;
+  return warp_sum(v);
+}
+
+__device__ __forceinline__ float block_max(float v, float* red) {
+  int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
+  v = warp_max(v);
+  __syncthreads();
+  if (lane == 0) red[warp] = v;
+  __syncthreads();
+  v = lane < nw ? red[lane] : -INFINITY;
+  return warp_max(v);
+}
+
+// ---------------------------------------------------------------------------
+// embed: x[n] = wte[tok[n]] + wpe[P + t], n = b*T + t.
+// grid (N), block 256.
+template <typename W>
+__device__ __forceinline__ void embed_impl(float* __restrict__ x, const W* __restrict__ wte,
+                                           const float* __restrict__ wpe, const int* __restrict__ tok,
+                                           const int* __restrict__ pos, int T, int C) {
+  int n = blockIdx.x, t = n % T;
+  size_t id = (size_t)tok[n];
+  size_t p = (size_t)(*pos + t);
+  for (int c = threadIdx.x; c < C; c += blockDim.x)
+    x[(size_t)n * C + c] = tofloat(wte[id * C + c]) + wpe[p * C + c];
+}
+
+extern "C" __global__ void embed_f32(float* x, const float* wte, const float* wpe, const int* tok,
+                                     const int* pos, int T, int C) {
+  embed_impl<float>(x, wte, wpe, tok, pos, T, C);
+}
+
+extern "C" __global__ void embed_f16(float* x, const __half* wte, const float* wpe, const int* tok,
+                                     const int* pos, int T, int C) {
+  embed_impl<__half>(x, wte, wpe, tok, pos, T, C);
+}
+
+// ---------------------------------------------------------------------------
+// layernorm: out[r] = (x[r*step+off] - mean) / sqrt(var + eps) * g + b, two
+// passes (no E[x²]-E[x]² cancellation), as tensor.LayerNorm.
+// grid (rows), block 256. step/off pick rows (1/0 all, T/T-1 last per sequence).
+extern "C" __global__ void layernorm(float* __restrict__ out, const float* __restrict__ x,
+                                     const float* __restrict__ g, const float* __restrict__ b, int C,
+                                     float eps, int step, int off) {
+  __shared__ float red[32];
+  const float* in = x + (size_t)(blockIdx.x * step + off) * C;
+  float* o = out + (size_t)blockIdx.x * C;
+  float s = 0.f;
+  for (int c = threadIdx.x; c < C; c += blockDim.x) s += in[c];
+  float mean = block_sum(s, red) / (float)C;
+  float v = 0.f;
+  for (int c = threadIdx.x; c < C; c += blockDim.x) {
+    float d = in[c] - mean;
+    v += d * d;
+  }
+  float var = block_sum(v, red) / (float)C;
+  float rstd = 1.f / sqrtf(var + eps);
+  for (int c = threadIdx.x; c < C; c += blockDim.x) o[c] = (in[c] - mean) * rstd * g[c] + b[c];
+}
+
+// ---------------------------------------------------------------------------
+// gemv: out[n, m] = epi(x[n]·w[m] + bias[m]) for rows n0..n0+NR-1, one warp
+// per output m, 8 warps per block: grid (ceil(M/8), ceil(N/NR)), block 256.
+// Each lane reads 8 weights (16 or 32 bytes) per step: K % 8 == 0.
+template <typename W, int NR>
+__device__ __forceinline__ void gemv_impl(float* __restrict__ out, const float* __restrict__ x,
+                                          const W* __restrict__ w, const float* __restrict__ bias,
+                                          int N, int K, int M, int mode) {
+  int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  int m = blockIdx.x * (blockDim.x >> 5) + warp;
+  int n0 = blockIdx.y * NR;
+  if (m >= M) return;
+  float acc[NR];
+#pragma unroll
+  for (int r = 0; r < NR; r++) acc[r] = 0.f;
+  const W* wr = w + (size_t)m * K;
+#pragma unroll 4
+  for (int k = lane * 8; k < K; k += 256) {
+    float wv[8];
+    load8(wr + k, wv);
+#pragma unroll
+    for (int r = 0; r < NR; r++) {
+      if (n0 + r < N) {
+        float xv[8];
+        load8(x + (size_t)(n0 + r) * K + k, xv);
+#pragma unroll
+        for (int i = 0; i < 8; i++) acc[r] = fmaf(wv[i], xv[i], acc[r]);
+      }
+    }
+  }
+#pragma unroll
+  for (int r = 0; r < NR; r++) acc[r] = warp_sum(acc[r]);
+  if (lane == 0) {
+    float bv = bias ? bias[m] : 0.f;
+#pragma unroll
+    for (int r = 0; r < NR; r++)
+      if (n0 + r < N) epilogue(out, (size_t)(n0 + r) * M + m, acc[r] + bv, mode);
+  }
+}
+
+#define GEMV(NAME, W, NR)                                                                      \
+  extern "C" __global__ void NAME(float* out, const float* x, const W* w, const float* bias, \
+                                  int N, int K, int M, int mode) {                            \
+    gemv_impl<W, NR>(out, x, w, bias, N, K, M, mode);                                          \
+  }
+GEMV(gemv_f32_1, float, 1)
+GEMV(gemv_f32_2, float, 2)
+GEMV(gemv_f32_4, float, 4)
+GEMV(gemv_f32_8, float, 8)
+GEMV(gemv_f16_1, __half, 1)
+GEMV(gemv_f16_2, __half, 2)
+GEMV(gemv_f16_4, __half, 4)
+GEMV(gemv_f16_8, __half, 8)
+
+
+// gemv_ln: layer norm fused into the GEMV, for the decode path: out[n, m] =
+// epi(ln(x[n*xstep + xoff])·w[m] + bias[m]), ln(v) = (v - mean)/sqrt(var +
+// eps)*g + b as the layernorm kernel (two passes). Warp r of the block
+// computes the statistics of row n0 + r (NR <= 8 warps), then every warp
+// normalizes on the fly. grid (ceil(M/8), ceil(N/NR)), block 256. K % 8 == 0.
+template <typename W, int NR>
+__device__ __forceinline__ void gemv_ln_impl(float* __restrict__ out, const float* __restrict__ x,
+                                             const W* __restrict__ w, const float* __restrict__ bias,
+                                             int N, int K, int M, int mode, const float* __restrict__ lg,
+                                             const float* __restrict__ lb, float eps, int xstep,
+                                             int xoff) {
+  __shared__ float mu[NR], rs[NR];
+  int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  int m = blockIdx.x * (blockDim.x >> 5) + warp;
+  int n0 = blockIdx.y * NR;
+  if (warp < NR && n0 + warp < N) {
+    const float* xr = x + ((size_t)(n0 + warp) * xstep + xoff) * K;
+    float s = 0.f;
+    for (int k = lane; k < K; k += 32) s += xr[k];
+    float mean = warp_sum(s) / (float)K;
+    float v = 0.f;
+    for (int k = lane; k < K; k += 32) {
+      float d = xr[k] - mean;
+      v += d * d;
+    }
+    float var = warp_sum(v) / (float)K;
+    if (lane == 0) {
+      mu[warp] = mean;
+      rs[warp] = 1.f / sqrtf(var + eps);
+    }
+  }
+  __syncthreads();
+  if (m >= M) return;
+  float acc[NR];
+#pragma unroll
+  for (int r = 0; r < NR; r++) acc[r] = 0.f;
+  const W* wr = w + (size_t)m * K;
+#pragma unroll 2
+  for (int k = lane * 8; k < K; k += 256) {
+    float wv[8], gv[8], bv[8];
+    load8(wr + k, wv);
+    load8(lg + k, gv);
+    load8(lb + k, bv);
+#pragma unroll
+    for (int r = 0; r < NR; r++) {
+      if (n0 + r < N) {
+        float xv[8];
+        load8(x + ((size_t)(n0 + r) * xstep + xoff) * K + k, xv);
+        float mean = mu[r], rstd = rs[r];
+#pragma unroll
+        for (int i = 0; i < 8; i++) acc[r] = fmaf(wv[i], (xv[i] - mean) * rstd * gv[i] + bv[i], acc[r]);
+      }
+    }
+  }
+#pragma unroll
+  for (int r = 0; r < NR; r++) acc[r] = warp_sum(acc[r]);
+  if (lane == 0) {
+    float bsv = bias ? bias[m] : 0.f;
+#pragma unroll
+    for (int r = 0; r < NR; r++)
+      if (n0 + r < N) epilogue(out, (size_t)(n0 + r) * M + m, acc[r] + bsv, mode);
+  }
+}
+
+#define GEMV_LN(NAME, W, NR)                                                                      \
+  extern "C" __global__ void NAME(float* out, const float* x, const W* w, const float* bias, int N, \
+                                  int K, int M, int mode, const float* lg, const float* lb,         \
+                                  float eps, int xstep, int xoff) {                                 \
+    gemv_ln_impl<W, NR>(out, x, w, bias, N, K, M, mode, lg, lb, eps, xstep, xoff);                  \
+  }
+GEMV_LN(gemv_ln_f32_1, float, 1)
+GEMV_LN(gemv_ln_f32_2, float, 2)
+GEMV_LN(gemv_ln_f32_4, float, 4)
+GEMV_LN(gemv_ln_f32_8, float, 8)
+GEMV_LN(gemv_ln_f16_1, __half, 1)
+GEMV_LN(gemv_ln_f16_2, __half, 2)
+GEMV_LN(gemv_ln_f16_4, __half, 4)
+GEMV_LN(gemv_ln_f16_8, __half, 8)
+
+// ---------------------------------------------------------------------------
+// gemm_simt: the same linear layer for many rows, float32 FMA (exact enough
+// for the 1e-3 float32 tolerance). Tile 64 rows of x × 64 rows of w, BK 16;
+// 256 threads, 4×4 outputs each. grid (ceil(M/64), ceil(N/64), splits),
+// block 256. K % 8 == 0 (a group of 4 is wholly in or out of range).
+// Split-K: block z sums k in [z*kchunk, (z+1)*kchunk) (kchunk % 32 == 0);
+// with work non-null it stores the raw partial sums to work [splits, N, M]
+// and splitk_reduce applies bias and epilogue; else kchunk >= K.
+template <typename W>
+__device__ __forceinline__ void gemm_simt_impl(float* __restrict__ out, const float* __restrict__ x,
+                                               const W* __restrict__ w, const float* __restrict__ bias,
+                                               int N, int K, int M, int mode, float* __restrict__ work,
+                                               int kchunk) {
+  __shared__ float xs[16][64 + 4];  // [k][n]
+  __shared__ float ws[16][64 + 4];  // [k][m]
+  int tid = threadIdx.x, tx = tid % 16, ty = tid / 16;
+  int n0 = blockIdx.y * 64, m0 = blockIdx.x * 64;
+  int lr = tid / 4, lk = (tid % 4) * 4;  // this thread loads row lr, k lk..lk+3
+  float acc[4][4];
+#pragma unroll
+  for (int i = 0; i < 4; i++)
+#pragma unroll
+    for (int j = 0; j < 4; j++) acc[i][j] = 0.f;
+  int kbeg = blockIdx.z * kchunk, kend = min(K, kbeg + kchunk);
+  for (int k0 = kbeg; k0 < kend; k0 += 16) {
+    int k = k0 + lk;
+    float4 xv = make_float4(0.f, 0.f, 0.f, 0.f), wv = make_float4(0.f, 0.f, 0.f, 0.f);
+    if (n0 + lr < N && k < kend) xv = load4(x + (size_t)(n0 + lr) * K + k);
+    if (m0 + lr < M && k < kend) wv = load4(w + (size_t)(m0 + lr) * K + k);
+    xs[lk][lr] = xv.x; xs[lk + 1][lr] = xv.y; xs[lk + 2][lr] = xv.z; xs[lk + 3][lr] = xv.w;
+    ws[lk][lr] = wv.x; ws[lk + 1][lr] = wv.y; ws[lk + 2][lr] = wv.z; ws[lk + 3][lr] = wv.w;
+    __syncthreads();
+#pragma unroll
+    for (int kk = 0; kk < 16; kk++) {
+      float a[4], b[4];
+#pragma unroll
+      for (int i = 0; i < 4; i++) a[i] = xs[kk][ty * 4 + i];
+#pragma unroll
+      for (int j = 0; j < 4; j++) b[j] = ws[kk][tx * 4 + j];
+#pragma unroll
+      for (int i = 0; i < 4; i++)
+#pragma unroll
+        for (int j = 0; j < 4; j++) acc[i][j] = fmaf(a[i], b[j], acc[i][j]);
+    }
+    __syncthreads();
+  }
+#pragma unroll
+  for (int i = 0; i < 4; i++) {
+    int n = n0 + ty * 4 + i;
+    if (n >= N) continue;
+#pragma unroll
+    for (int j = 0; j < 4; j++) {
+      int m = m0 + tx * 4 + j;
+      if (m >= M) continue;
+      if (work)
+        work[((size_t)blockIdx.z * N + n) * M + m] = acc[i][j];
+      else
+        epilogue(out, (size_t)n * M + m, acc[i][j] + (bias ? bias[m] : 0.f), mode);
+    }
+  }
+}
+
+extern "C" __global__ void gemm_simt_f32(float* out, const float* x, const float* w, const float* bias,
+                                         int N, int K, int M, int mode, float* work, int kchunk) {
+  gemm_simt_impl<float>(out, x, w, bias, N, K, M, mode, work, kchunk);
+}
+
+extern "C" __global__ void gemm_simt_f16(float* out, const float* x, const __half* w, const float* bias,
+                                         int N, int K, int M, int mode, float* work, int kchunk) {
+  gemm_simt_impl<__half>(out, x, w, bias, N, K, M, mode, work, kchunk);
+}
+
+// ---------------------------------------------------------------------------
+// gemm_wmma_f16: the linear layer on tensor cores: x rounded to half, w half,
+// fp32 accumulation (wmma 16×16×16). Tile 64 rows of x × 64 rows of w, BK 32;
+// 4 warps, each 32×32. grid (ceil(M/64), ceil(N/64), splits), block 128.
+// K % 8 == 0. Split-K as gemm_simt.
+extern "C" __global__ void gemm_wmma_f16(float* __restrict__ out, const float* __restrict__ x,
+                                         const __half* __restrict__ w, const float* __restrict__ bias,
+                                         int N, int K, int M, int mode, float* __restrict__ work,
+                                         int kchunk) {
+  using namespace nvcuda;
+  __shared__ __align__(32) __half as[64][40];  // [n][k], row pad 8: 80-byte rows
+  __shared__ __align__(32) __half bs[64][40];  // [m][k]
+  __shared__ __align__(32) float cs[64][68];   // [n][m]
+  int tid = threadIdx.x, warp = tid >> 5;
+  int wy = warp >> 1, wx = warp & 1;
+  int n0 = blockIdx.y * 64, m0 = blockIdx.x * 64;
+  wmma::fragment<wmma::accumulator, 16, 16, 16, float> c[2][2];
+#pragma unroll
+  for (int i = 0; i < 2; i++)
+#pragma unroll
+    for (int j = 0; j < 2; j++) wmma::fill_fragment(c[i][j], 0.f);
+  int kbeg = blockIdx.z * kchunk, kend = min(K, kbeg + kchunk);
+  for (int k0 = kbeg; k0 < kend; k0 += 32) {
+    // x tile: 64 rows × 32 k = 512 groups of 4 floats, 4 per thread.
+#pragma unroll
+    for (int r = 0; r < 4; r++) {
+      int idx = tid + r * 128, row = idx >> 3, kq = (idx & 7) * 4, k = k0 + kq;
+      float4 v = make_float4(0.f, 0.f, 0.f, 0.f);
+      if (n0 + row < N && k < kend) v = *reinterpret_cast<const float4*>(x + (size_t)(n0 + row) * K + k);
+      __half2* d = reinterpret_cast<__half2*>(&as[row][kq]);
+      d[0] = __floats2half2_rn(v.x, v.y);
+      d[1] = __floats2half2_rn(v.z, v.w);
+    }
+    // w tile: 64 rows × 32 k = 256 groups of 8 halves, 2 per thread.
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+      int idx = tid + r * 128, row = idx >> 2, kq = (idx & 3) * 8, k = k0 + kq;
+      uint4 v = make_uint4(0u, 0u, 0u, 0u);
+      if (m0 + row < M && k < kend) v = *reinterpret_cast<const uint4*>(w + (size_t)(m0 + row) * K + k);
+      *reinterpret_cast<uint4*>(&bs[row][kq]) = v;
+    }
+    __syncthreads();
+#pragma unroll
+    for (int kk = 0; kk < 32; kk += 16) {
+      wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> a[2];
+      wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, wmma::col_major> b[2];
+#pragma unroll
+      for (int i = 0; i < 2; i++) wmma::load_matrix_sync(a[i], &as[wy * 32 + i * 16][kk], 40);
+#pragma unroll
+      for (int j = 0; j < 2; j++) wmma::load_matrix_sync(b[j], &bs[wx * 32 + j * 16][kk], 40);
+#pragma unroll
+      for (int i = 0; i < 2; i++)
+#pragma unroll
+        for (int j = 0; j < 2; j++) wmma::mma_sync(c[i][j], a[i], b[j], c[i][j]);
+    }
+    __syncthreads();
+  }
+#pragma unroll
+  for (int i = 0; i < 2; i++)
+#pragma unroll
+    for (int j = 0; j < 2; j++)
+      wmma::store_matrix_sync(&cs[wy * 32 + i * 16][wx * 32 + j * 16], c[i][j], 68, wmma::mem_row_major);
+  __syncthreads();
+  for (int idx = tid; idx < 64 * 64; idx += 128) {
+    int row = idx >> 6, col = idx & 63, n = n0 + row, m = m0 + col;
+    if (n >= N || m >= M) continue;
+    if (work)
+      work[((size_t)blockIdx.z * N + n) * M + m] = cs[row][col];
+    else
+      epilogue(out, (size_t)n * M + m, cs[row][col] + (bias ? bias[m] : 0.f), mode);
+  }
+}
+
+// splitk_reduce finishes a split-K GEMM: out[n, m] = epi(Σ_z work[z, n, m] +
+// bias[m]), summing the splits in order (deterministic). grid
+// (ceil(N*M/256)), block 256.
+extern "C" __global__ void splitk_reduce(float* __restrict__ out, const float* __restrict__ work,
+                                         const float* __restrict__ bias, int N, int M, int splits,
+                                         int mode) {
+  size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x, NM = (size_t)N * M;
+  if (i >= NM) return;
+  float s = 0.f;
+  for (int z = 0; z < splits; z++) s += work[z * NM + i];
+  epilogue(out, i, s + (bias ? bias[i % M] : 0.f), mode);
+}
+
+// ---------------------------------------------------------------------------
+// store_kv copies the new keys and values of one layer from qkv [N, 3C] into
+// the cache [B, maxT, C] at positions P..P+T-1. grid (N), block 256.
+extern "C" __global__ void store_kv(float* __restrict__ kc, float* __restrict__ vc,
+                                    const float* __restrict__ qkv, const int* __restrict__ pos, int T,
+                                    int C, int maxT) {
+  int n = blockIdx.x, b = n / T, t = n % T;
+  size_t dst = ((size_t)b * maxT + *pos + t) * C;
+  const float* row = qkv + (size_t)n * 3 * C;
+  for (int c = threadIdx.x; c < C; c += blockDim.x) {
+    kc[dst + c] = row[C + c];
+    vc[dst + c] = row[2 * C + c];
+  }
+}
+
+// ---------------------------------------------------------------------------
+// attention: causal self-attention of query row (b, h, t) over the cached
+// positions 0..P+t of one layer:
+//
+//	s = q·Kᵀ/√HS, a = softmax(s), y[b*T+t, h*HS:(h+1)*HS] = a·V
+//
+// attention_serial is the first version: one thread per cached position
+// for the scores and HS-wide serial sums for a·V; kept as the reference
+// the tests compare attention with. grid (T, NH, B), block 128; shared
+// memory (HS + maxT + 32 + 128) floats. HS % 4 == 0 and 128 % HS == 0.
+extern "C" __global__ void attention_serial(float* __restrict__ y, const float* __restrict__ qkv,
+                                     const float* __restrict__ kc, const float* __restrict__ vc,
+                                     const int* __restrict__ pos, int T, int C, int NH, int maxT,
+                                     float scale) {
+  extern __shared__ float sm[];
+  int t = blockIdx.x, h = blockIdx.y, b = blockIdx.z, tid = threadIdx.x;
+  int HS = C / NH;
+  float* q = sm;              // [HS]
+  float* sc = sm + HS;        // [maxT] scores, then probabilities
+  float* red = sc + maxT;     // [32]
+  float* part = red + 32;     // [blockDim] partial sums of a·V
+  int n = *pos + t + 1;       // causal: row t sees positions 0..P+t
+  size_t row = (size_t)b * T + t;
+  const float* qr = qkv + row * 3 * C + (size_t)h * HS;
+  for (int d = tid; d < HS; d += blockDim.x) q[d] = qr[d];
+  __syncthreads();
+  const float* kb = kc + (size_t)b * maxT * C + (size_t)h * HS;
+  const float* vb = vc + (size_t)b * maxT * C + (size_t)h * HS;
+  float mx = -INFINITY;
+  for (int p = tid; p < n; p += blockDim.x) {
+    const float* kr = kb + (size_t)p * C;
+    float s = 0.f;
+    for (int d = 0; d < HS; d += 4) {
+      float4 kv = *reinterpret_cast<const float4*>(kr + d);
+      s = fmaf(q[d], kv.x, s);
+      s = fmaf(q[d + 1], kv.y, s);
+      s = fmaf(q[d + 2], kv.z, s);
+      s = fmaf(q[d + 3], kv.w, s);
+    }
+    s *= scale;
+    sc[p] = s;
+    mx = fmaxf(mx, s);
+  }
+  mx = block_max(mx, red);
+  float sum = 0.f;
+  for (int p = tid; p < n; p += blockDim.x) {
+    float e = expf(sc[p] - mx);  // subtract max: stability only
+    sc[p] = e;
+    sum += e;
+  }
+  sum = block_sum(sum, red);  // its barriers also publish sc
+  int parts = blockDim.x / HS, d = tid % HS, pi = tid / HS;
+  float acc = 0.f;
+  if (pi < parts)
+    for (int p = pi; p < n; p += parts) acc = fmaf(sc[p], vb[(size_t)p * C + d], acc);
+  part[tid] = acc;
+  __syncthreads();
+  if (tid < HS) {
+    float s = 0.f;
+    for (int i = 0; i < parts; i++) s += part[i * HS + tid];
+    y[row * C + (size_t)h * HS + tid] = s / sum;
+  }
+}
+
+
+// attention: the same computation with every load 16 bytes wide and
+// coalesced. A group of g = HS/4 lanes reads one cached row (a K row for a
+// score, shuffle-reduced within the group; a V row for a·V), so a block of
+// 256 threads walks 256/g positions per step and many loads are in flight.
+// grid (T, NH, B), block 256; shared memory (HS + maxT rounded up to 4 +
+// 32 + 1024) floats.
+// HS divides 128 (g is a power of two <= 32) and HS % 4 == 0.
+extern "C" __global__ void attention(float* __restrict__ y, const float* __restrict__ qkv,
+                                     const float* __restrict__ kc, const float* __restrict__ vc,
+                                     const int* __restrict__ pos, int T, int C, int NH, int maxT,
+                                     float scale) {
+  extern __shared__ __align__(16) float sm[];
+  int t = blockIdx.x, h = blockIdx.y, b = blockIdx.z, tid = threadIdx.x;
+  int HS = C / NH, g = HS / 4, j = tid % g, grp = tid / g, groups = blockDim.x / g;
+  float* q = sm;                         // [HS]
+  float* sc = sm + HS;                   // [maxT] scores, then exp(score - max)
+  float* red = sc + ((maxT + 3) & ~3);   // [32], 16-byte aligned like part
+  float* part = red + 32;      // [groups, HS] partial a·V, groups*HS = 4*blockDim
+  int n = *pos + t + 1;        // causal: row t sees positions 0..P+t
+  size_t row = (size_t)b * T + t;
+  const float* qr = qkv + row * 3 * C + (size_t)h * HS;
+  for (int d = tid; d < HS; d += blockDim.x) q[d] = qr[d];
+  __syncthreads();
+  float4 qv = reinterpret_cast<const float4*>(q)[j];
+  const float* kb = kc + (size_t)b * maxT * C + (size_t)h * HS + 4 * j;
+  const float* vb = vc + (size_t)b * maxT * C + (size_t)h * HS + 4 * j;
+  float mx = -INFINITY;
+#pragma unroll 4
+  for (int base = 0; base < n; base += groups) {  // uniform over the block: shuffles are safe
+    int p = base + grp;
+    float s = 0.f;
+    if (p < n) {
+      float4 kv = *reinterpret_cast<const float4*>(kb + (size_t)p * C);
+      s = qv.x * kv.x + qv.y * kv.y + qv.z * kv.z + qv.w * kv.w;
+    }
+    for (int o = g >> 1; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
+    if (p < n) {
+      s *= scale;
+      if (j == 0) sc[p] = s;
+      mx = fmaxf(mx, s);
+    }
+  }
+  mx = block_max(mx, red);  // its barriers also publish sc
+  float sum = 0.f;
+  for (int p = tid; p < n; p += blockDim.x) {
+    float e = expf(sc[p] - mx);  // subtract max: stability only
+    sc[p] = e;
+    sum += e;
+  }
+  sum = block_sum(sum, red);
+  float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
+#pragma unroll 4
+  for (int p = grp; p < n; p += groups) {
+    float w = sc[p];
+    float4 v = *reinterpret_cast<const float4*>(vb + (size_t)p * C);
+    acc.x = fmaf(w, v.x, acc.x);
+    acc.y = fmaf(w, v.y, acc.y);
+    acc.z = fmaf(w, v.z, acc.z);
+    acc.w = fmaf(w, v.w, acc.w);
+  }
+  reinterpret_cast<float4*>(part + grp * HS)[j] = acc;
+  __syncthreads();
+  float inv = 1.f / sum;
+  for (int d = tid; d < HS; d += blockDim.x) {
+    float s = 0.f;
+    for (int i = 0; i < groups; i++) s += part[i * HS + d];
+    y[row * C + (size_t)h * HS + d] = s * inv;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// argmax writes tok[b] = argmax of logits row b*step+off (the first index on
+// ties, as torch.argmax). grid (B), block 1024.
+extern "C" __global__ void argmax(int* __restrict__ tok, const float* __restrict__ logits, int V, int step,
+                                  int off) {
+  __shared__ float rv[32];
+  __shared__ int ri[32];
+  const float* l = logits + (size_t)(blockIdx.x * step + off) * V;
+  float bv = -INFINITY;
+  int bi = 0x7fffffff;
+  for (int i = threadIdx.x; i < V; i += blockDim.x) {
+    float v = l[i];
+    if (v > bv) { bv = v; bi = i; }  // i grows: the first wins ties
+  }
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) {
+    float ov = __shfl_xor_sync(0xffffffffu, bv, o);
+    int oi = __shfl_xor_sync(0xffffffffu, bi, o);
+    if (ov > bv || (ov == bv && oi < bi)) { bv = ov; bi = oi; }
+  }
+  int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
+  if (lane == 0) { rv[warp] = bv; ri[warp] = bi; }
+  __syncthreads();
+  if (warp == 0) {
+    bv = lane < nw ? rv[lane] : -INFINITY;
+    bi = lane < nw ? ri[lane] : 0x7fffffff;
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) {
+      float ov = __shfl_xor_sync(0xffffffffu, bv, o);
+      int oi = __shfl_xor_sync(0xffffffffu, bi, o);
+      if (ov > bv || (ov == bv && oi < bi)) { bv = ov; bi = oi; }
+    }
+    if (lane == 0) tok[blockIdx.x] = bi == 0x7fffffff ? 0 : bi;
+  }
+}
+
+// advance moves the position counter past the T new tokens. grid 1, block 1.
+extern "C" __global__ void advance(int* pos, int T) { *pos += T; }

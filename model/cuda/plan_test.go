@@ -1,0 +1,337 @@
+package cuda
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/gpt2bench/gpt2bench/model"
+	"github.com/gpt2bench/gpt2bench/tensor"
+)
+
+// tiny is the architecture of testdata/tiny-gpt2.
+var tiny = model.Config{VocabSize: 1024, NPositions: 64, NEmbd: 64, NLayer: 2, NHead: 4, LayerNormEps: 1e-5, Activation: "gelu_new"}
+
+// ptxParams parses kernels.ptx into kernel name → parameter types
+// (".u64", ".u32", ".f32"), the ABI each plan must match.
+func ptxParams(t *testing.T) map[string][]string {
+	t.Helper()
+	b, err := os.ReadFile("kernels.ptx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	entry := regexp.MustCompile(`(?s)\.visible \.entry (\w+)\((.*?)\)`)
+	param := regexp.MustCompile(`\.param (\.\w+) `)
+	out := map[string][]string{}
+	for _, m := range entry.FindAllStringSubmatch(string(b), -1) {
+		var types []string
+		for _, p := range param.FindAllStringSubmatch(m[2], -1) {
+			types = append(types, p[1])
+		}
+		out[m[1]] = types
+	}
+	return out
+}
+
+func TestKernelsMatchPTX(t *testing.T) {
+	ptx := ptxParams(t)
+	src, err := os.ReadFile("kernels.cu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range kernelNames() {
+		if _, ok := ptx[name]; !ok {
+			t.Errorf("kernel %s is not in kernels.ptx; run go generate", name)
+		}
+		if !strings.Contains(string(src), name) {
+			t.Errorf("kernel %s is not in kernels.cu", name)
+		}
+	}
+	if len(ptx) != len(kernelNames()) {
+		t.Errorf("kernels.ptx has %d entries, kernelNames lists %d", len(ptx), len(kernelNames()))
+	}
+}
+
+func TestPlanABI(t *testing.T) {
+	ptx := ptxParams(t)
+	for _, cfg := range []model.Config{tiny, model.GPT2()} {
+		for _, dt := range []tensor.DType{tensor.F32, tensor.F16} {
+			for _, s := range []shape{{B: 1, T: 1, Cap: 64}, {B: 1, T: 1, Cap: 63, Unfused: true}, {B: 3, T: 7, Cap: 64, All: true}, {B: 2, T: 40, Cap: 64}, {B: 32, T: 1, Cap: 64}} {
+				t.Run(fmt.Sprintf("C=%d/%s/%v", cfg.NEmbd, dt, s), func(t *testing.T) {
+					ls, err := plan(cfg, dt, s)
+					if err != nil {
+						t.Fatal(err)
+					}
+					for i, l := range ls {
+						want, ok := ptx[l.kernel]
+						if !ok {
+							t.Fatalf("launch %d: kernel %s not in PTX", i, l.kernel)
+						}
+						if len(want) != len(l.args) {
+							t.Fatalf("launch %d %s: %d args, PTX has %d", i, l.kernel, len(l.args), len(want))
+						}
+						for j, a := range l.args {
+							var got string
+							switch a.kind {
+							case argPtr, argNull:
+								got = ".u64"
+							case argInt:
+								got = ".u32"
+							case argFloat:
+								got = ".f32"
+							}
+							if got != want[j] {
+								t.Errorf("launch %d %s arg %d: %s, PTX wants %s", i, l.kernel, j, got, want[j])
+							}
+						}
+						if l.block < 1 || l.block > 1024 || l.block%32 != 0 && l.block != 1 {
+							t.Errorf("launch %d %s: block %d", i, l.kernel, l.block)
+						}
+						if l.grid[0] < 1 || l.grid[1] < 1 || l.grid[2] < 1 || l.grid[1] > 65535 || l.grid[2] > 65535 {
+							t.Errorf("launch %d %s: grid %v", i, l.kernel, l.grid)
+						}
+						if l.shared > 48<<10 {
+							t.Errorf("launch %d %s: %d bytes of dynamic shared memory, over the 48 KiB default", i, l.kernel, l.shared)
+						}
+					}
+				})
+			}
+		}
+	}
+}
+
+func TestPlanStructure(t *testing.T) {
+	cfg := model.GPT2()
+	tests := []struct {
+		name     string
+		s        shape
+		launches int
+		first    string // kernel of the first launch in layer 0
+		logits   string
+	}{
+		// embed; per layer gemv_ln(qkv) store_kv attention proj gemv_ln(fc) fc_proj; gemv_ln(logits) argmax advance.
+		{"decode/fused", shape{B: 1, T: 1, Cap: 1024}, 1 + 6*cfg.NLayer + 3, "gemv_ln_f16_1", "gemv_ln_f16_1"},
+		// embed; per layer ln qkv store_kv attention proj ln fc fc_proj; ln_f logits argmax advance.
+		{"decode/unfused", shape{B: 1, T: 1, Cap: 1024, Unfused: true}, 1 + 8*cfg.NLayer + 4, "layernorm", "gemv_f16_1"},
+		{"batch16/fused", shape{B: 16, T: 1, Cap: 1024}, 1 + 6*cfg.NLayer + 3, "gemv_ln_f16_8", "gemv_ln_f16_8"},
+		// prefill: separate norms; split GEMMs add a reduction each (qkv, proj, fc, fc_proj).
+		{"prefill128", shape{B: 1, T: 128, Cap: 1024}, 1 + 12*cfg.NLayer + 3, "layernorm", "gemv_ln_f16_1"}, // ln_f inside the last-row logits GEMV
+		{"prefill128/all", shape{B: 1, T: 128, Cap: 1024, All: true}, 1 + 12*cfg.NLayer + 4, "layernorm", "gemm_wmma_f16"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ls, err := plan(cfg, tensor.F16, tc.s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(ls) != tc.launches {
+				t.Fatalf("%d launches, want %d", len(ls), tc.launches)
+			}
+			if ls[0].kernel != "embed_f16" || ls[len(ls)-1].kernel != "advance" || ls[len(ls)-2].kernel != "argmax" {
+				t.Errorf("first/last kernels %s ... %s %s", ls[0].kernel, ls[len(ls)-2].kernel, ls[len(ls)-1].kernel)
+			}
+			if ls[1].kernel != tc.first {
+				t.Errorf("layer 0 starts with %s, want %s", ls[1].kernel, tc.first)
+			}
+			var logits *launch
+			for i := range ls {
+				if ls[i].op == model.OpLogits && logits == nil {
+					logits = &ls[i]
+				}
+			}
+			if logits == nil || logits.kernel != tc.logits || logits.grid[0] != ceilDiv(cfg.VocabSize, gemvWarps) && logits.kernel != "gemm_wmma_f16" {
+				t.Errorf("logits launch %+v, want %s", logits, tc.logits)
+			}
+			// Every per-layer launch points at its own layer's buffers.
+			for _, l := range ls {
+				for _, a := range l.args {
+					if a.kind == argPtr && (a.buf < numLayerBufs || a.buf == bufK || a.buf == bufV) && a.layer != l.layer {
+						t.Errorf("%s (layer %d) reads buffer %d of layer %d", l.kernel, l.layer, a.buf, a.layer)
+					}
+				}
+			}
+			// Ops appear in model order within each layer.
+			last := map[int]model.Op{}
+			for _, l := range ls {
+				if l.layer < 0 {
+					continue
+				}
+				if op, ok := last[l.layer]; ok && l.op < op {
+					t.Errorf("layer %d: op %s after %s", l.layer, l.op, op)
+				}
+				last[l.layer] = l.op
+			}
+		})
+	}
+}
+
+func TestLinearSelection(t *testing.T) {
+	tests := []struct {
+		dt      tensor.DType
+		N, K, M int
+		kernel  string
+		gridY   int
+		threads int
+		splits  int // launches: 1, or a split GEMM plus its reduction
+	}{
+		{tensor.F32, 1, 768, 2304, "gemv_f32_1", 1, 256, 1},
+		{tensor.F16, 2, 768, 2304, "gemv_f16_2", 1, 256, 1},
+		{tensor.F16, 3, 768, 2304, "gemv_f16_4", 1, 256, 1},
+		{tensor.F16, 8, 768, 2304, "gemv_f16_8", 1, 256, 1},
+		{tensor.F32, 13, 768, 2304, "gemv_f32_8", 2, 256, 1},
+		{tensor.F16, 16, 3072, 768, "gemv_f16_8", 2, 256, 1},
+		{tensor.F16, 17, 768, 2304, "gemm_wmma_f16", 1, 128, 3},
+		{tensor.F32, 32, 768, 2304, "gemm_simt_f32", 1, 256, 3},
+		{tensor.F16, 128, 3072, 768, "gemm_wmma_f16", 2, 128, 6},
+		{tensor.F16, 128, 768, 3072, "gemm_wmma_f16", 2, 128, 2},
+		{tensor.F16, 128, 64, 192, "gemm_wmma_f16", 2, 128, 1}, // K too short to split
+		{tensor.F16, 4096, 768, 2304, "gemm_wmma_f16", 64, 128, 1},
+		{tensor.F32, 128, 768, 50257, "gemm_simt_f32", 2, 256, 1},
+	}
+	for _, tc := range tests {
+		t.Run(fmt.Sprintf("%s/N=%d/K=%d/M=%d", tc.dt, tc.N, tc.K, tc.M), func(t *testing.T) {
+			ls := linear(tc.dt, tc.N, tc.K, tc.M, ptr(bufQKV), ptr(bufXN), layerPtr(bufAttnW, 0), layerPtr(bufAttnB, 0), epiStore, 0, model.OpQKV)
+			l := ls[0]
+			if l.kernel != tc.kernel || l.grid[1] != tc.gridY || l.block != tc.threads || l.grid[2] != tc.splits {
+				t.Errorf("got %s grid %v block %d, want %s gridY %d block %d splits %d", l.kernel, l.grid, l.block, tc.kernel, tc.gridY, tc.threads, tc.splits)
+			}
+			if want := map[bool]int{true: 2, false: 1}[tc.splits > 1]; len(ls) != want {
+				t.Errorf("%d launches, want %d", len(ls), want)
+			}
+			// Every output row is covered.
+			switch {
+			case strings.HasPrefix(l.kernel, "gemv"):
+				if l.grid[0]*gemvWarps < tc.M {
+					t.Errorf("grid %v covers %d outputs", l.grid, l.grid[0]*gemvWarps)
+				}
+			default:
+				if l.grid[0]*gemmTile < tc.M || l.grid[1]*gemmTile < tc.N {
+					t.Errorf("grid %v does not cover %dx%d", l.grid, tc.N, tc.M)
+				}
+			}
+		})
+	}
+}
+
+// TestSplitK checks the split-K ranges on a grid of shapes: they cover K
+// exactly once, in whole wmma tiles, and the partial sums fit the workspace.
+func TestSplitK(t *testing.T) {
+	for _, N := range []int{17, 32, 64, 100, 128, 256, 512, 1024, 4096} {
+		for _, K := range []int{64, 256, 768, 1024, 1280, 1600, 3072, 4096, 5120, 6400} {
+			for _, M := range []int{64, 192, 768, 1024, 2304, 3072, 4800, 6400, 50257} {
+				splits, kchunk := splitK(N, K, M)
+				switch {
+				case splits < 1 || splits > 16:
+					t.Fatalf("N=%d K=%d M=%d: %d splits", N, K, M, splits)
+				case splits == 1 && kchunk < K:
+					t.Fatalf("N=%d K=%d M=%d: one split of %d < K", N, K, M, kchunk)
+				case splits > 1 && (kchunk%32 != 0 || (splits-1)*kchunk >= K || splits*kchunk < K):
+					t.Fatalf("N=%d K=%d M=%d: %d splits of %d do not tile K", N, K, M, splits, kchunk)
+				case splits > 1 && splits*N*M > workFloats:
+					t.Fatalf("N=%d K=%d M=%d: %d splits need %d floats, workspace %d", N, K, M, splits, splits*N*M, workFloats)
+				}
+			}
+		}
+	}
+}
+
+func TestCheckConfig(t *testing.T) {
+	odd := tiny
+	odd.NEmbd, odd.NHead = 60, 4 // HS 15
+	tests := []struct {
+		name string
+		cfg  model.Config
+		dt   tensor.DType
+		want string
+	}{
+		{"gpt2/f32", model.GPT2(), tensor.F32, ""},
+		{"gpt2/f16", model.GPT2(), tensor.F16, ""},
+		{"tiny/f16", tiny, tensor.F16, ""},
+		{"int8", tiny, tensor.Q8, "only f32 and f16"},
+		{"odd", odd, tensor.F32, "not a multiple of 8"},
+	}
+	for _, xl := range []string{"gpt2-medium", "gpt2-large", "gpt2-xl", "distilgpt2"} {
+		c, _ := model.Preset(xl)
+		tests = append(tests, struct {
+			name string
+			cfg  model.Config
+			dt   tensor.DType
+			want string
+		}{xl, c, tensor.F16, ""})
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := checkConfig(tc.cfg, tc.dt)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("unexpected error %v", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("error %v, want one containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestCheckShape(t *testing.T) {
+	tests := []struct {
+		name string
+		s    shape
+		ok   bool
+	}{
+		{"decode", shape{B: 1, T: 1, Cap: 64}, true},
+		{"full", shape{B: 4, T: 64, Cap: 64}, true},
+		{"batch0", shape{B: 0, T: 1, Cap: 64}, false},
+		{"T0", shape{B: 1, T: 0, Cap: 64}, false},
+		{"cap", shape{B: 1, T: 1, Cap: 65}, false},
+		{"long", shape{B: 1, T: 33, Cap: 32}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := checkShape(tiny, tc.s)
+			if (err == nil) != tc.ok {
+				t.Fatalf("checkShape(%v) = %v", tc.s, err)
+			}
+		})
+	}
+	var ce *model.ContextError
+	if err := checkShape(tiny, shape{B: 1, T: 33, Cap: 32}); !errors.As(err, &ce) || ce.Have != 33 || ce.Max != 32 {
+		t.Errorf("want *model.ContextError{33, 32}, got %v", err)
+	}
+}
+
+func TestSizes(t *testing.T) {
+	cfg := model.GPT2()
+	// gpt2 in f16: 124.4M params, 2 bytes for the matrices and WTE, 4 for the rest.
+	wb := weightBytes(cfg, tensor.F16)
+	if wb < 240e6 || wb > 270e6 {
+		t.Errorf("f16 weights %d bytes, want about 250 MB", wb)
+	}
+	if w32 := weightBytes(cfg, tensor.F32); w32 != 4*cfg.NumParams() {
+		t.Errorf("f32 weights %d bytes, want 4*%d", w32, cfg.NumParams())
+	}
+	s := sessionSizes(cfg, 32, 1024, 32*128, 32)
+	if want := int64(4 * 12 * 32 * 1024 * 768); s[bufK] != want || s[bufV] != want {
+		t.Errorf("KV %d bytes, want %d", s[bufK], want)
+	}
+	if s[bufLogits] != 4*32*int64(cfg.VocabSize) || s[bufH] != 4*32*128*3072 || s[bufTok] != 4*32*128 {
+		t.Errorf("sizes %v", s)
+	}
+	if off := kvLayerOffset(cfg, 32, 1024, 11); off+4*32*1024*768 != s[bufK] {
+		t.Errorf("last layer offset %d does not end at %d", off, s[bufK])
+	}
+	if got := attnShared(cfg, 1023); got != 4*(64+1024+32+4*256) {
+		t.Errorf("attention shared memory %d", got)
+	}
+}
+
+func TestArgScalar(t *testing.T) {
+	if got := intArg(-1).scalar(); got != 0xffffffff {
+		t.Errorf("int -1 → %#x", got)
+	}
+	if got := floatArg(1).scalar(); got != 0x3f800000 {
+		t.Errorf("float 1 → %#x", got)
+	}
+}
