@@ -103,16 +103,7 @@ func (b *runner) memory(ctx context.Context, T, B int) (report.Memory, error) {
 	runtime.GC()
 	gc0 := readGC()
 	sampler := startMemSampler(dev)
-	stopped := false
-	stop := func() (int64, int64, int64) {
-		stopped = true
-		return sampler.stop()
-	}
-	defer func() {
-		if !stopped {
-			sampler.stop()
-		}
-	}()
+	defer sampler.stop() // on error paths; a no-op after the stop below
 
 	be, err := b.env.Engine.NewSession(B, 0)
 	if err != nil {
@@ -152,7 +143,7 @@ func (b *runner) memory(ctx context.Context, T, B int) (report.Memory, error) {
 		b.step()
 	}
 	m.HeapInUseBytes = heapInUse()
-	peakRSS, peakHeap, peakDev := stop()
+	peakRSS, peakHeap, peakDev := sampler.stop()
 	m.InferencePeakRSSBytes = peakRSS
 	m.InferencePeakHeapBytes = peakHeap
 	m.GCCycles, m.GCPauseTotalMs = readGC().sub(gc0)

@@ -92,11 +92,13 @@ type memSampler struct {
 	resetHWM bool
 	done     chan struct{}
 	wg       sync.WaitGroup
+	stopped  bool // stop has run; only the caller's goroutine reads or writes it
 
 	mu                         sync.Mutex
 	peakRSS, peakHeap, peakDev int64
 }
 
+// startMemSampler starts sampling; the caller must call stop.
 func startMemSampler(dev DeviceMemory) *memSampler {
 	s := &memSampler{dev: dev, rss: newRSSReader(), heap: []metrics.Sample{{Name: metricHeapObjects}}, done: make(chan struct{})}
 	s.resetHWM = resetPeakRSS() == nil
@@ -136,8 +138,13 @@ func (s *memSampler) sample() {
 	s.mu.Unlock()
 }
 
-// stop ends sampling and returns the peaks.
+// stop ends sampling and returns the peaks. Calling it again returns the
+// same peaks, so it can also be deferred.
 func (s *memSampler) stop() (peakRSS, peakHeap, peakDev int64) {
+	if s.stopped {
+		return s.peakRSS, s.peakHeap, s.peakDev
+	}
+	s.stopped = true
 	close(s.done)
 	s.wg.Wait()
 	s.sample() // after the goroutine: sample is not safe for concurrent use

@@ -23,9 +23,14 @@ var AllPhases = []Phase{PhaseLatency, PhaseMemory, PhaseThroughput}
 func ParsePhase(s string) (Phase, error) {
 	p := Phase(strings.ToLower(strings.TrimSpace(s)))
 	if !slices.Contains(AllPhases, p) {
-		return "", fmt.Errorf("unknown phase %q: want latency, memory or throughput", s)
+		return "", unknownPhase(s)
 	}
 	return p, nil
+}
+
+// unknownPhase is the error for a phase name that is not in AllPhases.
+func unknownPhase(name string) error {
+	return fmt.Errorf("unknown phase %q: want latency, memory or throughput", name)
 }
 
 // GPT2EOS is GPT-2's end-of-text token, <|endoftext|>.
@@ -87,7 +92,7 @@ func QuickOptions() Options {
 func (o *Options) Has(p Phase) bool { return slices.Contains(o.Phases, p) }
 
 // Validate checks the options on their own, before any model is loaded;
-// the context length is checked against the model by Plan.
+// the context length is checked against the model by PlanFor.
 func (o *Options) Validate() error {
 	positive := func(name string, vals []int) error {
 		if len(vals) == 0 {
@@ -112,7 +117,7 @@ func (o *Options) Validate() error {
 	}
 	for _, p := range o.Phases {
 		if !slices.Contains(AllPhases, p) {
-			return fmt.Errorf("unknown phase %q: want latency, memory or throughput", p)
+			return unknownPhase(string(p))
 		}
 	}
 	if err := positive("input lengths", o.InputLens); err != nil {
@@ -138,15 +143,16 @@ type Plan struct {
 
 // Skipped is an input length that does not fit the context.
 type Skipped struct {
-	InputLen int
-	Reason   string
+	InputLen int    // prompt length in tokens
+	Reason   string // why it does not fit, with the numbers
 }
 
 // ContextError is returned by PlanFor when no input length fits.
 type ContextError struct {
-	Skipped []Skipped
+	Skipped []Skipped // every input length, each with its reason
 }
 
+// Error lists the reasons and the flags that fix them.
 func (e *ContextError) Error() string {
 	reasons := make([]string, len(e.Skipped))
 	for i, s := range e.Skipped {

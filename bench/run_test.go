@@ -5,6 +5,7 @@ import (
 	"errors"
 	"runtime/metrics"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -260,5 +261,49 @@ func TestRunTracer(t *testing.T) {
 	// 3 measured runs of 4 forward steps each; the warm-up is not traced.
 	if tr.steps != 3*4 || tr.ops == 0 {
 		t.Errorf("tracer got %d steps, %d ops; want 12 steps and some ops", tr.steps, tr.ops)
+	}
+}
+
+// failingBackend fails every Forward with errTest and counts the calls.
+type failingBackend struct {
+	model.Backend
+	calls *atomic.Int32
+}
+
+func (f failingBackend) Forward(context.Context, [][]int32, []float32) error {
+	f.calls.Add(1)
+	return errTest
+}
+
+type failingEngine struct {
+	cpuEngine
+	calls *atomic.Int32
+}
+
+func (e failingEngine) NewSession(batch, capacity int) (model.Backend, error) {
+	be, err := e.cpuEngine.NewSession(batch, capacity)
+	return failingBackend{be, e.calls}, err
+}
+
+// TestThroughputWarmupFails checks that a failed warm-up stops the mode
+// before any measured request.
+func TestThroughputWarmupFails(t *testing.T) {
+	env := tinyEnv(t)
+	calls := &atomic.Int32{}
+	env.Engine = failingEngine{env.Engine.(cpuEngine), calls}
+	opts := QuickOptions()
+	opts.Phases = []Phase{PhaseThroughput}
+	opts.InputLens = []int{8}
+	opts.OutputLen = 4
+	opts.Warmup = 1
+	r, err := Run(context.Background(), env, opts)
+	if !errors.Is(err, errTest) || !strings.Contains(err.Error(), "warm-up") {
+		t.Fatalf("Run = %v, want a warm-up error wrapping errTest", err)
+	}
+	if r == nil || !r.Incomplete || len(r.Throughput) != 0 {
+		t.Errorf("report = %+v, want incomplete with no throughput entries", r)
+	}
+	if n := calls.Load(); n != 1 {
+		t.Errorf("%d forward calls, want 1 (the failed warm-up; no measured runs after it)", n)
 	}
 }

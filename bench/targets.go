@@ -161,7 +161,10 @@ var sectionFields = func() map[Phase]map[string]bool {
 		PhaseMemory:     report.Memory{},
 		PhaseThroughput: report.Throughput{},
 	} {
-		m := toMap(v)
+		m, err := toMap(v)
+		if err != nil {
+			panic("bench: " + err.Error()) // zero report entries always marshal: a programmer error
+		}
 		fields := map[string]bool{}
 		for k, val := range m {
 			switch k {
@@ -176,17 +179,18 @@ var sectionFields = func() map[Phase]map[string]bool {
 	return out
 }()
 
-// toMap converts a report entry to its JSON object.
-func toMap(v any) map[string]any {
+// toMap converts a report entry to its JSON object. It fails for an entry
+// JSON cannot hold, such as one with a NaN field.
+func toMap(v any) (map[string]any, error) {
 	data, err := json.Marshal(v)
 	if err != nil {
-		panic("bench: marshal report entry: " + err.Error()) // report types always marshal
+		return nil, fmt.Errorf("marshal report entry: %w", err)
 	}
 	var m map[string]any
 	if err := json.Unmarshal(data, &m); err != nil {
-		panic("bench: unmarshal report entry: " + err.Error())
+		return nil, fmt.Errorf("unmarshal report entry: %w", err)
 	}
-	return m
+	return m, nil
 }
 
 // metricNames lists every valid metric, for error messages.
@@ -325,8 +329,16 @@ func EvaluateTargets(r *report.Report, ts []Target) []report.Target {
 		if name == "" {
 			name = fmt.Sprintf("%s %s %g", t.path(), t.op, th)
 		}
+		entries, err := t.entries(r)
+		if err != nil {
+			out = append(out, report.Target{
+				Name: name + " (invalid report: " + err.Error() + ")", Metric: t.path(),
+				Op: t.op, Threshold: th, Unit: unit(t.field), Pass: false,
+			})
+			continue
+		}
 		matched := false
-		for _, e := range t.entries(r) {
+		for _, e := range entries {
 			v, ok := e.value(t)
 			if !ok {
 				continue
@@ -377,30 +389,44 @@ func (e entry) value(t *Target) (float64, bool) {
 }
 
 // entries returns the measurements of r that t selects.
-func (t *Target) entries(r *report.Report) []entry {
+func (t *Target) entries(r *report.Report) ([]entry, error) {
 	var out []entry
+	add := func(label string, v any) error {
+		m, err := toMap(v)
+		if err != nil {
+			return fmt.Errorf("%s: %w", label, err)
+		}
+		out = append(out, entry{label, m})
+		return nil
+	}
 	switch t.section {
 	case PhaseLatency:
 		for _, l := range r.Latency {
 			if t.InputLen == 0 || t.InputLen == l.InputLen {
-				out = append(out, entry{fmt.Sprintf("latency[input_len=%d]", l.InputLen), toMap(l)})
+				if err := add(fmt.Sprintf("latency[input_len=%d]", l.InputLen), l); err != nil {
+					return nil, err
+				}
 			}
 		}
 	case PhaseMemory:
 		for _, m := range r.Memory {
 			if (t.InputLen == 0 || t.InputLen == m.InputLen) && (t.BatchSize == 0 || t.BatchSize == m.BatchSize) {
-				out = append(out, entry{fmt.Sprintf("memory[input_len=%d,batch_size=%d]", m.InputLen, m.BatchSize), toMap(m)})
+				if err := add(fmt.Sprintf("memory[input_len=%d,batch_size=%d]", m.InputLen, m.BatchSize), m); err != nil {
+					return nil, err
+				}
 			}
 		}
 	case PhaseThroughput:
 		for _, p := range r.Throughput {
 			if (t.InputLen == 0 || t.InputLen == p.InputLen) && (t.BatchSize == 0 || t.BatchSize == p.BatchSize) &&
 				(t.Concurrency == 0 || t.Concurrency == p.Concurrency) && (t.Mode == "" || t.Mode == p.Mode) {
-				out = append(out, entry{fmt.Sprintf("throughput[mode=%s,concurrency=%d,batch_size=%d]", p.Mode, p.Concurrency, p.BatchSize), toMap(p)})
+				if err := add(fmt.Sprintf("throughput[mode=%s,concurrency=%d,batch_size=%d]", p.Mode, p.Concurrency, p.BatchSize), p); err != nil {
+					return nil, err
+				}
 			}
 		}
 	}
-	return out
+	return out, nil
 }
 
 // compare reports whether v op th holds.

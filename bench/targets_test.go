@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -129,4 +130,18 @@ func FuzzParseTargets(f *testing.F) {
 		}
 		EvaluateTargets(&report.Report{}, ts) // must not panic
 	})
+}
+
+// TestEvaluateTargetsNaN checks that a report entry JSON cannot hold (a NaN
+// field) fails its targets instead of panicking.
+func TestEvaluateTargetsNaN(t *testing.T) {
+	r := &report.Report{Throughput: []report.Throughput{{Mode: report.ModeSingle, Concurrency: 1, BatchSize: 1, OutputTokensPerS: math.NaN(), Latency: report.Summarize(nil)}}}
+	ts, err := ParseTargets([]byte(`- {metric: throughput.output_tokens_per_s, comparison: '>', threshold: 1}`), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := EvaluateTargets(r, ts)
+	if len(got) != 1 || got[0].Pass || !strings.Contains(got[0].Name, "invalid report") {
+		t.Errorf("EvaluateTargets = %+v, want one failed result naming the invalid report", got)
+	}
 }

@@ -19,11 +19,11 @@ type request struct {
 	err        error // nil when it succeeded
 }
 
-// ThroughputStats turns the measured requests of one mode into a
+// throughputStats turns the measured requests of one mode into a
 // report.Throughput: duration from the first start to the last end; rates
 // count successful sequences only; latency is each successful sequence's
 // end-to-end time.
-func ThroughputStats(mode string, concurrency, batch, inputLen, outputLen int, reqs []request) report.Throughput {
+func throughputStats(mode string, concurrency, batch, inputLen, outputLen int, reqs []request) report.Throughput {
 	t := report.Throughput{Mode: mode, Concurrency: concurrency, BatchSize: batch, InputLen: inputLen, OutputLen: outputLen}
 	var first, last time.Time
 	var lat []float64
@@ -130,6 +130,7 @@ func (b *runner) concurrent(ctx context.Context, T, c int) (report.Throughput, e
 		mu       sync.Mutex // guards reqs, warmErr and the progress
 		reqs     []request
 		warmErr  error
+		abort    bool // a warm-up failed: set before begin is closed, read after
 		warmed   sync.WaitGroup
 		finished sync.WaitGroup
 		begin    = make(chan struct{})
@@ -157,6 +158,9 @@ func (b *runner) concurrent(ctx context.Context, T, c int) (report.Throughput, e
 			}
 			warmed.Done()
 			<-begin
+			if abort {
+				return
+			}
 			for i := range b.opts.Runs {
 				if ctx.Err() != nil {
 					return
@@ -176,17 +180,16 @@ func (b *runner) concurrent(ctx context.Context, T, c int) (report.Throughput, e
 		}()
 	}
 	warmed.Wait()
-	if warmErr != nil {
-		close(begin)
-		finished.Wait()
+	abort = warmErr != nil
+	close(begin)
+	finished.Wait()
+	if abort {
 		if err := ctx.Err(); err != nil {
 			return report.Throughput{}, err
 		}
 		return report.Throughput{}, fmt.Errorf("warm-up: %w", warmErr)
 	}
-	close(begin)
-	finished.Wait()
-	return ThroughputStats(mode, c, 1, T, N, reqs), ctx.Err()
+	return throughputStats(mode, c, 1, T, N, reqs), ctx.Err()
 }
 
 // batched decodes B sequences together in one session, one forward pass
@@ -220,5 +223,5 @@ func (b *runner) batched(ctx context.Context, T, B int) (report.Throughput, erro
 		reqs = append(reqs, request{start: start, end: end, seqs: B, err: err})
 		b.step()
 	}
-	return ThroughputStats(report.ModeBatched, 1, B, T, N, reqs), ctx.Err()
+	return throughputStats(report.ModeBatched, 1, B, T, N, reqs), ctx.Err()
 }

@@ -116,7 +116,7 @@ func TestThroughputStats(t *testing.T) {
 		{start: at(500), end: at(2000), seqs: 1},
 		{start: at(1000), end: at(1500), seqs: 1, err: errTest},
 	}
-	tp := ThroughputStats("concurrent", 2, 1, 10, 20, reqs)
+	tp := throughputStats("concurrent", 2, 1, 10, 20, reqs)
 	tests := []struct {
 		name      string
 		got, want float64

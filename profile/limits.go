@@ -206,14 +206,17 @@ func readCache(path string) (*cacheFile, error) {
 }
 
 // SaveLimits stores l under l.Key in the cache file path, keeping the
-// entries of other machines. It writes a temporary file and renames it.
+// entries of other machines. A missing, unreadable, malformed or
+// other-version cache file is replaced by one holding l alone (this is how
+// 'gpt2bench calibrate --force' repairs it). It writes a temporary file and
+// renames it.
 func SaveLimits(path string, l *Limits) error {
 	if l.Key == "" {
 		return errors.New("profile: save limits: empty machine key")
 	}
 	c, err := readCache(path)
 	if err != nil {
-		c = &cacheFile{} // missing or unreadable: start afresh
+		c = &cacheFile{} // missing or unusable: start afresh (see above)
 	}
 	c.Version = cacheVersion
 	if c.Machines == nil {

@@ -76,10 +76,12 @@ type PhaseSummary struct {
 
 // OpRow is one op of one layer in one phase.
 type OpRow struct {
+	// Phase is "prefill" or "decode".
 	Phase string `json:"phase"`
 	// Layer is the block, or -1 for ops outside the blocks.
-	Layer int    `json:"layer"`
-	Op    string `json:"op"`
+	Layer int `json:"layer"`
+	// Op is the op's name (model.Op.String), e.g. "qkv".
+	Op string `json:"op"`
 	// Calls is the number of times the op ran.
 	Calls int64 `json:"calls"`
 	// TotalMs is the time over all calls, in ms.
@@ -111,7 +113,8 @@ type TokenLatency struct {
 	TTFTMs float64 `json:"ttft_ms"`
 	// ITLMs are the gaps between consecutive tokens (decode step + sampling).
 	ITLMs []float64 `json:"itl_ms"`
-	// ITLP50Ms and ITLP99Ms are percentiles of ITLMs (linear interpolation).
+	// ITLP50Ms and ITLP99Ms are percentiles of ITLMs (linear
+	// interpolation), ITLMaxMs its maximum.
 	ITLP50Ms float64 `json:"itl_p50_ms"`
 	ITLP99Ms float64 `json:"itl_p99_ms"`
 	ITLMaxMs float64 `json:"itl_max_ms"`
@@ -146,7 +149,8 @@ type Overhead struct {
 	UntracedMs    float64 `json:"untraced_ms"`
 	TracedMs      float64 `json:"traced_ms"`
 	MeasuredShare float64 `json:"measured_share"`
-	Pairs         int     `json:"pairs"`
+	// Pairs is the number of (untraced, traced) generations behind the medians.
+	Pairs int `json:"pairs"`
 }
 
 // parallelOps are the ops model.Session splits across its pool (tensor
@@ -159,11 +163,11 @@ var parallelOps = [model.NumOps]bool{
 
 // Info describes the traced run for the Profile.
 type Info struct {
-	Model               string
-	DType               string
-	Threads             int
-	InputLen, OutputLen int
-	Limits              *Limits
+	Model               string  // e.g. "gpt2"
+	DType               string  // weight storage, e.g. "f32"
+	Threads             int     // goroutines each parallel op is split across
+	InputLen, OutputLen int     // prompt and generated tokens
+	Limits              *Limits // calibrated limits; nil when not calibrated
 }
 
 // Profile builds the result of the run traced since the last Reset. Call

@@ -38,8 +38,8 @@ type RunOptions struct {
 	// Labels sets pprof labels during traced generations.
 	Labels bool
 	// Info describes the run in the Profile (model, dtype, threads, limits).
+	Info Info
 	// WeightBytesPerValue is the weight storage (model.WeightBytesPerValue).
-	Info                Info
 	WeightBytesPerValue float64
 }
 
@@ -109,7 +109,7 @@ func Run(ctx context.Context, be Traceable, opts RunOptions) (*Profile, error) {
 		topts.Timeline = NewTimeline("")
 	}
 	scratch := NewTracer(cfg, topts)
-	p.Overhead.PerOpNs = OpPairCost(scratch)
+	p.Overhead.PerOpNs = opPairCost(scratch)
 	p.Overhead.EstimatedMs = p.Overhead.PerOpNs * float64(p.Overhead.OpCalls) * 1e-6
 	if p.WallMs > 0 {
 		p.Overhead.EstimatedShare = p.Overhead.EstimatedMs / p.WallMs
@@ -145,9 +145,9 @@ func Run(ctx context.Context, be Traceable, opts RunOptions) (*Profile, error) {
 // ErrNotTraceable reports a backend without SetTracer (e.g. cuda).
 var ErrNotTraceable = errors.New("profile: this backend cannot be traced; use --backend cpu")
 
-// OpPairCost measures the cost in ns of one BeginOp/EndOp pair of t (with
+// opPairCost measures the cost in ns of one BeginOp/EndOp pair of t (with
 // its options), over a few thousand calls inside one fake step. It resets t.
-func OpPairCost(t *Tracer) float64 {
+func opPairCost(t *Tracer) float64 {
 	const calls = 4096
 	t.Reset()
 	if t.opts.Timeline != nil {

@@ -16,14 +16,14 @@ const DefaultSeed = 1234
 
 // Model is a loaded checkpoint.
 type Model struct {
-	Name        string // what the user asked for, or "default"
-	Config      model.Config
-	Params      *model.Params
-	Random      bool     // true for the embedded default (deterministic random weights)
-	Path        string   // the weights file read; "" for the default
-	Format      string   // "safetensors", "pytorch-zip", "pytorch-legacy", "embedded"
-	StoredDType string   // "float32", "float16", "bfloat16" (as stored on disk; "+"-joined if mixed)
-	Notes       []string // how the config was obtained when it was not read from a config.json
+	Name        string        // what the user asked for, or "default"
+	Config      model.Config  // from config.json, Options.ConfigPath, or inferred (see Notes)
+	Params      *model.Params // float32, Conv1D weights already transposed to [out, in]
+	Random      bool          // true for the embedded default (deterministic random weights)
+	Path        string        // the weights file read; "" for the default
+	Format      string        // "safetensors", "pytorch-zip", "pytorch-legacy", "embedded"
+	StoredDType string        // "float32", "float16", "bfloat16" (as stored on disk; "+"-joined if mixed)
+	Notes       []string      // how the config was obtained when it was not read from a config.json
 }
 
 // Options tune Load.
@@ -73,20 +73,21 @@ func Load(ctx context.Context, spec string, opts Options) (*Model, error) {
 			return nil, fmt.Errorf("weights: %w", err)
 		}
 	}
-	rev := opts.Revision
-	if rev == "" {
-		rev = "main"
-	}
-	dir, err := hub.LocalSnapshot(cacheDir, repo, rev)
+	dir, err := hub.LocalSnapshot(cacheDir, repo, opts.Revision) // "" is main
 	if err != nil {
 		return nil, fmt.Errorf("weights: %w", err)
 	}
 	return loadDir(ctx, spec, dir, opts)
 }
 
-// looksLikePath tells a file path from a hub name ("owner/name").
+// looksLikePath tells a file path from a hub name ("owner/name"): an
+// absolute or dot- or tilde-relative path, a path of three or more parts,
+// or a name with a checkpoint or config extension.
 func looksLikePath(spec string) bool {
-	if filepath.IsAbs(spec) || strings.HasPrefix(spec, ".") || strings.HasPrefix(spec, "~") || strings.ContainsRune(spec, os.PathSeparator) && strings.Count(spec, "/") > 1 {
+	switch {
+	case filepath.IsAbs(spec), strings.HasPrefix(spec, "."), strings.HasPrefix(spec, "~"):
+		return true
+	case strings.ContainsRune(spec, os.PathSeparator) && strings.Count(spec, "/") > 1:
 		return true
 	}
 	switch strings.ToLower(filepath.Ext(spec)) {

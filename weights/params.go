@@ -56,9 +56,9 @@ func hfShape(s model.ParamShape) []int {
 	return s.Shape
 }
 
-// buildParams checks every tensor of src against cfg, naming every missing,
-// unexpected and mis-shaped tensor in one error, then converts them to
-// float32 Params. It returns the stored dtypes, e.g. "float16".
+// buildParams checks every tensor of src against cfg (checkTensors), then
+// converts them to float32 Params. It returns the stored dtypes, e.g.
+// "float16".
 func buildParams(ctx context.Context, src source, cfg model.Config) (*model.Params, string, error) {
 	byName, err := index(src.tensors())
 	if err != nil {
@@ -66,10 +66,53 @@ func buildParams(ctx context.Context, src source, cfg model.Config) (*model.Para
 	}
 	p := &model.Params{}
 	shapes := p.Shapes(cfg)
+	dtypes, err := checkTensors(byName, shapes, cfg)
+	if err != nil {
+		return nil, "", err
+	}
+	scratch := 0 // the largest transposed weight: read into tmp, then transposed
+	for _, s := range shapes {
+		if isTransposed(s.Name) {
+			scratch = max(scratch, s.Shape[0]*s.Shape[1])
+		}
+	}
+	tmp := make([]float32, scratch)
+	for _, s := range shapes {
+		if err := ctx.Err(); err != nil {
+			return nil, "", err
+		}
+		name := byName[s.Name].name
+		n := 1
+		for _, d := range s.Shape {
+			n *= d
+		}
+		dst := make([]float32, n)
+		if !isTransposed(s.Name) {
+			if err := src.float32(name, dst); err != nil {
+				return nil, "", err
+			}
+			*s.Ptr = dst
+			continue
+		}
+		// HF Conv1D [in, out] -> Params [out, in].
+		out, in := s.Shape[0], s.Shape[1]
+		buf := tmp[:n]
+		if err := src.float32(name, buf); err != nil {
+			return nil, "", err
+		}
+		transpose(dst, buf, in, out)
+		*s.Ptr = dst
+	}
+	return p, dtypes, nil
+}
+
+// checkTensors checks the indexed tensors against the Params shapes of cfg,
+// naming every missing, unexpected, mis-shaped and unsupported tensor in one
+// error. It returns the stored dtypes, "+"-joined in a fixed order.
+func checkTensors(byName map[string]tensorInfo, shapes []model.ParamShape, cfg model.Config) (string, error) {
 	var errs []error
 	want := make(map[string]bool, len(shapes))
 	dtypes := map[string]bool{}
-	scratch := 0
 	for _, s := range shapes {
 		want[s.Name] = true
 		hf := hfShape(s)
@@ -86,9 +129,6 @@ func buildParams(ctx context.Context, src source, cfg model.Config) (*model.Para
 			dtypes[t.dtype] = true
 		default:
 			errs = append(errs, fmt.Errorf("%s: unsupported dtype %s (want float32, float16 or bfloat16)", t.name, t.dtype))
-		}
-		if isTransposed(s.Name) {
-			scratch = max(scratch, s.Shape[0]*s.Shape[1])
 		}
 	}
 	V, C := cfg.VocabSize, cfg.NEmbd
@@ -113,35 +153,8 @@ func buildParams(ctx context.Context, src source, cfg model.Config) (*model.Para
 		if len(errs) > 1 {
 			sep = "\n"
 		}
-		return nil, "", fmt.Errorf("checkpoint does not match the config (n_layer %d, n_head %d, n_embd %d, vocab_size %d, n_positions %d; pass the config.json that belongs to it with --config, or re-download):%s%w",
+		return "", fmt.Errorf("checkpoint does not match the config (n_layer %d, n_head %d, n_embd %d, vocab_size %d, n_positions %d; pass the config.json that belongs to it with --config, or re-download):%s%w",
 			cfg.NLayer, cfg.NHead, cfg.NEmbd, cfg.VocabSize, cfg.NPositions, sep, errors.Join(errs...))
-	}
-	tmp := make([]float32, scratch)
-	for _, s := range shapes {
-		if err := ctx.Err(); err != nil {
-			return nil, "", err
-		}
-		t := byName[s.Name]
-		n := 1
-		for _, d := range s.Shape {
-			n *= d
-		}
-		dst := make([]float32, n)
-		if !isTransposed(s.Name) {
-			if err := src.float32(t.name, dst); err != nil {
-				return nil, "", err
-			}
-			*s.Ptr = dst
-			continue
-		}
-		// HF Conv1D [in, out] -> Params [out, in].
-		out, in := s.Shape[0], s.Shape[1]
-		buf := tmp[:n]
-		if err := src.float32(t.name, buf); err != nil {
-			return nil, "", err
-		}
-		transpose(dst, buf, in, out)
-		*s.Ptr = dst
 	}
 	var dts []string
 	for _, d := range []string{"float32", "float16", "bfloat16"} {
@@ -149,7 +162,7 @@ func buildParams(ctx context.Context, src source, cfg model.Config) (*model.Para
 			dts = append(dts, d)
 		}
 	}
-	return p, strings.Join(dts, "+"), nil
+	return strings.Join(dts, "+"), nil
 }
 
 // transpose writes dst [cols, rows] = srcᵀ for src [rows, cols], in blocks so

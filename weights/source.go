@@ -3,6 +3,7 @@ package weights
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -66,14 +67,15 @@ func (s pickleSource) Close() error                             { return s.f.Clo
 func openSource(path string) (source, error) {
 	isSafetensors := strings.EqualFold(filepath.Ext(path), ".safetensors")
 	if !isSafetensors {
-		head := make([]byte, 9)
+		// safetensors: an 8-byte header length, then the JSON header.
+		var head [9]byte
 		f, err := os.Open(path)
 		if err != nil {
 			return nil, err
 		}
-		n, _ := f.Read(head)
+		n, _ := io.ReadFull(f, head[:]) // a short file is simply not safetensors
 		f.Close()
-		isSafetensors = n == 9 && head[8] == '{'
+		isSafetensors = n == len(head) && head[8] == '{'
 	}
 	if isSafetensors {
 		f, err := safetensors.Open(path)

@@ -81,9 +81,9 @@ func (d MetricDelta) Verdict() string {
 
 // Difference is one field that differs between the two reports.
 type Difference struct {
-	Field string `json:"field"`
-	A     string `json:"a"`
-	B     string `json:"b"`
+	Field string `json:"field"` // e.g. "model_name", "cpu_model"
+	A     string `json:"a"`     // the value in report A (old)
+	B     string `json:"b"`     // the value in report B (new)
 }
 
 // Comparison is the result of Compare.
@@ -119,7 +119,7 @@ var ErrSettingsDiffer = errors.New("reports have different settings")
 
 // SettingsError refuses a comparison of reports made with different settings.
 type SettingsError struct {
-	Diffs []Difference
+	Diffs []Difference // every differing setting
 }
 
 // Error implements error.
@@ -176,57 +176,47 @@ func Compare(a, b *Report, opts CompareOptions) (*Comparison, error) {
 		{"decode_tokens_per_s", HigherIsBetter, func(l *Latency) *Summary { return &l.DecodeTokensPerS }},
 	}
 	latKey := func(l *Latency) string { return fmt.Sprintf("input=%d/output=%d", l.InputLen, l.OutputLen) }
-	bLat := map[string]*Latency{}
-	for i := range b.Latency {
-		bLat[latKey(&b.Latency[i])] = &b.Latency[i]
-	}
-	aLat := map[string]bool{}
-	for i := range a.Latency {
-		la := &a.Latency[i]
-		k := latKey(la)
-		aLat[k] = true
-		lb, ok := bLat[k]
-		if !ok {
-			c.OnlyInA = append(c.OnlyInA, "latency "+k)
-			continue
-		}
+	pairUp(c, "latency", a.Latency, b.Latency, latKey, func(k string, la, lb *Latency) {
 		for _, m := range latMetrics {
 			c.Rows = append(c.Rows, compareSummary(k, m.name, m.better, m.get(la), m.get(lb), alpha))
 		}
-	}
-	for i := range b.Latency {
-		if k := latKey(&b.Latency[i]); !aLat[k] {
-			c.OnlyInB = append(c.OnlyInB, "latency "+k)
-		}
-	}
-
+	})
 	tpKey := func(t *Throughput) string {
 		return fmt.Sprintf("mode=%s/conc=%d/batch=%d/input=%d/output=%d", t.Mode, t.Concurrency, t.BatchSize, t.InputLen, t.OutputLen)
 	}
-	bTp := map[string]*Throughput{}
-	for i := range b.Throughput {
-		bTp[tpKey(&b.Throughput[i])] = &b.Throughput[i]
-	}
-	aTp := map[string]bool{}
-	for i := range a.Throughput {
-		ta := &a.Throughput[i]
-		k := tpKey(ta)
-		aTp[k] = true
-		tb, ok := bTp[k]
-		if !ok {
-			c.OnlyInA = append(c.OnlyInA, "throughput "+k)
-			continue
-		}
+	pairUp(c, "throughput", a.Throughput, b.Throughput, tpKey, func(k string, ta, tb *Throughput) {
 		c.Rows = append(c.Rows, compareSummary(k, "request_latency_ms", LowerIsBetter, &ta.Latency, &tb.Latency, alpha))
 		sa, sb := rateSummary(ta), rateSummary(tb)
 		c.Rows = append(c.Rows, compareSummary(k, "output_tokens_per_s", HigherIsBetter, &sa, &sb, alpha))
+	})
+	return c, nil
+}
+
+// pairUp matches the entries of as and bs by key: in the order of as, it
+// calls both for each entry whose key is also in bs (the last such entry of
+// bs), and it lists the keys found on one side only in c.OnlyInA and
+// c.OnlyInB, as "section key".
+func pairUp[T any](c *Comparison, section string, as, bs []T, key func(*T) string, both func(k string, a, b *T)) {
+	inB := make(map[string]*T, len(bs))
+	for i := range bs {
+		inB[key(&bs[i])] = &bs[i]
 	}
-	for i := range b.Throughput {
-		if k := tpKey(&b.Throughput[i]); !aTp[k] {
-			c.OnlyInB = append(c.OnlyInB, "throughput "+k)
+	inA := make(map[string]bool, len(as))
+	for i := range as {
+		k := key(&as[i])
+		inA[k] = true
+		b, ok := inB[k]
+		if !ok {
+			c.OnlyInA = append(c.OnlyInA, section+" "+k)
+			continue
+		}
+		both(k, &as[i], b)
+	}
+	for i := range bs {
+		if k := key(&bs[i]); !inA[k] {
+			c.OnlyInB = append(c.OnlyInB, section+" "+k)
 		}
 	}
-	return c, nil
 }
 
 // rateSummary returns the per-repetition output tok/s of t, or a

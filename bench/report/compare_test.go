@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -76,9 +77,11 @@ func TestMinPValue(t *testing.T) {
 		want   float64
 	}{{3, 3, 0.1}, {4, 4, 2.0 / 70}, {5, 4, 2.0 / 126}, {1, 10, 2.0 / 11}, {0, 3, 1}}
 	for _, tc := range tests {
-		if got := minPValue(tc.n1, tc.n2); math.Abs(got-tc.want) > pTol {
-			t.Errorf("minPValue(%d, %d) = %v, want %v", tc.n1, tc.n2, got, tc.want)
-		}
+		t.Run(fmt.Sprintf("n1=%d/n2=%d", tc.n1, tc.n2), func(t *testing.T) {
+			if got := minPValue(tc.n1, tc.n2); math.Abs(got-tc.want) > pTol {
+				t.Errorf("minPValue(%d, %d) = %v, want %v", tc.n1, tc.n2, got, tc.want)
+			}
+		})
 	}
 }
 

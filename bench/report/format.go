@@ -132,6 +132,18 @@ func metadataRows(m Metadata) []kv {
 }
 
 // latencyHeader and latencyRow lay out the latency table.
+// rowsOf renders one table row per element of xs.
+func rowsOf[T any](xs []T, row func(T) []string) [][]string {
+	rows := make([][]string, len(xs))
+	for i, x := range xs {
+		rows[i] = row(x)
+	}
+	return rows
+}
+
+// latencyNote defines the latency columns, under the Markdown and HTML tables.
+const latencyNote = "Batch size 1. TTFT: request start to first token. TPOT: (E2E − TTFT)/(N_out − 1) per run. ITL: gaps between consecutive tokens, pooled over runs. Decode tok/s: mean ± sample std over runs."
+
 var latencyHeader = []string{"input", "output", "runs", "TTFT p50 ms", "TTFT p95 ms", "TPOT p50 ms", "ITL p50 ms", "ITL p99 ms", "E2E p50 ms", "prefill tok/s", "decode tok/s", "GC"}
 
 func latencyRow(l Latency) []string {

@@ -58,33 +58,13 @@ func WriteHTML(w io.Writer, r *Report) error {
 		}
 		data.Tables = append(data.Tables, t)
 	}
-	var rows [][]string
-	for _, t := range r.Targets {
-		rows = append(rows, targetRow(t))
-	}
-	add(fmt.Sprintf("Targets (%d of %d pass)", data.Pass, len(r.Targets)), "", targetHeader, rows)
-	rows = nil
-	for _, l := range r.Latency {
-		rows = append(rows, latencyRow(l))
-	}
-	add("Latency", "Batch size 1. TTFT: request start to first token. TPOT: (E2E − TTFT)/(N_out − 1) per run. ITL: gaps between consecutive tokens, pooled over runs. Decode tok/s: mean ± sample std over runs.", latencyHeader, rows)
-	rows = nil
-	for _, m := range r.Memory {
-		rows = append(rows, memoryRow(m))
-	}
-	add("Memory", "", memoryHeader, rows)
-	rows = nil
-	for _, t := range r.Throughput {
-		rows = append(rows, throughputRow(t))
-	}
-	add("Throughput", "", throughputHeader, rows)
+	add(fmt.Sprintf("Targets (%d of %d pass)", data.Pass, len(r.Targets)), "", targetHeader, rowsOf(r.Targets, targetRow))
+	add("Latency", latencyNote, latencyHeader, rowsOf(r.Latency, latencyRow))
+	add("Memory", "", memoryHeader, rowsOf(r.Memory, memoryRow))
+	add("Throughput", "", throughputHeader, rowsOf(r.Throughput, throughputRow))
 	if r.Profile != nil {
 		data.Machine = machineRows(r.Profile)
-		rows = nil
-		for _, t := range opTotals(r.Profile) {
-			rows = append(rows, opTotalRow(t))
-		}
-		add("Profile: time per op", "Summed over layers.", opTotalHeader, rows)
+		add("Profile: time per op", "Summed over layers.", opTotalHeader, rowsOf(opTotals(r.Profile), opTotalRow))
 	}
 	if r.Quality != nil {
 		data.Quality = qualityRows(r.Quality)

@@ -40,7 +40,9 @@ func TestWriteHTML(t *testing.T) {
 		}
 	}
 	if plotDir != "" {
-		os.WriteFile(filepath.Join(plotDir, "report.html"), buf.Bytes(), 0o644)
+		if err := os.WriteFile(filepath.Join(plotDir, "report.html"), buf.Bytes(), 0o644); err != nil {
+			t.Error(err)
+		}
 	}
 }
 

@@ -117,7 +117,9 @@ func TestWriteNewErrors(t *testing.T) {
 	})
 	t.Run("dir is a file", func(t *testing.T) {
 		f := filepath.Join(t.TempDir(), "f")
-		os.WriteFile(f, nil, 0o644)
+		if err := os.WriteFile(f, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
 		if _, err := WriteNew(f, fakeReport(1, 1)); err == nil || !strings.Contains(err.Error(), "not a directory") {
 			t.Errorf("err = %v", err)
 		}
@@ -143,7 +145,9 @@ func TestReadErrors(t *testing.T) {
 	}
 	write := func(name string, data []byte) string {
 		p := filepath.Join(dir, name)
-		os.WriteFile(p, data, 0o644)
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
 		return p
 	}
 	tests := []struct {

@@ -43,34 +43,22 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 			}
 		}
 		p("\n## Targets (%d of %d pass)\n\n", pass, len(r.Targets))
-		rows := make([][]string, len(r.Targets))
-		for i, t := range r.Targets {
-			rows[i] = targetRow(t)
-		}
-		mdTable(bw, targetHeader, rows)
+		mdTable(bw, targetHeader, rowsOf(r.Targets, targetRow))
 	}
 
 	p("\n## Latency\n\n")
 	if len(r.Latency) == 0 {
 		p("No latency measurements.\n")
 	} else {
-		p("Batch size 1. TTFT: request start to first token. TPOT: (E2E − TTFT)/(N_out − 1) per run. ITL: gaps between consecutive tokens, pooled over runs. Decode tok/s: mean ± sample std over runs.\n\n")
-		rows := make([][]string, len(r.Latency))
-		for i, l := range r.Latency {
-			rows[i] = latencyRow(l)
-		}
-		mdTable(bw, latencyHeader, rows)
+		p("%s\n\n", latencyNote)
+		mdTable(bw, latencyHeader, rowsOf(r.Latency, latencyRow))
 	}
 
 	p("\n## Memory\n\n")
 	if len(r.Memory) == 0 {
 		p("No memory measurements.\n")
 	} else {
-		rows := make([][]string, len(r.Memory))
-		for i, m := range r.Memory {
-			rows[i] = memoryRow(m)
-		}
-		mdTable(bw, memoryHeader, rows)
+		mdTable(bw, memoryHeader, rowsOf(r.Memory, memoryRow))
 		for _, m := range r.Memory {
 			if m.GPU != nil {
 				p("\nGPU (input %d): total %s, in use before load %s, peak in use %s, allocated %s.\n",
@@ -83,23 +71,14 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 	if len(r.Throughput) == 0 {
 		p("No throughput measurements.\n")
 	} else {
-		rows := make([][]string, len(r.Throughput))
-		for i, t := range r.Throughput {
-			rows[i] = throughputRow(t)
-		}
-		mdTable(bw, throughputHeader, rows)
+		mdTable(bw, throughputHeader, rowsOf(r.Throughput, throughputRow))
 	}
 
 	if r.Profile != nil {
 		p("\n## Profile\n\n")
 		mdKV(bw, machineRows(r.Profile))
 		p("\nTime per op, summed over layers:\n\n")
-		tots := opTotals(r.Profile)
-		rows := make([][]string, len(tots))
-		for i, t := range tots {
-			rows[i] = opTotalRow(t)
-		}
-		mdTable(bw, opTotalHeader, rows)
+		mdTable(bw, opTotalHeader, rowsOf(opTotals(r.Profile), opTotalRow))
 	}
 
 	if r.Quality != nil {

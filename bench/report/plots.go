@@ -70,7 +70,8 @@ func drawChart(c chart, dc draw.Canvas) {
 // and decode_vs_concurrency (output tok/s), ttft_cdf and itl_cdf (empirical
 // CDFs of the raw samples), profile_prefill and profile_decode (time per
 // layer stacked by op) and roofline (when a profile is present), and memory
-// (bytes by component). Files are overwritten.
+// (bytes by component). Files are replaced atomically (temporary file, then
+// rename), so a reader never sees half a plot.
 func WritePlots(dir string, r *Report, formats []string) ([]string, error) {
 	if r == nil {
 		return nil, fmt.Errorf("report: plots: nil report")
@@ -98,8 +99,8 @@ func WritePlots(dir string, r *Report, formats []string) ([]string, error) {
 				return paths, err
 			}
 			path := filepath.Join(dir, c.name+"."+f)
-			if err := os.WriteFile(path, data, 0o644); err != nil {
-				return paths, fmt.Errorf("report: write plot: %w", err)
+			if err := replaceFile(path, data); err != nil {
+				return paths, err
 			}
 			paths = append(paths, path)
 		}

@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-// plotDir keeps the plots for inspection when set (go test -run Plots -plotdir /tmp/x).
+// plotDir keeps the plots for inspection when set (REPORT_PLOT_DIR=/tmp/x go test -run Plots).
 var plotDir = os.Getenv("REPORT_PLOT_DIR")
 
 func TestWritePlots(t *testing.T) {

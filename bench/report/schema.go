@@ -69,8 +69,8 @@ func majorOf(v string) string {
 
 // SyntaxError is a report that is not well-formed JSON (malformed or truncated).
 type SyntaxError struct {
-	Offset int64 // byte offset of the problem; the length of the input when truncated
-	Msg    string
+	Offset int64  // byte offset of the problem; the length of the input when truncated
+	Msg    string // what is wrong, from encoding/json
 }
 
 // Error implements error.

@@ -36,45 +36,20 @@ func WriteTable(w io.Writer, r *Report) error {
 			p("%s\n", strings.Join(row, "\t"))
 		}
 	}
-	var rows [][]string
-	for _, l := range r.Latency {
-		rows = append(rows, latencyRow(l))
-	}
-	section("LATENCY", latencyHeader, rows)
-	rows = nil
-	for _, m := range r.Memory {
-		rows = append(rows, memoryRow(m))
-	}
-	section("MEMORY", memoryHeader, rows)
-	rows = nil
-	for _, t := range r.Throughput {
-		rows = append(rows, throughputRow(t))
-	}
-	section("THROUGHPUT", throughputHeader, rows)
+	section("LATENCY", latencyHeader, rowsOf(r.Latency, latencyRow))
+	section("MEMORY", memoryHeader, rowsOf(r.Memory, memoryRow))
+	section("THROUGHPUT", throughputHeader, rowsOf(r.Throughput, throughputRow))
 	if r.Profile != nil {
-		rows = nil
-		for _, t := range opTotals(r.Profile) {
-			rows = append(rows, opTotalRow(t))
-		}
-		section(fmt.Sprintf("PROFILE (summed over layers; overhead %s ms of %s ms)", fmtFloat(r.Profile.OverheadMs), fmtFloat(r.Profile.TotalMs)), opTotalHeader, rows)
+		section(fmt.Sprintf("PROFILE (summed over layers; overhead %s ms of %s ms)", fmtFloat(r.Profile.OverheadMs), fmtFloat(r.Profile.TotalMs)),
+			opTotalHeader, rowsOf(opTotals(r.Profile), opTotalRow))
 	}
 	if q := r.Quality; q != nil {
-		rows = nil
-		for _, kv := range qualityRows(q) {
-			rows = append(rows, []string{kv.K, kv.V})
-		}
-		section("QUALITY", []string{"metric", "value"}, rows)
+		section("QUALITY", []string{"metric", "value"}, rowsOf(qualityRows(q), func(e kv) []string { return []string{e.K, e.V} }))
 	}
-	rows = nil
-	for _, t := range r.Targets {
-		rows = append(rows, targetRow(t))
-	}
-	section("TARGETS", targetHeader, rows)
-	rows = nil
-	for _, s := range r.Skipped {
-		rows = append(rows, []string{s.Phase, fmt.Sprint(s.InputLen), s.Reason})
-	}
-	section("SKIPPED", []string{"phase", "input", "reason"}, rows)
+	section("TARGETS", targetHeader, rowsOf(r.Targets, targetRow))
+	section("SKIPPED", []string{"phase", "input", "reason"}, rowsOf(r.Skipped, func(s Skipped) []string {
+		return []string{s.Phase, fmt.Sprint(s.InputLen), s.Reason}
+	}))
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("report: write table: %w", err)
 	}

@@ -133,17 +133,30 @@ func candidateRepos(name string) ([]string, error) {
 	return out, nil
 }
 
-// validRevision rejects revisions that would escape refs/ or snapshots/.
-func validRevision(rev string) error {
-	if rev == "" || strings.HasPrefix(rev, "/") || strings.Contains(rev, `\`) {
-		return fmt.Errorf("hub: revision %q: want a branch, tag or commit hash", rev)
+// checkRevision returns rev, DefaultRevision for "", or an error for a
+// revision that would escape refs/ or snapshots/.
+func checkRevision(rev string) (string, error) {
+	if rev == "" {
+		return DefaultRevision, nil
 	}
-	for _, p := range strings.Split(rev, "/") {
-		if p == "" || p == "." || p == ".." {
-			return fmt.Errorf("hub: revision %q: want a branch, tag or commit hash", rev)
+	if !validRelPath(rev) {
+		return "", fmt.Errorf("hub: revision %q: want a branch, tag or commit hash", rev)
+	}
+	return rev, nil
+}
+
+// validRelPath accepts a relative slash-separated path with no empty, . or ..
+// parts: a revision or repo file name that stays inside its folder.
+func validRelPath(p string) bool {
+	if p == "" || strings.HasPrefix(p, "/") || strings.Contains(p, `\`) {
+		return false
+	}
+	for _, part := range strings.Split(p, "/") {
+		if part == "" || part == "." || part == ".." {
+			return false
 		}
 	}
-	return nil
+	return true
 }
 
 // NotCachedError says a model is absent from the cache and which command downloads it.
@@ -190,10 +203,8 @@ var weightFiles = []string{"model.safetensors", "pytorch_model.bin"}
 // A snapshot counts only if it holds config.json and model.safetensors or pytorch_model.bin.
 // When absent it returns a *NotCachedError (errors.Is ErrNotCached) naming the command to run.
 func LocalSnapshot(cacheDir, repo, revision string) (string, error) {
-	if revision == "" {
-		revision = DefaultRevision
-	}
-	if err := validRevision(revision); err != nil {
+	revision, err := checkRevision(revision)
+	if err != nil {
 		return "", err
 	}
 	repos, err := candidateRepos(repo)

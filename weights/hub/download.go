@@ -40,10 +40,8 @@ var (
 // pytorch_model.bin when the repo has no model.safetensors. Blobs already in the cache are
 // not transferred again. With cfg.Offline it only looks in the cache.
 func Download(ctx context.Context, cfg Config, repo, revision string, include []string) (string, error) {
-	if revision == "" {
-		revision = DefaultRevision
-	}
-	if err := validRevision(revision); err != nil {
+	revision, err := checkRevision(revision)
+	if err != nil {
 		return "", err
 	}
 	id, err := RepoID(repo)
@@ -141,7 +139,7 @@ func (d *downloader) run(ctx context.Context, revision string, include []string)
 }
 
 func (d *downloader) headFetch(ctx context.Context, commit, file string) error {
-	if !validFile(file) {
+	if !validRelPath(file) {
 		return fmt.Errorf("hub: %s: file name %q would leave the snapshot folder; skip it", d.repo, file)
 	}
 	meta, err := d.head(ctx, commit, file)
@@ -149,19 +147,6 @@ func (d *downloader) headFetch(ctx context.Context, commit, file string) error {
 		return err
 	}
 	return d.fetch(ctx, commit, file, meta)
-}
-
-// validFile accepts a relative slash-separated repo path with no . or .. parts.
-func validFile(f string) bool {
-	if f == "" || strings.HasPrefix(f, "/") || strings.Contains(f, `\`) {
-		return false
-	}
-	for _, p := range strings.Split(f, "/") {
-		if p == "" || p == "." || p == ".." {
-			return false
-		}
-	}
-	return true
 }
 
 // resolveURL is {endpoint}/{repo}/resolve/{revision}/{file}, as huggingface_hub's hf_hub_url.

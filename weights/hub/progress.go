@@ -8,9 +8,9 @@ import (
 	"github.com/schollz/progressbar/v3"
 )
 
-// NewProgressBar returns a byte progress bar for one file, drawn on w, with the transfer
+// newProgressBar returns a byte progress bar for one file, drawn on w, with the transfer
 // speed and the time left. size -1 draws a spinner. Use it only when w is a terminal.
-func NewProgressBar(w io.Writer, file string, size int64) *progressbar.ProgressBar {
+func newProgressBar(w io.Writer, file string, size int64) *progressbar.ProgressBar {
 	return progressbar.NewOptions64(size,
 		progressbar.OptionSetWriter(w),
 		progressbar.OptionSetDescription(file),
@@ -24,12 +24,12 @@ func NewProgressBar(w io.Writer, file string, size int64) *progressbar.ProgressB
 	)
 }
 
-// TerminalProgress is a ProgressFunc that draws a NewProgressBar per transfer on w
+// TerminalProgress is a ProgressFunc that draws a newProgressBar per transfer on w
 // (usually os.Stderr, when it is a terminal). A resumed transfer starts at its offset;
 // a failed one leaves its bar where it stopped instead of filling it.
 func TerminalProgress(w io.Writer) ProgressFunc {
 	return func(file string, total, done int64) io.WriteCloser {
-		bar := NewProgressBar(w, file, total)
+		bar := newProgressBar(w, file, total)
 		if done > 0 {
 			_ = bar.Set64(done) // drawing errors never fail a download
 		}

@@ -92,9 +92,9 @@ const maxPickleSize = 1 << 30
 
 // TensorInfo describes one tensor of a checkpoint.
 type TensorInfo struct {
-	Name  string
-	DType DType
-	Shape []int // outermost first; [] for a scalar
+	Name  string // state dict key, e.g. "transformer.h.0.ln_1.weight"
+	DType DType  // element type of the storage
+	Shape []int  // outermost first; [] for a scalar
 }
 
 // NumElements returns the product of the shape (1 for a scalar).
@@ -166,8 +166,11 @@ func Open(path string) (file *File, err error) {
 }
 
 func open(f *os.File, size int64) (*File, error) {
-	var head [264]byte
-	n, _ := f.ReadAt(head[:], 0)
+	var head [264]byte // up to the tar magic at 257
+	n, err := f.ReadAt(head[:], 0)
+	if err != nil && !errors.Is(err, io.EOF) { // EOF: a file shorter than head
+		return nil, fmt.Errorf("read the first bytes: %w", err)
+	}
 	switch {
 	case n >= 4 && string(head[:4]) == "PK\x03\x04":
 		return openZip(f, size)
@@ -698,23 +701,11 @@ func (f *File) Float32(name string, dst []float32) error {
 	var conv func(dst []float32, src []byte)
 	switch class.dtype {
 	case Float32:
-		conv = func(dst []float32, src []byte) {
-			for i := range dst {
-				dst[i] = math.Float32frombits(binary.LittleEndian.Uint32(src[4*i:]))
-			}
-		}
+		conv = half.DecodeFloat32
 	case Float16:
-		conv = func(dst []float32, src []byte) {
-			for i := range dst {
-				dst[i] = half.Float16ToFloat32(binary.LittleEndian.Uint16(src[2*i:]))
-			}
-		}
+		conv = half.DecodeFloat16
 	case BFloat16:
-		conv = func(dst []float32, src []byte) {
-			for i := range dst {
-				dst[i] = half.BFloat16ToFloat32(binary.LittleEndian.Uint16(src[2*i:]))
-			}
-		}
+		conv = half.DecodeBFloat16
 	default:
 		return fmt.Errorf("pickle: tensor %q has dtype %s: %w (want float32, float16 or bfloat16)", name, class.dtype, ErrUnsupportedDType)
 	}
@@ -725,33 +716,48 @@ func (f *File) Float32(name string, dst []float32) error {
 	if err != nil {
 		return fmt.Errorf("pickle: tensor %q: %w", name, err)
 	}
-	es := int64(class.size)
-	first := base + t.offset
-	if t.contiguous() {
-		const chunk = 1 << 14 // elements per read
-		buf := make([]byte, min(numel, chunk)*class.size)
-		for i := 0; i < numel; i += chunk {
-			n := min(chunk, numel-i)
-			b := buf[:n*class.size]
-			if _, err := ra.ReadAt(b, (first+int64(i))*es); err != nil {
-				return fmt.Errorf("pickle: tensor %q: read: %w", name, err)
-			}
-			conv(dst[i:i+n], b)
-		}
-		return nil
+	read := t.readContiguous
+	if !t.contiguous() {
+		read = t.readStrided
 	}
-	// Strided view: read the span it covers, convert, then gather.
+	if err := read(dst, ra, base+t.offset, conv); err != nil {
+		return fmt.Errorf("pickle: tensor %q: read: %w", name, err)
+	}
+	return nil
+}
+
+// readContiguous reads len(dst) elements starting at element first of ra,
+// in chunks, converting each with conv.
+func (t *tensorRef) readContiguous(dst []float32, ra io.ReaderAt, first int64, conv func([]float32, []byte)) error {
+	const chunk = 1 << 14 // elements per read
+	size := t.st.class.size
+	buf := make([]byte, min(len(dst), chunk)*size)
+	for i := 0; i < len(dst); i += chunk {
+		n := min(chunk, len(dst)-i)
+		b := buf[:n*size]
+		if _, err := ra.ReadAt(b, (first+int64(i))*int64(size)); err != nil {
+			return err
+		}
+		conv(dst[i:i+n], b)
+	}
+	return nil
+}
+
+// readStrided reads the span of ra the view covers from element first,
+// converts it with conv, then gathers the view into dst in row-major order.
+func (t *tensorRef) readStrided(dst []float32, ra io.ReaderAt, first int64, conv func([]float32, []byte)) error {
+	es := int64(t.st.class.size)
 	span := int64(1)
 	for i, d := range t.shape {
 		span += int64(d-1) * int64(t.stride[i])
 	}
 	b := make([]byte, span*es)
 	if _, err := ra.ReadAt(b, first*es); err != nil {
-		return fmt.Errorf("pickle: tensor %q: read: %w", name, err)
+		return err
 	}
 	all := make([]float32, span)
 	conv(all, b)
-	idx := make([]int, len(t.shape))
+	idx := make([]int, len(t.shape)) // the index of dst[i] in the view
 	for i := range dst {
 		off := 0
 		for k, j := range idx {

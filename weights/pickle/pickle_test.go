@@ -453,3 +453,12 @@ func FuzzPickle(f *testing.F) {
 		}
 	})
 }
+
+// TestOpenDirectory checks that a read error is reported as such, not as an
+// empty file.
+func TestOpenDirectory(t *testing.T) {
+	_, err := Open(t.TempDir())
+	if err == nil || strings.Contains(err.Error(), "empty") || !strings.Contains(err.Error(), "read the first bytes") {
+		t.Errorf("Open(directory) = %v, want a read error", err)
+	}
+}

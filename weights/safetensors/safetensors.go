@@ -10,6 +10,7 @@
 package safetensors
 
 import (
+	"cmp"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -46,9 +47,6 @@ var dtypeSizes = map[DType]int{
 // Size returns the element size of d in bytes, or 0 for an unknown dtype.
 func (d DType) Size() int { return dtypeSizes[d] }
 
-// Supported reports whether Float32 can convert tensors of dtype d.
-func (d DType) Supported() bool { return d == F32 || d == F16 || d == BF16 }
-
 // FormatError reports malformed safetensors data, with the byte offset in the
 // file where the problem lies (debug/elf style).
 type FormatError struct {
@@ -56,15 +54,16 @@ type FormatError struct {
 	Msg    string // what is wrong, naming the tensor when there is one
 }
 
+// Error returns the message and the byte offset.
 func (e *FormatError) Error() string {
 	return fmt.Sprintf("%s (at byte %d)", e.Msg, e.Offset)
 }
 
 // TensorInfo describes one tensor of a file.
 type TensorInfo struct {
-	Name  string
-	DType DType
-	Shape []int // outermost first; [] for a scalar
+	Name  string // as in the header, e.g. "transformer.h.0.ln_1.weight"
+	DType DType  // element type as stored
+	Shape []int  // outermost first; [] for a scalar
 	// Begin and End are byte offsets into the data section (after the header).
 	Begin, End int64
 }
@@ -207,13 +206,7 @@ func parseHeader(header []byte, dataLen, dataStart int64) ([]TensorInfo, map[str
 	// Order by position in the file; overlapping tensors are an error, gaps
 	// are tolerated.
 	slices.SortFunc(tensors, func(a, b TensorInfo) int {
-		if c := cmpInt64(a.Begin, b.Begin); c != 0 {
-			return c
-		}
-		if c := cmpInt64(a.End, b.End); c != 0 {
-			return c
-		}
-		return strings.Compare(a.Name, b.Name)
+		return cmp.Or(cmp.Compare(a.Begin, b.Begin), cmp.Compare(a.End, b.End), strings.Compare(a.Name, b.Name))
 	})
 	for i := 1; i < len(tensors); i++ {
 		p, t := tensors[i-1], tensors[i]
@@ -222,16 +215,6 @@ func parseHeader(header []byte, dataLen, dataStart int64) ([]TensorInfo, map[str
 		}
 	}
 	return tensors, meta, nil
-}
-
-func cmpInt64(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // Tensors lists the tensors in file order. The slice is shared: do not modify it.
@@ -265,31 +248,15 @@ func (f *File) Float32(name string, dst []float32) error {
 	src := f.data[t.Begin:t.End]
 	switch t.DType {
 	case F32:
-		for i := range dst {
-			dst[i] = math.Float32frombits(binary.LittleEndian.Uint32(src[4*i:]))
-		}
+		half.DecodeFloat32(dst, src)
 	case F16:
-		for i := range dst {
-			dst[i] = half.Float16ToFloat32(binary.LittleEndian.Uint16(src[2*i:]))
-		}
+		half.DecodeFloat16(dst, src)
 	case BF16:
-		for i := range dst {
-			dst[i] = half.BFloat16ToFloat32(binary.LittleEndian.Uint16(src[2*i:]))
-		}
+		half.DecodeBFloat16(dst, src)
 	default:
 		return fmt.Errorf("safetensors: tensor %q has dtype %s: %w (want F32, F16 or BF16)", name, t.DType, ErrUnsupportedDType)
 	}
 	return nil
-}
-
-// Bytes returns the raw little-endian data of the named tensor. The slice
-// aliases the mapped file: it is valid until Close and must not be modified.
-func (f *File) Bytes(name string) ([]byte, error) {
-	t, ok := f.Tensor(name)
-	if !ok {
-		return nil, fmt.Errorf("safetensors: no tensor %q", name)
-	}
-	return f.data[t.Begin:t.End:t.End], nil
 }
 
 // Close releases the mapping. The File must not be used afterwards.

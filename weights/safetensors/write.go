@@ -13,10 +13,10 @@ import (
 
 // Tensor is one tensor to write: raw little-endian Data of DType and Shape.
 type Tensor struct {
-	Name  string
-	DType DType
-	Shape []int
-	Data  []byte
+	Name  string // unique in the file; "__metadata__" is reserved
+	DType DType  // element type of Data
+	Shape []int  // outermost first; nil or [] for a scalar
+	Data  []byte // raw little-endian elements: product of Shape × DType.Size() bytes
 }
 
 // Float32Tensor returns a Tensor holding v as F32.

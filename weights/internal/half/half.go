@@ -1,8 +1,12 @@
 // Package half converts IEEE 754 half precision (float16) and bfloat16
-// values to and from float32. It is shared by the checkpoint parsers.
+// values, and little-endian tensor data, to and from float32 for the
+// checkpoint parsers.
 package half
 
-import "math"
+import (
+	"encoding/binary"
+	"math"
+)
 
 // Float16ToFloat32 returns the float32 equal to the IEEE 754 binary16 value
 // with bits h. Every float16 is exactly representable as a float32, so the
@@ -37,7 +41,8 @@ func BFloat16ToFloat32(b uint16) float32 {
 
 // Float32ToFloat16 returns the binary16 bits nearest to f, rounding to
 // nearest even; values beyond the float16 range become ±Inf and a NaN stays
-// a (quiet) NaN. It is the inverse of Float16ToFloat32 on every float16.
+// a NaN (with the top bits of its payload). It is the inverse of
+// Float16ToFloat32 on every float16.
 func Float32ToFloat16(f float32) uint16 {
 	b := math.Float32bits(f)
 	sign := uint16(b>>16) & 0x8000
@@ -77,4 +82,30 @@ func Float32ToFloat16(f float32) uint16 {
 		h++ // may carry into the exponent, up to Inf: still correct
 	}
 	return sign | uint16(h)
+}
+
+// DecodeFloat32 converts little-endian float32 data: dst[i] = src[4i:4i+4].
+// src must hold at least 4*len(dst) bytes.
+func DecodeFloat32(dst []float32, src []byte) {
+	for i := range dst {
+		dst[i] = math.Float32frombits(binary.LittleEndian.Uint32(src[4*i:]))
+	}
+}
+
+// DecodeFloat16 converts little-endian float16 data exactly:
+// dst[i] = Float16ToFloat32(src[2i:2i+2]). src must hold at least
+// 2*len(dst) bytes.
+func DecodeFloat16(dst []float32, src []byte) {
+	for i := range dst {
+		dst[i] = Float16ToFloat32(binary.LittleEndian.Uint16(src[2*i:]))
+	}
+}
+
+// DecodeBFloat16 converts little-endian bfloat16 data exactly:
+// dst[i] = BFloat16ToFloat32(src[2i:2i+2]). src must hold at least
+// 2*len(dst) bytes.
+func DecodeBFloat16(dst []float32, src []byte) {
+	for i := range dst {
+		dst[i] = BFloat16ToFloat32(binary.LittleEndian.Uint16(src[2*i:]))
+	}
 }

@@ -1,7 +1,9 @@
 package half
 
 import (
+	"encoding/binary"
 	"math"
+	"slices"
 	"testing"
 )
 
@@ -110,5 +112,34 @@ func TestFloat32ToFloat16Rounding(t *testing.T) {
 	}
 	if h := Float32ToFloat16(float32(math.NaN())); h&0x7c00 != 0x7c00 || h&0x3ff == 0 {
 		t.Errorf("NaN became %#04x", h)
+	}
+}
+
+func TestDecode(t *testing.T) {
+	want := []float32{1, -2.5, 0, float32(math.Inf(1))}
+	f32 := make([]byte, 0, 4*len(want))
+	f16 := make([]byte, 0, 2*len(want))
+	bf16 := make([]byte, 0, 2*len(want))
+	for _, v := range want {
+		f32 = binary.LittleEndian.AppendUint32(f32, math.Float32bits(v))
+		f16 = binary.LittleEndian.AppendUint16(f16, Float32ToFloat16(v))
+		bf16 = binary.LittleEndian.AppendUint16(bf16, uint16(math.Float32bits(v)>>16))
+	}
+	for _, tc := range []struct {
+		name   string
+		decode func(dst []float32, src []byte)
+		src    []byte
+	}{
+		{"float32", DecodeFloat32, f32},
+		{"float16", DecodeFloat16, f16},
+		{"bfloat16", DecodeBFloat16, bf16},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := make([]float32, len(want))
+			tc.decode(got, tc.src)
+			if !slices.Equal(got, want) {
+				t.Errorf("got %v, want %v", got, want)
+			}
+		})
 	}
 }
