@@ -10,8 +10,8 @@ import (
 
 // Report converts p into the benchmark report's profile section. The
 // report keeps the per-(phase, layer, op) rows and the machine limits;
-// the phase summaries, runtime effects, tail and overhead details stay in
-// Profile (its JSON form). OverheadMs is the wall time outside traced ops
+// the phase summaries with their runtime effects and the tail; the
+// overhead details stay in Profile (its JSON form). OverheadMs is the wall time outside traced ops
 // (bookkeeping between ops plus the tracer's own cost). Ops that did no
 // work (gelu while the engine fuses it into mlp_up) are left out. Without
 // Limits each op's bound is decided against NominalBalance, and
@@ -47,6 +47,18 @@ func (p *Profile) Report() *report.Profile {
 			FLOPs: int64(math.Round(o.FLOPs)), Bytes: int64(math.Round(o.Bytes)),
 			GFLOPPerS: o.GFLOPPerS, GBPerS: o.GBPerS, Bound: bound, ShareOfPeak: o.OfLimit,
 		})
+	}
+	for _, ph := range p.Phases {
+		r.Phases = append(r.Phases, report.PhaseProfile{
+			Phase: ph.Phase, Steps: ph.Steps, StepMs: ph.StepMs, Coverage: ph.Coverage,
+			GFLOPPerS: ph.GFLOPPerS, GBPerS: ph.GBPerS, Bound: ph.Bound,
+			BandwidthShare: ph.BandwidthShare, PeakShare: ph.PeakShare,
+			GCCycles: int64(ph.Runtime.GCCycles), GCPauseMs: ph.Runtime.GCPauseTotalMs,
+			SchedLatencyP99Ms: ph.Runtime.SchedLatencyP99Ms,
+		})
+	}
+	for _, t := range p.Tail {
+		r.Tail = append(r.Tail, report.TailToken(t))
 	}
 	return r
 }

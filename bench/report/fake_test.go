@@ -209,5 +209,12 @@ func fakeProfile(slowdown float64) *Profile {
 	}
 	p.OverheadMs = 0.03 * p.TotalMs
 	p.TotalMs += p.OverheadMs
+	p.Phases = []PhaseProfile{
+		{Phase: PhasePrefill, Steps: 1, StepMs: tot[PhasePrefill] * 1.001, Coverage: 0.999, GFLOPPerS: 540, GBPerS: 10.4,
+			Bound: BoundCompute, BandwidthShare: 0.27, PeakShare: 0.71, SchedLatencyP99Ms: 0.05},
+		{Phase: PhaseDecode, Steps: steps - 1, StepMs: tot[PhaseDecode] * 1.002, Coverage: 0.998, GFLOPPerS: 14.1, GBPerS: 28.4,
+			Bound: BoundMemory, BandwidthShare: 0.747, PeakShare: 0.019, GCCycles: 1, GCPauseMs: 0.21, SchedLatencyP99Ms: 0.33},
+	}
+	p.Tail = []TailToken{{Token: 17, ITLMs: 24.9, ExcessMs: 2.9, GCPauses: 1, GCPauseMs: 0.21}, {Token: 5, ITLMs: 23.1, ExcessMs: 1.1}}
 	return p
 }

@@ -333,3 +333,29 @@ func machineRows(p *Profile) []kv {
 		{"Total / overhead", fmtFloat(p.TotalMs) + " ms / " + fmtFloat(p.OverheadMs) + " ms"},
 	}
 }
+
+// phaseLine says where a phase sits on the roofline, e.g. "decode: 74.7% of
+// memory bandwidth (28.40 GB/s), 1.9% of FMA peak: memory-bound; per-op
+// times cover 99.8% of the step time; GC 1 cycle (0.21 ms pause), scheduler
+// latency p99 0.33 ms".
+func phaseLine(ph PhaseProfile) string {
+	bound := ""
+	if ph.Bound != "" {
+		bound = ": " + ph.Bound + "-bound"
+	}
+	return fmt.Sprintf("%s: %s of memory bandwidth (%s GB/s), %s of FMA peak (%s GFLOP/s)%s; per-op times cover %s of the step time; GC %d cycles (%s ms pause), scheduler latency p99 %s ms",
+		ph.Phase, fmtPct(ph.BandwidthShare), fmtFloat(ph.GBPerS), fmtPct(ph.PeakShare), fmtFloat(ph.GFLOPPerS), bound,
+		fmtPct(ph.Coverage), ph.GCCycles, fmtFloat(ph.GCPauseMs), fmtFloat(ph.SchedLatencyP99Ms))
+}
+
+// tailHeader and tailRow render the slowest inter-token gaps beside the GC
+// pauses inside them.
+var tailHeader = []string{"token", "ITL ms", "over median ms", "GC pauses", "GC pause ms", "the collector?"}
+
+func tailRow(t TailToken) []string {
+	verdict := "no"
+	if t.GCPauses > 0 {
+		verdict = fmt.Sprintf("yes: %s of %s ms", fmtFloat(t.GCPauseMs), fmtFloat(t.ExcessMs))
+	}
+	return []string{fmt.Sprint(t.Token), fmtFloat(t.ITLMs), fmtFloat(t.ExcessMs), fmt.Sprint(t.GCPauses), fmtFloat(t.GCPauseMs), verdict}
+}

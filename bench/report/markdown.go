@@ -77,8 +77,16 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 	if r.Profile != nil {
 		p("\n## Profile\n\n")
 		mdKV(bw, machineRows(r.Profile))
+		p("\n")
+		for _, ph := range r.Profile.Phases {
+			p("- %s\n", mdEscape(phaseLine(ph)))
+		}
 		p("\nTime per op, summed over layers:\n\n")
 		mdTable(bw, opTotalHeader, rowsOf(opTotals(r.Profile), opTotalRow))
+		if len(r.Profile.Tail) > 0 {
+			p("\nSlowest inter-token gaps (p99 and above) against GC pauses:\n\n")
+			mdTable(bw, tailHeader, rowsOf(r.Profile.Tail, tailRow))
+		}
 	}
 
 	if r.Quality != nil {

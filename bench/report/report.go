@@ -221,6 +221,51 @@ type Profile struct {
 	OverheadMs float64 `json:"overhead_ms"`
 	// Ops holds one row per (phase, layer, op).
 	Ops []OpProfile `json:"ops"`
+	// Phases totals prefill and decode: their place on the roofline and the
+	// Go runtime's activity during each (optional).
+	Phases []PhaseProfile `json:"phases,omitempty"`
+	// Tail lines up the slowest inter-token gaps (those at or above the p99
+	// ITL) with the GC pauses that overlapped them, so a reader can see
+	// whether the latency tail is the collector (optional).
+	Tail []TailToken `json:"tail,omitempty"`
+}
+
+// PhaseProfile is one phase of the traced generation.
+type PhaseProfile struct {
+	// Phase is "prefill" or "decode".
+	Phase string `json:"phase"`
+	// Steps is the number of forward steps in the phase.
+	Steps int `json:"steps"`
+	// StepMs is the measured wall time of the phase's forward steps, in ms.
+	StepMs float64 `json:"step_ms"`
+	// Coverage is the per-op times summed over StepMs (1 = every ns accounted for).
+	Coverage float64 `json:"coverage"`
+	// GFLOPPerS and GBPerS are the phase's analytic FLOPs and bytes over its op time.
+	GFLOPPerS float64 `json:"gflop_per_s"`
+	GBPerS    float64 `json:"gb_per_s"`
+	// Bound is "memory" or "compute": the roofline bound at the phase's intensity.
+	Bound string `json:"bound,omitempty"`
+	// BandwidthShare and PeakShare are GBPerS and GFLOPPerS as fractions of
+	// the all-core limits (0..1; 0 without limits).
+	BandwidthShare float64 `json:"bandwidth_share"`
+	PeakShare      float64 `json:"peak_share"`
+	// GCCycles and GCPauseMs are the collections and their total stop-the-world pause during the phase.
+	GCCycles  int64   `json:"gc_cycles"`
+	GCPauseMs float64 `json:"gc_pause_ms"`
+	// SchedLatencyP99Ms is the p99 time goroutines waited runnable before running (runtime/metrics), in ms.
+	SchedLatencyP99Ms float64 `json:"sched_latency_p99_ms"`
+}
+
+// TailToken is one slow inter-token gap of the traced generation.
+type TailToken struct {
+	// Token is the index of the token (1 = the first decode token).
+	Token int `json:"token"`
+	// ITLMs is the gap before it, in ms; ExcessMs that gap minus the median gap.
+	ITLMs    float64 `json:"itl_ms"`
+	ExcessMs float64 `json:"excess_ms"`
+	// GCPauses and GCPauseMs are the stop-the-world GC pauses that overlapped the gap.
+	GCPauses  int     `json:"gc_pauses"`
+	GCPauseMs float64 `json:"gc_pause_ms"`
 }
 
 // MachineLimits are the roofline ceilings measured on this machine.

@@ -42,6 +42,10 @@ func WriteTable(w io.Writer, r *Report) error {
 	if r.Profile != nil {
 		section(fmt.Sprintf("PROFILE (summed over layers; overhead %s ms of %s ms)", fmtFloat(r.Profile.OverheadMs), fmtFloat(r.Profile.TotalMs)),
 			opTotalHeader, rowsOf(opTotals(r.Profile), opTotalRow))
+		for _, ph := range r.Profile.Phases {
+			p("%s\n", phaseLine(ph))
+		}
+		section("LATENCY TAIL (slowest inter-token gaps against GC pauses)", tailHeader, rowsOf(r.Profile.Tail, tailRow))
 	}
 	if q := r.Quality; q != nil {
 		section("QUALITY", []string{"metric", "value"}, rowsOf(qualityRows(q), func(e kv) []string { return []string{e.K, e.V} }))
