@@ -64,7 +64,12 @@ func WriteHTML(w io.Writer, r *Report) error {
 	add("Throughput", "", throughputHeader, rowsOf(r.Throughput, throughputRow))
 	if r.Profile != nil {
 		data.Machine = machineRows(r.Profile)
-		add("Profile: time per op", "Summed over layers.", opTotalHeader, rowsOf(opTotals(r.Profile), opTotalRow))
+		note := "Summed over layers."
+		for _, ph := range r.Profile.Phases {
+			note += " " + phaseLine(ph) + "."
+		}
+		add("Profile: time per op", note, opTotalHeader, rowsOf(opTotals(r.Profile), opTotalRow))
+		add("Latency tail", "The slowest inter-token gaps (p99 and above) against the GC pauses inside them.", tailHeader, rowsOf(r.Profile.Tail, tailRow))
 	}
 	if r.Quality != nil {
 		data.Quality = qualityRows(r.Quality)
