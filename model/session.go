@@ -83,6 +83,8 @@ func (m *Model) NewSession(batch, capacity int) (*Session, error) {
 		m: m, run: m.pool.NewRunner(), B: batch, maxT: capacity,
 		k: make([]float32, n), v: make([]float32, n),
 		last: make([]float32, batch*cfg.NEmbd),
+		// Decode (T = 1) never attends past capacity: sized once, it never grows.
+		att: make([]float32, batch*cfg.NHead*capacity),
 	}, nil
 }
 
@@ -241,7 +243,7 @@ func (s *Session) block(l, T int) {
 	x, xn := s.x[:N*C], s.xn[:N*C]
 
 	s.begin(l, OpLN1)
-	tensor.LayerNorm(xn, x, w.ln1W, w.ln1B, N, C, cfg.LayerNormEps)
+	s.run.LayerNorm(xn, x, w.ln1W, w.ln1B, N, C, cfg.LayerNormEps) // rows split across threads when N is large
 	s.end(l, OpLN1)
 
 	s.begin(l, OpQKV)
@@ -262,16 +264,19 @@ func (s *Session) block(l, T int) {
 	s.end(l, OpResidual1)
 
 	s.begin(l, OpLN2)
-	tensor.LayerNorm(xn, x, w.ln2W, w.ln2B, N, C, cfg.LayerNormEps)
+	s.run.LayerNorm(xn, x, w.ln2W, w.ln2B, N, C, cfg.LayerNormEps) // rows split across threads when N is large
 	s.end(l, OpLN2)
 
 	s.begin(l, OpMLPUp)
 	h := s.h[:N*F]
-	s.run.Linear(h, xn, w.fcW, w.fcB, N) // [N, F]
+	act := tensor.ActGELUTanh
+	if cfg.Activation == "gelu" {
+		act = tensor.ActGELUErf
+	}
+	s.run.LinearAct(h, xn, w.fcW, w.fcB, N, act) // [N, F], GELU fused on each thread's columns
 	s.end(l, OpMLPUp)
 
-	s.begin(l, OpGELU)
-	s.m.gelu(h)
+	s.begin(l, OpGELU) // fused into mlp_up above: this op now times ~0
 	s.end(l, OpGELU)
 
 	s.begin(l, OpMLPDown)
@@ -380,22 +385,16 @@ func (a *attentionTask) Run(lo, hi int) {
 		b := r / (a.T * NH)
 		n := P + t + 1 // causal: row t sees positions 0..P+t
 		scores := s.att[r*a.span : r*a.span+n]
+		head := s.kvOffset(a.l, b, 0) + h*HS // head h of position 0; position p is C further per p
 		switch a.stage {
 		case stageScores:
 			q := s.qkv[(b*a.T+t)*3*C+h*HS : (b*a.T+t)*3*C+(h+1)*HS]
-			for p := range n {
-				off := s.kvOffset(a.l, b, p) + h*HS
-				scores[p] = tensor.Dot(q, s.k[off:off+HS]) * a.scale
-			}
+			tensor.AttnScores(scores, q, s.k[head:head+(n-1)*C+HS], C, a.scale)
 		case stageSoftmax:
 			tensor.Softmax(scores)
 		case stageValues:
 			y := s.y[(b*a.T+t)*C+h*HS : (b*a.T+t)*C+(h+1)*HS]
-			clear(y)
-			for p, w := range scores {
-				off := s.kvOffset(a.l, b, p) + h*HS
-				tensor.Axpy(y, w, s.v[off:off+HS])
-			}
+			tensor.AttnValues(y, scores, s.v[head:head+(n-1)*C+HS], C)
 		}
 	}
 }

@@ -2,32 +2,61 @@ package tensor
 
 import "fmt"
 
+// Act is an elementwise activation that Linear applies to its output while
+// the output is still in cache (fused bias + activation).
+type Act uint8
+
+const (
+	ActNone     Act = iota // identity
+	ActGELUTanh            // GPT-2's "gelu_new", as GELUTanh
+	ActGELUErf             // exact "gelu", as GELUErf
+)
+
+// Blocking of Linear (see linearRange).
+const (
+	linearAlign = 16        // rows of W per thread split: whole 4-row groups, 64-byte output lines
+	xBlockBytes = 512 << 10 // K-block so x[:, k0:k1] stays in L2 while W streams
+)
+
 // Linear computes out = x·Wᵀ + b for every row of x (a GPT-2 linear layer),
-// split across r's threads by output column (rows of W), so each thread
-// streams its own part of W once.
+// split across r's threads by output column: chunks of rows of W, so each
+// row of W is streamed from memory once, by one thread.
 //
 //	x   [N, K]
 //	w   [M, K]   out × in (HF Conv1D [K, M], transposed once at load)
 //	b   [M]      may be nil
 //	out [N, M]   must not alias x
 //
-// It panics if a length disagrees with N, K, M. It does not allocate.
+// FLOPs 2·N·K·M; bytes read w.Bytes() + 4·N·K, written 4·N·M.
+//
+// It panics if a length disagrees with N, K, M. It does not allocate
+// (after the Runner's first call with a given shape and dtype).
 func (r *Runner) Linear(out, x []float32, w *Mat, b []float32, N int) {
-	K, M := w.Cols, w.Rows
+	r.LinearAct(out, x, w, b, N, ActNone)
+}
+
+// LinearAct is Linear followed by act on every output value, fused: out =
+// act(x·Wᵀ + b). Shapes as in Linear.
+func (r *Runner) LinearAct(out, x []float32, w *Mat, b []float32, N int, act Act) {
 	checkLinear(out, x, w, b, N)
-	r.lin = linearTask{out: out, x: x, w: w, b: b, n: N, k: K, m: M}
-	r.For(M, 16, &r.lin)
+	K, M := w.Cols, w.Rows
+	kc := blockK(N, K)
+	r.growScratch(scratchLen(w, N, kc))
+	r.lin = linearTask{out: out, x: x, w: w, b: b, n: N, kc: kc, act: act, scratch: r.scratch}
+	r.For(M, linearAlign, &r.lin)
 	r.lin = linearTask{} // drop references for the GC
 }
 
 // LinearRange computes columns [lo, hi) of out = x·Wᵀ + b on the calling
-// goroutine; Linear runs it on every thread. Shapes as in Linear.
+// goroutine; Linear runs it on every thread. Shapes as in Linear. Unlike
+// Linear it allocates its scratch (packed blocks of W and x) when N > 1.
 func LinearRange(out, x []float32, w *Mat, b []float32, N, lo, hi int) {
 	checkLinear(out, x, w, b, N)
 	if lo < 0 || hi > w.Rows || lo > hi {
 		panic(fmt.Sprintf("tensor: LinearRange: range [%d, %d) outside [0, %d)", lo, hi, w.Rows))
 	}
-	linearRange(out, x, w, b, N, lo, hi)
+	kc := blockK(N, w.Cols)
+	linearRange(out, x, w, b, N, lo, hi, kc, ActNone, make([]float32, scratchLen(w, N, kc)))
 }
 
 func checkLinear(out, x []float32, w *Mat, b []float32, N int) {
@@ -42,56 +71,236 @@ func checkLinear(out, x []float32, w *Mat, b []float32, N int) {
 	}
 }
 
+// blockK returns the K-block: all of K when x [N, K] fits in xBlockBytes
+// twice over, else a multiple of 64 that keeps x[:, k0:k0+kc] within it.
+func blockK(N, K int) int {
+	if N <= 1 || 4*N*K <= 2*xBlockBytes {
+		return K
+	}
+	kc := xBlockBytes / (4 * N) &^ 63
+	return max(kc, 64)
+}
+
+// rowPad is added to the stride of packed rows so that consecutive rows
+// do not map to the same L1 sets (rows of 1024·j floats are 4 KiB apart).
+const rowPad = 16
+
+// packX reports whether linearRange copies x[:, k0:k1] into scratch: when
+// K is blocked (the block is then contiguous) or when rows of x are a
+// multiple of 4 KiB apart, so the 3 rows of a tile and the 4 of W would
+// share L1 sets.
+func packX(N, K, kc int) bool { return N > 1 && (kc < K || K%1024 == 0) }
+
+// Small batches (batched decode) take the other loop order: all of x fits
+// in L2, so linearRange walks W once, group by group, and blocks K only
+// for L1 (4 rows of W and 3 of x per tile).
+const (
+	smallXBytes = 256 << 10 // x [N, K] at most this big: group-outer order
+	l1K         = 768       // K-block of a tile in that order
+)
+
+func smallN(N, K int) bool { return N > 1 && 4*N*K <= smallXBytes }
+
+// scratchLen is the per-thread scratch Linear needs for N > 1: a packed
+// (copied or widened) 4-row block of W, when packX the packed block of x,
+// and the [N, 4] results of a group.
+func scratchLen(w *Mat, N, kc int) int {
+	switch {
+	case N <= 1:
+		return 0
+	case smallN(N, w.Cols):
+		return 4*(w.Cols+rowPad) + 4*N
+	case packX(N, w.Cols, kc):
+		return (4+N)*(kc+rowPad) + 4*N
+	}
+	return 4*(kc+rowPad) + 4*N
+}
+
 type linearTask struct {
 	out, x, b []float32
 	w         *Mat
-	n, k, m   int
+	n, kc     int
+	act       Act
+	scratch   [][]float32 // [threads][4·kc]
 }
 
-func (t *linearTask) Run(lo, hi int) { linearRange(t.out, t.x, t.w, t.b, t.n, lo, hi) }
+// Run implements Task; the pool calls runWorker instead.
+func (t *linearTask) Run(lo, hi int) { t.runWorker(0, lo, hi) }
 
-// linearRange dispatches on the weight type.
-func linearRange(out, x []float32, w *Mat, b []float32, N, lo, hi int) {
-	switch w.DType {
-	case F32:
-		linearF32(out, x, w.F32, b, N, w.Cols, w.Rows, lo, hi)
-	default:
-		linearSlow(out, x, w, b, N, lo, hi)
+func (t *linearTask) runWorker(w, lo, hi int) {
+	var buf []float32
+	if w < len(t.scratch) {
+		buf = t.scratch[w]
 	}
+	linearRange(t.out, t.x, t.w, t.b, t.n, lo, hi, t.kc, t.act, buf)
 }
 
-// linearF32Generic is the plain loop: out[n, m] = Σ_k x[n, k]·w[m, k] + b[m].
-func linearF32Generic(out, x, w, b []float32, N, K, M, lo, hi int) {
-	for n := range N {
-		xr := x[n*K : (n+1)*K]
-		or := out[n*M : (n+1)*M]
-		for m := lo; m < hi; m++ {
-			s := Dot(xr, w[m*K:(m+1)*K])
-			if b != nil {
-				s += b[m]
+// linearRange computes out[:, lo:hi]. Batch 1 (decode) streams rows lo..hi-1
+// of W once, sequentially, through a GEMV kernel in their stored dtype.
+// N > 1 copies or widens each group of 4 weight rows to float32 in buf and
+// runs a 4×3 register tile down the rows of x (4×2 or 4×1 for the last
+// rows); partial sums of earlier K-blocks accumulate in out. Large N
+// (prefill) blocks K by kc with the K-block outermost, so x[:, k0:k1]
+// stays in L2; small N walks the groups of W outermost (see smallN).
+func linearRange(out, x []float32, w *Mat, b []float32, N, lo, hi, kc int, act Act, buf []float32) {
+	K, M := w.Cols, w.Rows
+	switch {
+	case N == 1:
+		gemvRange(out, x, w, b, lo, hi, act)
+		return
+	case smallN(N, K):
+		for m := lo; m < hi; m += 4 {
+			rows := min(4, hi-m)
+			wb, ldw := weightBlock(w, m, rows, 0, K, buf)
+			for k0 := 0; k0 < K; k0 += l1K {
+				k1 := min(k0+l1K, K)
+				st := store{out: out, b: b, m: M, first: k0 == 0, last: k1 == K}
+				// While the first tile computes, prefetch this K-block's
+				// share of the next 4 rows of a float32 W, so that their
+				// load overlaps compute (batched decode is near memory-bound).
+				var pf *float32
+				if w.DType == F32 && m+8 <= hi {
+					pf = &w.F32[(m+4)*K+4*k0]
+				}
+				groupTiles(&st, wb[k0:], ldw, x[k0:], K, k1-k0, N, m, rows, buf[4*(K+rowPad):], pf)
 			}
-			or[m] = s
+		}
+	default:
+		pack := packX(N, K, kc)
+		nx := 0 // rows of packed x in buf
+		if pack {
+			nx = N
+		}
+		for k0 := 0; k0 < K; k0 += kc {
+			k1 := min(k0+kc, K)
+			kk := k1 - k0
+			st := store{out: out, b: b, m: M, first: k0 == 0, last: k1 == K}
+			xs, ldx := x[k0:], K // x[n, k0:k1] at xs[n*ldx:]
+			if pack {
+				ldx = kk + rowPad
+				xs = buf[4*(kc+rowPad) : 4*(kc+rowPad)+N*ldx]
+				for n := range N {
+					copy(xs[n*ldx:n*ldx+kk], x[n*K+k0:n*K+k1])
+				}
+			}
+			for m := lo; m < hi; m += 4 {
+				rows := min(4, hi-m)
+				wb, ldw := weightBlock(w, m, rows, k0, k1, buf)
+				groupTiles(&st, wb, ldw, xs, ldx, kk, N, m, rows, buf[(4+nx)*(kc+rowPad):], nil)
+			}
+		}
+	}
+	if act != ActNone {
+		for n := range N {
+			activateSlice(act, out[n*M+lo:n*M+hi])
 		}
 	}
 }
 
-// linearSlow handles any DType by widening one weight row at a time. It is
-// the fallback until a DType has its own kernel.
-func linearSlow(out, x []float32, w *Mat, b []float32, N, lo, hi int) {
-	K, M := w.Cols, w.Rows
-	var buf [4096]float32
-	if K > len(buf) {
-		panic("tensor: linearSlow: K too large")
-	}
-	row := buf[:K]
-	for m := lo; m < hi; m++ {
-		w.Row(row, m)
-		for n := range N {
-			s := Dot(x[n*K:(n+1)*K], row)
-			if b != nil {
-				s += b[m]
+// groupTiles computes the partial sums of weight rows m..m+rows-1 (wb,
+// stride ldw) with the N rows of x (xs, stride ldx) over kk columns into
+// res [N, 4] and stores them through st. pf, if not nil, is prefetched by
+// the first tile.
+func groupTiles(st *store, wb []float32, ldw int, xs []float32, ldx, kk, N, m, rows int, res []float32, pf *float32) {
+	if rows < 4 {
+		for i := range rows {
+			wr := wb[i*ldw : i*ldw+kk]
+			for n := range N {
+				st.put(n, m+i, dot(wr, xs[n*ldx:n*ldx+kk]))
 			}
-			out[n*M+m] = s
+		}
+		return
+	}
+	res = res[:4*N]
+	n := N / 3 * 3
+	if n > 0 {
+		tiles4x3F32(res, wb, ldw, xs, ldx, kk, n/3, pf)
+	}
+	switch N - n {
+	case 2:
+		tile4x2F32((*[8]float32)(res[4*n:4*n+8]), wb, ldw, xs[n*ldx:], ldx, kk)
+	case 1:
+		gemv4F32((*[4]float32)(res[4*n:4*n+4]), wb, ldw, xs[n*ldx:n*ldx+kk])
+	}
+	st.putRows(m, res)
+}
+
+// weightBlock copies (F32) or widens (F16, Q8) rows [m, m+rows) ×
+// columns [k0, k1) of w into buf with row stride ldw = k1-k0+rowPad. The
+// 4 rows are read as one sequential stream; the tiles then reuse them
+// from L1.
+func weightBlock(w *Mat, m, rows, k0, k1 int, buf []float32) (wb []float32, ldw int) {
+	K := w.Cols
+	kk := k1 - k0
+	ldw = kk + rowPad
+	for i := range rows {
+		dst := buf[i*ldw : i*ldw+kk]
+		off := (m+i)*K + k0
+		switch w.DType {
+		case F32:
+			copy(dst, w.F32[off:off+kk])
+		case F16:
+			widenF16(dst, w.F16[off:off+kk])
+		case Q8:
+			widenQ8(dst, w.Q8[off:off+kk], w.Scales[off/Q8Block:])
+		}
+	}
+	return buf, ldw
+}
+
+// gemvRange is linearRange for one row of x: out[lo:hi] = act(W[lo:hi]·x + b).
+// Rows lo..hi-1 of W are contiguous, so each kernel reads them as one
+// sequential stream at memory bandwidth.
+func gemvRange(out, x []float32, w *Mat, b []float32, lo, hi int, act Act) {
+	K := w.Cols
+	o := out[lo:hi]
+	switch w.DType {
+	case F32:
+		gemvRowsF32(o, w.F32[lo*K:hi*K], x)
+	case F16:
+		gemvRowsF16(o, w.F16[lo*K:hi*K], x)
+	case Q8:
+		gemvRowsQ8(o, w.Q8[lo*K:hi*K], w.Scales[lo*K/Q8Block:hi*K/Q8Block], x)
+	}
+	if b != nil {
+		Add(o, b[lo:hi])
+	}
+	activateSlice(act, o)
+}
+
+// store writes partial or final results into out [N, M]: a K-block after
+// the first adds to what is there; the last adds the bias.
+type store struct {
+	out, b      []float32
+	m           int // M, the row stride of out
+	first, last bool
+}
+
+func (s *store) put(n, m int, v float32) {
+	i := n*s.m + m
+	if !s.first {
+		v += s.out[i]
+	}
+	if s.last && s.b != nil {
+		v += s.b[m]
+	}
+	s.out[i] = v
+}
+
+// putRows stores res [N, 4], the results of columns m..m+3 for every row.
+func (s *store) putRows(m int, res []float32) {
+	N := len(res) / 4
+	var bb [4]float32
+	if s.last && s.b != nil {
+		copy(bb[:], s.b[m:m+4])
+	}
+	for n := range N {
+		o := s.out[n*s.m+m : n*s.m+m+4 : n*s.m+m+4]
+		r := res[4*n : 4*n+4 : 4*n+4]
+		if s.first {
+			o[0], o[1], o[2], o[3] = r[0]+bb[0], r[1]+bb[1], r[2]+bb[2], r[3]+bb[3]
+		} else {
+			o[0], o[1], o[2], o[3] = o[0]+r[0]+bb[0], o[1]+r[1]+bb[1], o[2]+r[2]+bb[2], o[3]+r[3]+bb[3]
 		}
 	}
 }

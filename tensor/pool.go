@@ -3,6 +3,8 @@ package tensor
 import (
 	"runtime"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // Task is one parallel op: Run computes the part [lo, hi) of its output.
@@ -22,10 +24,10 @@ type Pool struct {
 	once    sync.Once
 }
 
+// job asks worker w to take chunks of f until none are left.
 type job struct {
-	t      Task
-	lo, hi int
-	wg     *sync.WaitGroup
+	f *forState
+	w int
 }
 
 // NewPool starts a pool that runs ops on threads cores: threads-1 worker
@@ -49,14 +51,44 @@ func (p *Pool) Close() {
 	p.once.Do(func() { close(p.done) })
 }
 
+// spinWait is how long an idle worker keeps polling for the next job before
+// it blocks. The ops of a forward pass come microseconds apart, and waking a
+// parked goroutine takes tens of microseconds on a VM: a late worker would
+// leave most chunks to the caller.
+const spinWait = 20 * time.Microsecond
+
 func (p *Pool) work() {
 	for {
+		var j job
 		select {
-		case j := <-p.jobs:
-			j.t.Run(j.lo, j.hi)
-			j.wg.Done()
+		case j = <-p.jobs:
 		case <-p.done:
 			return
+		}
+		for ok := true; ok; j, ok = p.poll() {
+			j.f.run(j.w)
+			j.f.pending.Add(-1)
+			j.f.wg.Done()
+		}
+	}
+}
+
+// poll spins for up to spinWait for a job.
+func (p *Pool) poll() (job, bool) {
+	var start time.Time
+	for i := 0; ; i++ {
+		select {
+		case j := <-p.jobs:
+			return j, true
+		default:
+		}
+		if i%64 == 63 {
+			if start.IsZero() {
+				start = time.Now()
+			} else if time.Since(start) > spinWait {
+				return job{}, false
+			}
+			runtime.Gosched()
 		}
 	}
 }
@@ -65,9 +97,11 @@ func (p *Pool) work() {
 // a forward pass owns one Runner (it is not safe for concurrent use); its
 // fields are the preallocated task structs, so For does not allocate.
 type Runner struct {
-	pool *Pool
-	wg   sync.WaitGroup
-	lin  linearTask
+	pool    *Pool
+	f       forState
+	lin     linearTask
+	ln      lnTask
+	scratch [][]float32 // [threads][...] per-worker scratch of Linear, grown only
 }
 
 // NewRunner returns a Runner that splits ops across p's workers.
@@ -76,37 +110,108 @@ func (p *Pool) NewRunner() *Runner { return &Runner{pool: p} }
 // Threads returns the number of parts an op is split into.
 func (r *Runner) Threads() int { return r.pool.threads }
 
-// For runs t over [0, n) split into one contiguous part per thread, each
-// part's length a multiple of align (except the last), and returns when
-// every part is done. The calling goroutine runs the first part itself.
+// chunksPerThread is how many chunks For cuts per thread. Threads take
+// chunks from a shared counter, so when the OS deschedules one (a shared
+// machine), the others finish its share instead of waiting at the barrier.
+const chunksPerThread = 4
+
+// workerTask is a Task that also wants to know which thread runs a chunk
+// (0 is the caller, 1..threads-1 the pool's workers), to use that
+// thread's scratch.
+type workerTask interface {
+	runWorker(w, lo, hi int)
+}
+
+// forState is one For in flight: chunks of per values of [0, n), handed
+// out by next.
+type forState struct {
+	t       Task
+	wt      workerTask // t, when it implements workerTask
+	n, per  int
+	chunks  int64
+	next    atomic.Int64
+	pending atomic.Int32   // workers still running chunks, for spinning
+	wg      sync.WaitGroup // the same count, for blocking
+	_       [64]byte       // keep the counters off the cache line of whatever follows
+}
+
+func (f *forState) run(w int) {
+	for {
+		c := f.next.Add(1) - 1
+		if c >= f.chunks {
+			return
+		}
+		lo := int(c) * f.per
+		hi := min(lo+f.per, f.n)
+		if f.wt != nil {
+			f.wt.runWorker(w, lo, hi)
+		} else {
+			f.t.Run(lo, hi)
+		}
+	}
+}
+
+// For runs t over [0, n) and returns when all of it is done. It cuts
+// [0, n) into chunks whose length is a multiple of align (except the last)
+// and lets the calling goroutine and up to threads-1 workers take chunks
+// until none are left. It does not allocate.
 func (r *Runner) For(n, align int, t Task) {
 	if n <= 0 {
 		return
 	}
-	parts := r.pool.threads
-	if align < 1 {
-		align = 1
-	}
+	align = max(align, 1)
 	blocks := (n + align - 1) / align
-	if parts > blocks {
-		parts = blocks
-	}
+	parts := min(r.pool.threads, blocks)
 	if parts <= 1 {
-		t.Run(0, n)
+		if wt, ok := t.(workerTask); ok {
+			wt.runWorker(0, 0, n)
+		} else {
+			t.Run(0, n)
+		}
 		return
 	}
-	per := (blocks + parts - 1) / parts * align // rows per part, a multiple of align
-	r.wg.Add(parts - 1)
-	lo := per
-	for i := 1; i < parts; i++ {
-		hi := min(lo+per, n)
-		if lo >= hi { // fewer parts needed than planned
-			r.wg.Done()
-			continue
-		}
-		r.pool.jobs <- job{t: t, lo: lo, hi: hi, wg: &r.wg}
-		lo = hi
+	f := &r.f
+	per := (blocks + parts*chunksPerThread - 1) / (parts * chunksPerThread) * align
+	f.t, f.n, f.per, f.chunks = t, n, per, int64((n+per-1)/per)
+	f.wt, _ = t.(workerTask)
+	f.next.Store(0)
+	f.pending.Store(int32(parts - 1))
+	f.wg.Add(parts - 1)
+	for w := 1; w < parts; w++ {
+		r.pool.jobs <- job{f: f, w: w}
 	}
-	t.Run(0, min(per, n))
-	r.wg.Wait()
+	f.run(0)
+	// The workers finish their last chunk within microseconds: spin a
+	// little rather than park (a parked caller is as slow to wake as a
+	// parked worker), then block, so that an oversubscribed machine gets
+	// the CPU back.
+	var start time.Time
+	for i := 0; f.pending.Load() != 0; i++ {
+		if i%64 == 63 {
+			if start.IsZero() {
+				start = time.Now()
+			} else if time.Since(start) > spinWait {
+				break
+			}
+			runtime.Gosched()
+		}
+	}
+	f.wg.Wait()
+	f.t, f.wt = nil, nil
+}
+
+// growScratch makes r.scratch hold one slice of at least n values per
+// thread. It allocates only when a call needs more than every call before.
+func (r *Runner) growScratch(n int) {
+	if n == 0 {
+		return
+	}
+	if len(r.scratch) < r.pool.threads {
+		r.scratch = make([][]float32, r.pool.threads)
+	}
+	for i := range r.scratch {
+		if len(r.scratch[i]) < n {
+			r.scratch[i] = make([]float32, n)
+		}
+	}
 }

@@ -1,0 +1,6 @@
+//go:build !amd64 || !gc || purego
+
+package tensor
+
+// useAVX2FMA is always false without the assembly kernels.
+const useAVX2FMA = false

@@ -1,0 +1,19 @@
+//go:build !amd64 || !gc || purego
+
+package tensor
+
+func gemv4F32(dst *[4]float32, w []float32, ldw int, x []float32) { gemv4F32Generic(dst, w, ldw, x) }
+func widenF16(dst []float32, src []uint16)                        { widenF16Generic(dst, src) }
+func widenQ8(dst []float32, q []int8, s []float32)                { widenQ8Generic(dst, q, s) }
+
+func tile4x2F32(dst *[8]float32, w []float32, ldw int, x []float32, ldx, k int) {
+	tile4x2F32Generic(dst, w, ldw, x, ldx, k)
+}
+
+func gemvRowsF32(out, w, x []float32)                    { gemvRowsF32Generic(out, w, x) }
+func gemvRowsF16(out []float32, w []uint16, x []float32) { gemvRowsF16Generic(out, w, x) }
+func gemvRowsQ8(out []float32, q []int8, s, x []float32) { gemvRowsQ8Generic(out, q, s, x) }
+
+func tiles4x3F32(dst, w []float32, ldw int, x []float32, ldx, k, ntiles int, _ *float32) {
+	tiles4x3F32Generic(dst, w, ldw, x, ldx, k, ntiles)
+}

@@ -1,0 +1,85 @@
+//go:build gc && !purego
+
+package tensor
+
+// dotAVX2 returns the sum over i < n of a[i]·b[i]; n is a multiple of 8.
+//
+//	var s float32
+//	for i := range n { s += a[i] * b[i] }
+//	return s
+//
+//go:noescape
+func dotAVX2(a, b *float32, n int) float32
+
+// axpyAVX2 computes dst[i] += a·x[i] for i < n; n is a multiple of 8.
+//
+//	for i := range n { dst[i] += a * x[i] }
+//
+//go:noescape
+func axpyAVX2(dst, x *float32, n int, a float32)
+
+func dot(a, b []float32) float32 {
+	n := len(a)
+	if !useAVX2FMA || n < 8 {
+		return dotGeneric(a, b)
+	}
+	b = b[:n]
+	n8 := n &^ 7
+	s := dotAVX2(&a[0], &b[0], n8)
+	for i := n8; i < n; i++ {
+		s += a[i] * b[i]
+	}
+	return s
+}
+
+func axpy(dst []float32, a float32, x []float32) {
+	n := len(dst)
+	if !useAVX2FMA || n < 8 {
+		axpyGeneric(dst, a, x)
+		return
+	}
+	x = x[:n]
+	n8 := n &^ 7
+	axpyAVX2(&dst[0], &x[0], n8, a)
+	for i := n8; i < n; i++ {
+		dst[i] += a * x[i]
+	}
+}
+
+// attnValues64AVX2 accumulates n rows of 64 values in registers:
+//
+//	for j := range 64 { y[j] = Σ_{p<n} a[p] · v[p*ldv+j] }
+//
+//go:noescape
+func attnValues64AVX2(y, a, v *float32, ldv, n int)
+
+func attnValues(y, a, v []float32, ldv int) {
+	if !useAVX2FMA || len(y) != 64 || len(a) == 0 {
+		attnValuesGeneric(y, a, v, ldv)
+		return
+	}
+	v = v[:(len(a)-1)*ldv+64]
+	attnValues64AVX2(&y[0], &a[0], &v[0], ldv, len(a))
+}
+
+// attnScores64AVX2 computes scaled dot products of one 64-wide query with
+// n keys at stride ldk, the query held in registers:
+//
+//	for p := range n { scores[p] = scale · Σ_{j<64} q[j]·k[p*ldk+j] }   // n a multiple of 4
+//
+//go:noescape
+func attnScores64AVX2(scores, q, k *float32, ldk, n int, scale float32)
+
+func attnScores(scores, q, k []float32, ldk int, scale float32) {
+	n := len(scores)
+	if !useAVX2FMA || len(q) != 64 || n < 4 {
+		attnScoresGeneric(scores, q, k, ldk, scale)
+		return
+	}
+	n4 := n &^ 3
+	k = k[:(n-1)*ldk+64]
+	attnScores64AVX2(&scores[0], &q[0], &k[0], ldk, n4, scale)
+	for p := n4; p < n; p++ {
+		scores[p] = dot(q, k[p*ldk:p*ldk+64]) * scale
+	}
+}

@@ -1,0 +1,229 @@
+//go:build gc && !purego
+
+#include "textflag.h"
+
+#define A_PTR SI
+#define B_PTR DI
+#define LEN CX
+#define IDX AX
+#define END32 BX
+
+// func dotAVX2(a, b *float32, n int) float32
+TEXT ·dotAVX2(SB), NOSPLIT, $0-28
+	MOVQ a+0(FP), A_PTR
+	MOVQ b+8(FP), B_PTR
+	MOVQ n+16(FP), LEN
+	SHLQ $2, LEN                  // LEN = n in bytes
+	MOVQ LEN, END32
+	ANDQ $-128, END32             // END32 = bytes covered by 32-wide steps
+	VXORPS Y0, Y0, Y0             // four partial sums of 8 lanes
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	XORQ IDX, IDX
+
+loop32:
+	CMPQ IDX, END32
+	JGE  loop8
+	VMOVUPS (A_PTR)(IDX*1), Y4    // a[i:i+8]
+	VMOVUPS 32(A_PTR)(IDX*1), Y5
+	VMOVUPS 64(A_PTR)(IDX*1), Y6
+	VMOVUPS 96(A_PTR)(IDX*1), Y7
+	VFMADD231PS (B_PTR)(IDX*1), Y4, Y0   // S0 += a[i:i+8]·b[i:i+8]
+	VFMADD231PS 32(B_PTR)(IDX*1), Y5, Y1
+	VFMADD231PS 64(B_PTR)(IDX*1), Y6, Y2
+	VFMADD231PS 96(B_PTR)(IDX*1), Y7, Y3
+	ADDQ $128, IDX
+	JMP  loop32
+
+loop8:
+	CMPQ IDX, LEN
+	JGE  reduce
+	VMOVUPS (A_PTR)(IDX*1), Y4
+	VFMADD231PS (B_PTR)(IDX*1), Y4, Y0
+	ADDQ $32, IDX
+	JMP  loop8
+
+reduce:
+	VADDPS Y1, Y0, Y0             // S0 += S1
+	VADDPS Y3, Y2, Y2             // S2 += S3
+	VADDPS Y2, Y0, Y0             // S0 += S2
+	VEXTRACTF128 $1, Y0, X1       // fold the upper 4 lanes onto the lower 4
+	VADDPS X1, X0, X0
+	VHADDPS X0, X0, X0            // then horizontally
+	VHADDPS X0, X0, X0
+	VZEROUPPER
+	MOVSS X0, ret+24(FP)
+	RET
+
+// func axpyAVX2(dst, x *float32, n int, a float32)
+TEXT ·axpyAVX2(SB), NOSPLIT, $0-28
+	MOVQ dst+0(FP), B_PTR
+	MOVQ x+8(FP), A_PTR
+	MOVQ n+16(FP), LEN
+	SHLQ $2, LEN
+	MOVQ LEN, END32
+	ANDQ $-128, END32
+	VBROADCASTSS a+24(FP), Y15    // Y15 = a in every lane
+	XORQ IDX, IDX
+
+axloop32:
+	CMPQ IDX, END32
+	JGE  axloop8
+	VMOVUPS (B_PTR)(IDX*1), Y0    // dst[i:i+8]
+	VMOVUPS 32(B_PTR)(IDX*1), Y1
+	VMOVUPS 64(B_PTR)(IDX*1), Y2
+	VMOVUPS 96(B_PTR)(IDX*1), Y3
+	VFMADD231PS (A_PTR)(IDX*1), Y15, Y0  // dst += a·x
+	VFMADD231PS 32(A_PTR)(IDX*1), Y15, Y1
+	VFMADD231PS 64(A_PTR)(IDX*1), Y15, Y2
+	VFMADD231PS 96(A_PTR)(IDX*1), Y15, Y3
+	VMOVUPS Y0, (B_PTR)(IDX*1)
+	VMOVUPS Y1, 32(B_PTR)(IDX*1)
+	VMOVUPS Y2, 64(B_PTR)(IDX*1)
+	VMOVUPS Y3, 96(B_PTR)(IDX*1)
+	ADDQ $128, IDX
+	JMP  axloop32
+
+axloop8:
+	CMPQ IDX, LEN
+	JGE  axdone
+	VMOVUPS (B_PTR)(IDX*1), Y0
+	VFMADD231PS (A_PTR)(IDX*1), Y15, Y0
+	VMOVUPS Y0, (B_PTR)(IDX*1)
+	ADDQ $32, IDX
+	JMP  axloop8
+
+axdone:
+	VZEROUPPER
+	RET
+
+// func attnValues64AVX2(y, a, v *float32, ldv, n int)
+//
+// Y0..Y7 hold y[0:64]; each position adds a[p]·v[p, 0:64] with 8 FMAs.
+TEXT ·attnValues64AVX2(SB), NOSPLIT, $0-40
+	MOVQ y+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ v+16(FP), DX
+	MOVQ ldv+24(FP), BX
+	SHLQ $2, BX                   // row stride in bytes
+	MOVQ n+32(FP), CX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+
+avloop:
+	PREFETCHT0 (DX)(BX*4)         // row p+4
+	PREFETCHT0 64(DX)(BX*4)
+	PREFETCHT0 128(DX)(BX*4)
+	PREFETCHT0 192(DX)(BX*4)
+	VBROADCASTSS (SI), Y8         // a[p]
+	VFMADD231PS (DX), Y8, Y0      // y[0:8] += a[p]·v[p, 0:8]
+	VFMADD231PS 32(DX), Y8, Y1
+	VFMADD231PS 64(DX), Y8, Y2
+	VFMADD231PS 96(DX), Y8, Y3
+	VFMADD231PS 128(DX), Y8, Y4
+	VFMADD231PS 160(DX), Y8, Y5
+	VFMADD231PS 192(DX), Y8, Y6
+	VFMADD231PS 224(DX), Y8, Y7
+	ADDQ $4, SI
+	ADDQ BX, DX
+	DECQ CX
+	JNZ  avloop
+
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	VMOVUPS Y4, 128(DI)
+	VMOVUPS Y5, 160(DI)
+	VMOVUPS Y6, 192(DI)
+	VMOVUPS Y7, 224(DI)
+	VZEROUPPER
+	RET
+
+// REDUCE4T folds four 8-lane sums a, b, c, d into xa = [Σa, Σb, Σc, Σd]
+// (clobbers b, c, d and t/xt).
+#define REDUCE4T(a, b, c, d, xa, t, xt) \
+	VHADDPS b, a, a; \
+	VHADDPS d, c, c; \
+	VHADDPS c, a, a; \
+	VEXTRACTF128 $1, a, xt; \
+	VADDPS xt, xa, xa
+
+// func attnScores64AVX2(scores, q, k *float32, ldk, n int, scale float32)
+//
+//	for p := range n { scores[p] = scale · Σ_{j<64} q[j]·k[p*ldk+j] }   // n a multiple of 4
+//
+// q lives in Y8..Y15; four positions at a time accumulate in Y0..Y3.
+TEXT ·attnScores64AVX2(SB), NOSPLIT, $0-44
+	MOVQ scores+0(FP), DI
+	MOVQ q+8(FP), AX
+	MOVQ k+16(FP), SI
+	MOVQ ldk+24(FP), BX
+	SHLQ $2, BX                   // row stride in bytes
+	LEAQ (BX)(BX*2), R8           // 3 rows
+	LEAQ (BX*4), R9               // 4 rows
+	MOVQ n+32(FP), CX
+	SHRQ $2, CX                   // groups of 4 positions
+	VMOVUPS (AX), Y8              // q[0:64]
+	VMOVUPS 32(AX), Y9
+	VMOVUPS 64(AX), Y10
+	VMOVUPS 96(AX), Y11
+	VMOVUPS 128(AX), Y12
+	VMOVUPS 160(AX), Y13
+	VMOVUPS 192(AX), Y14
+	VMOVUPS 224(AX), Y15
+	TESTQ CX, CX
+	JZ    asdone
+
+asloop:
+	VMULPS (SI), Y8, Y0           // S[p+i] = q[0:8]·k[p+i, 0:8]
+	VMULPS (SI)(BX*1), Y8, Y1
+	VMULPS (SI)(BX*2), Y8, Y2
+	VMULPS (SI)(R8*1), Y8, Y3
+	VFMADD231PS 32(SI), Y9, Y0    // S[p+i] += q[8:16]·k[p+i, 8:16]
+	VFMADD231PS 32(SI)(BX*1), Y9, Y1
+	VFMADD231PS 32(SI)(BX*2), Y9, Y2
+	VFMADD231PS 32(SI)(R8*1), Y9, Y3
+	VFMADD231PS 64(SI), Y10, Y0
+	VFMADD231PS 64(SI)(BX*1), Y10, Y1
+	VFMADD231PS 64(SI)(BX*2), Y10, Y2
+	VFMADD231PS 64(SI)(R8*1), Y10, Y3
+	VFMADD231PS 96(SI), Y11, Y0
+	VFMADD231PS 96(SI)(BX*1), Y11, Y1
+	VFMADD231PS 96(SI)(BX*2), Y11, Y2
+	VFMADD231PS 96(SI)(R8*1), Y11, Y3
+	VFMADD231PS 128(SI), Y12, Y0
+	VFMADD231PS 128(SI)(BX*1), Y12, Y1
+	VFMADD231PS 128(SI)(BX*2), Y12, Y2
+	VFMADD231PS 128(SI)(R8*1), Y12, Y3
+	VFMADD231PS 160(SI), Y13, Y0
+	VFMADD231PS 160(SI)(BX*1), Y13, Y1
+	VFMADD231PS 160(SI)(BX*2), Y13, Y2
+	VFMADD231PS 160(SI)(R8*1), Y13, Y3
+	VFMADD231PS 192(SI), Y14, Y0
+	VFMADD231PS 192(SI)(BX*1), Y14, Y1
+	VFMADD231PS 192(SI)(BX*2), Y14, Y2
+	VFMADD231PS 192(SI)(R8*1), Y14, Y3
+	VFMADD231PS 224(SI), Y15, Y0
+	VFMADD231PS 224(SI)(BX*1), Y15, Y1
+	VFMADD231PS 224(SI)(BX*2), Y15, Y2
+	VFMADD231PS 224(SI)(R8*1), Y15, Y3
+	REDUCE4T(Y0, Y1, Y2, Y3, X0, Y4, X4)
+	VBROADCASTSS scale+40(FP), X5
+	VMULPS X5, X0, X0             // · scale
+	VMOVUPS X0, (DI)              // scores[p:p+4]
+	ADDQ R9, SI
+	ADDQ $16, DI
+	DECQ CX
+	JNZ  asloop
+
+asdone:
+	VZEROUPPER
+	RET
