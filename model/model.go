@@ -22,9 +22,9 @@ type Model struct {
 	wte    *tensor.Mat // [V, C] embeddings, and the LM head
 	wpe    []float32   // [maxT, C]
 	layers []layer
-	lnFW   []float32 // [C]
-	lnFB   []float32 // [C]
-	gelu   func([]float32)
+	lnFW   []float32  // [C]
+	lnFB   []float32  // [C]
+	act    tensor.Act // the MLP's GELU, fused into mlp_up
 }
 
 // layer is one block's weights; matrices are [out, in].
@@ -57,11 +57,9 @@ func New(cfg Config, p *Params, opts Options) (*Model, error) {
 		return m.Convert(opts.DType)
 	}
 	m := &Model{cfg: cfg, opts: opts, wpe: p.WPE, lnFW: p.LnFW, lnFB: p.LnFB}
-	switch cfg.Activation {
-	case "gelu":
-		m.gelu = tensor.GELUErf
-	default:
-		m.gelu = tensor.GELUTanh
+	m.act = tensor.ActGELUTanh // gelu_new, gelu_pytorch_tanh, gelu_fast
+	if cfg.Activation == "gelu" {
+		m.act = tensor.ActGELUErf
 	}
 	var err error
 	if m.wte, err = conv(p.WTE, V, C); err != nil {

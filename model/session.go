@@ -269,11 +269,7 @@ func (s *Session) block(l, T int) {
 
 	s.begin(l, OpMLPUp)
 	h := s.h[:N*F]
-	act := tensor.ActGELUTanh
-	if cfg.Activation == "gelu" {
-		act = tensor.ActGELUErf
-	}
-	s.run.LinearAct(h, xn, w.fcW, w.fcB, N, act) // [N, F], GELU fused on each thread's columns
+	s.run.LinearAct(h, xn, w.fcW, w.fcB, N, s.m.act) // [N, F], GELU fused on each thread's columns
 	s.end(l, OpMLPUp)
 
 	s.begin(l, OpGELU) // fused into mlp_up above: this op now times ~0
