@@ -35,13 +35,14 @@ type Backend interface {
 // (llama2.c's RunState). A Session is used by one goroutine at a time;
 // many Sessions can share a Model.
 type Session struct {
-	m      *Model
-	run    *tensor.Runner
-	B      int // sequences
-	maxT   int // positions the cache holds per sequence
-	pos    int // positions cached per sequence
-	tracer Tracer
-	hidden HiddenFunc
+	m       *Model
+	run     *tensor.Runner
+	B       int // sequences
+	maxT    int // positions the cache holds per sequence
+	pos     int // positions cached per sequence
+	tracer  Tracer
+	labeler LabelTracer // tracer, when it sets pprof labels
+	hidden  HiddenFunc
 
 	k, v []float32 // [L, B, maxT, C] keys and values of every cached position
 
@@ -110,7 +111,12 @@ func (s *Session) Reset() { s.pos = 0 }
 func (s *Session) Close() error { return nil }
 
 // SetTracer installs t (nil to remove) to receive every op's boundaries.
-func (s *Session) SetTracer(t Tracer) { s.tracer = t }
+// A LabelTracer's pprof labels also go to the worker pool.
+func (s *Session) SetTracer(t Tracer) {
+	s.tracer = t
+	s.labeler, _ = t.(LabelTracer)
+	s.run.SetLabels(nil)
+}
 
 // SetHidden installs f (nil to remove) to receive the residual stream.
 func (s *Session) SetHidden(f HiddenFunc) { s.hidden = f }
@@ -205,6 +211,9 @@ func (s *Session) Forward(ctx context.Context, tokens [][]int32, logits []float3
 func (s *Session) begin(l int, op Op) {
 	if s.tracer != nil {
 		s.tracer.BeginOp(l, op)
+		if s.labeler != nil {
+			s.run.SetLabels(s.labeler.Labels())
+		}
 	}
 }
 

@@ -1,5 +1,7 @@
 package model
 
+import "context"
+
 // Op names one step of the forward pass, for per-op timing.
 type Op uint8
 
@@ -59,4 +61,14 @@ type Tracer interface {
 	BeginOp(layer int, op Op) // layer is -1 for ops outside the blocks
 	EndOp(layer int, op Op)
 	EndStep()
+}
+
+// LabelTracer is a Tracer that also sets pprof labels for each op on the
+// goroutine running Forward. A Session hands its current labels to the
+// worker pool too, so that the pool's share of each op carries the same
+// labels in a CPU profile.
+type LabelTracer interface {
+	Tracer
+	// Labels returns the labels of the op begun last (nil for none).
+	Labels() context.Context
 }

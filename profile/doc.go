@@ -37,17 +37,14 @@
 //     of the run are lined up with the slowest inter-token gaps (the p99
 //     ITL) to tell whether the tail is the collector.
 //
-// # Limits of the labels
+// # Labels on the worker pool
 //
 // The parallel ops (linear layers, attention) run partly on tensor.Pool's
-// worker goroutines, which are started once with the pool and do not
-// inherit the caller's labels; labels set by the Tracer cover only the
-// calling goroutine's share of those ops (about 1/threads of their CPU
-// time). The serial ops (layer norms, GELU, residuals, sampling) are
-// covered fully. Go has no API to read a goroutine's labels, so the pool
-// would need to carry them with each job: Tracer.Labels returns the
-// context to hand to the workers, which would call pprof.SetGoroutineLabels
-// with it before running their part and reset it after.
+// worker goroutines, which do not inherit the caller's labels (Go has no
+// API to read a goroutine's labels). Tracer implements model.LabelTracer,
+// so a model.Session hands Tracer.Labels to its tensor.Runner, whose
+// workers wear them (pprof.SetGoroutineLabels) while they run that op's
+// chunks: every CPU sample of an op carries its phase, layer and op.
 //
 // # Run
 //

@@ -47,8 +47,8 @@ type TracerOptions struct {
 	Timeline *Timeline
 	// Labels sets pprof labels phase, layer and op on the goroutine that
 	// calls the Tracer, so a CPU profile can be focused on them
-	// (go tool pprof -tagfocus='layer=^3$'). Work that tensor.Pool hands to its
-	// worker goroutines does not carry the labels (see the package doc).
+	// (go tool pprof -tagfocus='layer=^3$'). A model.Session passes them on
+	// to tensor.Pool's workers for their share of each op.
 	Labels bool
 	// Context is the base of the labels and is restored by Finish; nil
 	// means context.Background().

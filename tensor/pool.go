@@ -1,7 +1,9 @@
 package tensor
 
 import (
+	"context"
 	"runtime"
+	"runtime/pprof"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -66,7 +68,13 @@ func (p *Pool) work() {
 			return
 		}
 		for ok := true; ok; j, ok = p.poll() {
+			if j.f.labels != nil { // the submitter's pprof labels cover this worker's share
+				pprof.SetGoroutineLabels(j.f.labels)
+			}
 			j.f.run(j.w)
+			if j.f.labels != nil {
+				pprof.SetGoroutineLabels(context.Background())
+			}
 			j.f.pending.Add(-1)
 			j.f.wg.Done()
 		}
@@ -101,8 +109,15 @@ type Runner struct {
 	f       forState
 	lin     linearTask
 	ln      lnTask
-	scratch [][]float32 // [threads][...] per-worker scratch of Linear, grown only
+	scratch [][]float32     // [threads][...] per-worker scratch of Linear, grown only
+	labels  context.Context // pprof labels the workers wear while running this Runner's ops; nil for none
 }
+
+// SetLabels makes the pool's workers carry ctx's pprof labels while they
+// run this Runner's ops, so a CPU profile attributes their share of an op
+// to it as it does the caller's (pprof.SetGoroutineLabels only labels the
+// calling goroutine). nil removes them. It does not allocate.
+func (r *Runner) SetLabels(ctx context.Context) { r.labels = ctx }
 
 // NewRunner returns a Runner that splits ops across p's workers.
 func (p *Pool) NewRunner() *Runner { return &Runner{pool: p} }
@@ -126,7 +141,8 @@ type workerTask interface {
 // out by next.
 type forState struct {
 	t       Task
-	wt      workerTask // t, when it implements workerTask
+	wt      workerTask      // t, when it implements workerTask
+	labels  context.Context // pprof labels for the workers, or nil
 	n, per  int
 	chunks  int64
 	next    atomic.Int64
@@ -173,6 +189,7 @@ func (r *Runner) For(n, align int, t Task) {
 	f := &r.f
 	per := (blocks + parts*chunksPerThread - 1) / (parts * chunksPerThread) * align
 	f.t, f.n, f.per, f.chunks = t, n, per, int64((n+per-1)/per)
+	f.labels = r.labels
 	f.wt, _ = t.(workerTask)
 	f.next.Store(0)
 	f.pending.Store(int32(parts - 1))

@@ -44,7 +44,7 @@ slowest inter-token gaps contain GC pauses, and what the tracing cost.
 
 pprof labels phase, layer and op are set while ops run, so
   gpt2bench profile --cpuprofile cpu.pprof && go tool pprof -tagfocus='layer=^3$' -top cpu.pprof
-works (labels cover the calling goroutine's share of the parallel ops).
+works (the worker pool's share of each parallel op carries the labels too).
 --timeline writes the profiled generation as Chrome trace-event JSON for
 ui.perfetto.dev or chrome://tracing; --trace adds per-op regions to the Go
 execution trace (go tool trace).`,
