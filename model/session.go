@@ -127,35 +127,52 @@ func (s *Session) KVBytes() int64 { return int64(4 * (len(s.k) + len(s.v))) }
 // checkStep validates a Forward call and returns T and whether logits are
 // wanted at every position.
 func (s *Session) checkStep(tokens [][]int32, logits []float32) (T int, all bool, err error) {
-	cfg := s.m.cfg
-	if len(tokens) != s.B {
-		return 0, false, fmt.Errorf("model: forward got %d sequences, session has batch %d", len(tokens), s.B)
+	if T, err = CheckTokens(s.m.cfg, s.B, s.pos, s.maxT, tokens); err != nil {
+		return 0, false, err
+	}
+	all, err = LogitRows(s.m.cfg, s.B, T, len(logits))
+	return T, all, err
+}
+
+// CheckTokens validates the tokens of a Backend.Forward call on a batch of
+// B sequences that hold pos of capacity positions each, and returns T, the
+// new positions per sequence. Every backend runs the same checks.
+func CheckTokens(cfg Config, B, pos, capacity int, tokens [][]int32) (T int, err error) {
+	if len(tokens) != B {
+		return 0, fmt.Errorf("model: forward got %d sequences, session has batch %d", len(tokens), B)
 	}
 	T = len(tokens[0])
 	if T == 0 {
-		return 0, false, fmt.Errorf("model: forward got no tokens")
+		return 0, fmt.Errorf("model: forward got no tokens")
 	}
 	for b, seq := range tokens {
 		if len(seq) != T {
-			return 0, false, fmt.Errorf("model: sequence %d has %d tokens, sequence 0 has %d; a batch advances every sequence by the same count", b, len(seq), T)
+			return 0, fmt.Errorf("model: sequence %d has %d tokens, sequence 0 has %d; a batch advances every sequence by the same count", b, len(seq), T)
 		}
 		for t, id := range seq {
 			if id < 0 || int(id) >= cfg.VocabSize {
-				return 0, false, fmt.Errorf("model: token %d at sequence %d position %d is outside the vocabulary [0, %d)", id, b, t, cfg.VocabSize)
+				return 0, fmt.Errorf("model: token %d at sequence %d position %d is outside the vocabulary [0, %d)", id, b, t, cfg.VocabSize)
 			}
 		}
 	}
-	if s.pos+T > s.maxT {
-		return 0, false, &ContextError{Have: s.pos + T, Max: s.maxT}
+	if pos+T > capacity {
+		return 0, &ContextError{Have: pos + T, Max: capacity}
 	}
-	switch len(logits) {
-	case s.B * cfg.VocabSize:
-	case s.B * T * cfg.VocabSize:
-		all = true
-	default:
-		return 0, false, fmt.Errorf("model: logits buffer has %d values, want B*V = %d (last position) or B*T*V = %d (every position)", len(logits), s.B*cfg.VocabSize, s.B*T*cfg.VocabSize)
+	return T, nil
+}
+
+// LogitRows checks the length n of a Forward call's logits buffer for B
+// sequences advancing T positions: B*V means the last position of each
+// sequence, B*T*V every position (all).
+func LogitRows(cfg Config, B, T, n int) (all bool, err error) {
+	V := cfg.VocabSize
+	switch n {
+	case B * V:
+		return false, nil
+	case B * T * V:
+		return true, nil
 	}
-	return T, all, nil
+	return false, fmt.Errorf("model: logits buffer has %d values, want B*V = %d (last position) or B*T*V = %d (every position)", n, B*V, B*T*V)
 }
 
 // grow sizes the scratch buffers for N rows and P+T attended positions.

@@ -432,32 +432,13 @@ func (s *Session) check(tokens [][]int32, logits []float32) (T int, all bool, er
 	if s.closed {
 		return 0, false, errors.New("cuda: session is closed")
 	}
-	if len(tokens) != s.B {
-		return 0, false, fmt.Errorf("cuda: forward got %d sequences, session has batch %d", len(tokens), s.B)
+	if T, err = model.CheckTokens(cfg, s.B, s.pos, s.cap, tokens); err != nil {
+		return 0, false, err
 	}
-	T = len(tokens[0])
-	if T == 0 {
-		return 0, false, errors.New("cuda: forward got no tokens")
-	}
-	for b, seq := range tokens {
-		if len(seq) != T {
-			return 0, false, fmt.Errorf("cuda: sequence %d has %d tokens, sequence 0 has %d; a batch advances every sequence by the same count", b, len(seq), T)
+	if len(logits) > 0 { // nil: no copy back
+		if all, err = model.LogitRows(cfg, s.B, T, len(logits)); err != nil {
+			return 0, false, err
 		}
-		for t, id := range seq {
-			if id < 0 || int(id) >= cfg.VocabSize {
-				return 0, false, fmt.Errorf("cuda: token %d at sequence %d position %d is outside the vocabulary [0, %d)", id, b, t, cfg.VocabSize)
-			}
-		}
-	}
-	if s.pos+T > s.cap {
-		return 0, false, &model.ContextError{Have: s.pos + T, Max: s.cap}
-	}
-	switch len(logits) {
-	case 0, s.B * cfg.VocabSize:
-	case s.B * T * cfg.VocabSize:
-		all = true
-	default:
-		return 0, false, fmt.Errorf("cuda: logits buffer has %d values, want B*V = %d (last position) or B*T*V = %d (every position)", len(logits), s.B*cfg.VocabSize, s.B*T*cfg.VocabSize)
 	}
 	if T == 1 {
 		all = false // the same step
