@@ -167,10 +167,10 @@ func CheckTokens(cfg Config, B, pos, capacity int, tokens [][]int32) (T int, err
 func LogitRows(cfg Config, B, T, n int) (all bool, err error) {
 	V := cfg.VocabSize
 	switch n {
+	case B * T * V: // first: with T = 1 both readings agree, and "every position" also reports ln_f's output to a HiddenFunc
+		return true, nil
 	case B * V:
 		return false, nil
-	case B * T * V:
-		return true, nil
 	}
 	return false, fmt.Errorf("model: logits buffer has %d values, want B*V = %d (last position) or B*T*V = %d (every position)", n, B*V, B*T*V)
 }

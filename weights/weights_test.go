@@ -150,17 +150,7 @@ func TestLoadFixtures(t *testing.T) {
 // weights [in, out], optional "transformer." prefix, extra tensors appended.
 func hfCheckpoint(t *testing.T, cfg model.Config, p *model.Params, prefix string, edit func([]safetensors.Tensor) []safetensors.Tensor) string {
 	t.Helper()
-	var ts []safetensors.Tensor
-	for _, s := range p.Shapes(cfg) {
-		v, shape := *s.Ptr, s.Shape
-		if isTransposed(s.Name) {
-			out, in := s.Shape[0], s.Shape[1]
-			w := make([]float32, len(v))
-			transpose(w, v, out, in)
-			v, shape = w, []int{in, out}
-		}
-		ts = append(ts, safetensors.Float32Tensor(prefix+s.Name, shape, v))
-	}
+	ts := CheckpointTensors(cfg, p, prefix)
 	if edit != nil {
 		ts = edit(ts)
 	}
@@ -516,5 +506,31 @@ func TestLoadPathNotFound(t *testing.T) {
 		if !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("%s: err = %v, want os.ErrNotExist", spec, err)
 		}
+	}
+}
+
+// TestSaveLoadRoundTrip saves a model of unusual shape as a Hugging Face
+// directory and loads it back bit for bit; a second Save refuses to
+// overwrite.
+func TestSaveLoadRoundTrip(t *testing.T) {
+	cfg := model.Config{VocabSize: 77, NPositions: 20, NEmbd: 48, NLayer: 3, NHead: 6, NInner: 80, LayerNormEps: 1e-5, Activation: "gelu"}
+	p, err := model.RandomParams(cfg, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "odd")
+	if err := Save(dir, cfg, p); err != nil {
+		t.Fatal(err)
+	}
+	m, err := Load(context.Background(), dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Config != cfg {
+		t.Fatalf("config %+v, want %+v", m.Config, cfg)
+	}
+	equalParams(t, cfg, m.Params, p)
+	if err := Save(dir, cfg, p); err == nil || !strings.Contains(err.Error(), "exists") {
+		t.Fatalf("second Save: %v, want a refusal to overwrite", err)
 	}
 }

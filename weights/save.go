@@ -1,0 +1,125 @@
+package weights
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/gpt2bench/gpt2bench/model"
+	"github.com/gpt2bench/gpt2bench/weights/safetensors"
+)
+
+// Save writes cfg and p as a Hugging Face model directory that
+// transformers' GPT2LMHeadModel.from_pretrained(dir) loads: config.json and
+// model.safetensors ("transformer." names, Conv1D weights back to [in, out],
+// the LM head tied to wte). dir is created; it must not already hold either
+// file (Save never overwrites). Each file is written through a temporary
+// file and a rename.
+func Save(dir string, cfg model.Config, p *model.Params) error {
+	if err := p.Validate(cfg); err != nil {
+		return fmt.Errorf("weights: save: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("weights: save: %w", err)
+	}
+	cfgPath, stPath := filepath.Join(dir, "config.json"), filepath.Join(dir, "model.safetensors")
+	for _, path := range []string{cfgPath, stPath} {
+		if _, err := os.Lstat(path); err == nil {
+			return fmt.Errorf("weights: save: %s exists; choose an empty directory", path)
+		}
+	}
+	conf, err := json.MarshalIndent(configJSON(cfg), "", "  ")
+	if err != nil {
+		return fmt.Errorf("weights: save: %w", err)
+	}
+	var st bytes.Buffer
+	if err := safetensors.Write(&st, CheckpointTensors(cfg, p, "transformer."), map[string]string{"format": "pt"}); err != nil {
+		return fmt.Errorf("weights: save: %w", err)
+	}
+	return errors.Join(
+		writeNew(stPath, st.Bytes()),
+		writeNew(cfgPath, append(conf, '\n')),
+	)
+}
+
+// CheckpointTensors returns p as a Hugging Face checkpoint holds it, names
+// prefixed with prefix: the Conv1D weights (attn.c_attn, attn.c_proj,
+// mlp.c_fc, mlp.c_proj) transposed back to [in, out], everything else as is.
+func CheckpointTensors(cfg model.Config, p *model.Params, prefix string) []safetensors.Tensor {
+	var ts []safetensors.Tensor
+	for _, s := range p.Shapes(cfg) {
+		v, shape := *s.Ptr, s.Shape
+		if isTransposed(s.Name) {
+			out, in := s.Shape[0], s.Shape[1]
+			w := make([]float32, len(v))
+			transpose(w, v, out, in)
+			v, shape = w, []int{in, out}
+		}
+		ts = append(ts, safetensors.Float32Tensor(prefix+s.Name, shape, v))
+	}
+	return ts
+}
+
+// configJSON is config.json as transformers writes it for a GPT-2 model.
+func configJSON(cfg model.Config) map[string]any {
+	var inner any // null: 4*n_embd
+	if cfg.NInner > 0 {
+		inner = cfg.NInner
+	}
+	return map[string]any{
+		"architectures":                   []string{"GPT2LMHeadModel"},
+		"model_type":                      "gpt2",
+		"vocab_size":                      cfg.VocabSize,
+		"n_positions":                     cfg.NPositions,
+		"n_ctx":                           cfg.NPositions,
+		"n_embd":                          cfg.NEmbd,
+		"n_layer":                         cfg.NLayer,
+		"n_head":                          cfg.NHead,
+		"n_inner":                         inner,
+		"activation_function":             cfg.Activation,
+		"layer_norm_epsilon":              cfg.LayerNormEps,
+		"initializer_range":               0.02,
+		"scale_attn_weights":              true,
+		"tie_word_embeddings":             true,
+		"bos_token_id":                    50256,
+		"eos_token_id":                    50256,
+		"attn_pdrop":                      0.1,
+		"embd_pdrop":                      0.1,
+		"resid_pdrop":                     0.1,
+		"torch_dtype":                     "float32",
+		"use_cache":                       true,
+		"reorder_and_upcast_attn":         false,
+		"scale_attn_by_inverse_layer_idx": false,
+	}
+}
+
+// shortest widens f to the float64 that prints as f does (1e-05, not
+// 9.999999747378752e-06).
+func shortest(f float32) float64 {
+	v, _ := strconv.ParseFloat(strconv.FormatFloat(float64(f), 'g', -1, 32), 64)
+	return v
+}
+
+// writeNew writes data to path through a temporary file in the same
+// directory and a hard link, which fails rather than replace a file that
+// appeared meanwhile.
+func writeNew(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("weights: save: %w", err)
+	}
+	defer os.Remove(f.Name())
+	_, werr := io.Copy(f, bytes.NewReader(data))
+	if err := errors.Join(werr, f.Sync(), f.Close()); err != nil {
+		return fmt.Errorf("weights: save %s: %w", path, err)
+	}
+	if err := os.Link(f.Name(), path); err != nil {
+		return fmt.Errorf("weights: save: %w", err)
+	}
+	return nil
+}
