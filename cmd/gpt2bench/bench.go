@@ -22,10 +22,6 @@ import (
 	"github.com/gpt2bench/gpt2bench/weights/hub"
 )
 
-// exitInterrupted is the exit code after Ctrl-C (128 + SIGINT, as shells
-// report it); the report is still written, marked incomplete.
-const exitInterrupted = 130
-
 // defaultOut is where reports go unless --out says otherwise.
 const defaultOut = "data/benchmarks"
 

@@ -19,6 +19,9 @@ const (
 	exitOK      = 0 // success
 	exitFailure = 1 // runtime error, verify mismatch, targets missed
 	exitUsage   = 2 // unknown subcommand, bad flag or value
+	// exitInterrupted follows Ctrl-C (128 + SIGINT, as shells report it);
+	// bench still writes its report, marked incomplete.
+	exitInterrupted = 130
 )
 
 // app is what every subcommand writes to and reads from; tests build one
@@ -71,6 +74,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	case errors.As(err, &code):
 		return code.ExitCode()
+	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
+		return exitInterrupted // Ctrl-C
 	}
 	return exitFailure
 }
