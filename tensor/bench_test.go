@@ -29,7 +29,9 @@ var gpt2Shapes = []struct {
 	{"mlp_down", 128, 3072, 768, []DType{F32}},
 }
 
-// BenchmarkLinear compares the kernel variants (impl=generic|avx2) and
+// BenchmarkLinear compares the kernel variants (impl=generic|avx2, and for
+// N >= outerMinN impl=avx2-outer, the outer-product path; avx2 is then the
+// dot-product tiles) and
 // gonum's blas32 (impl=gonum, float32 only, its own goroutines) on 2
 // threads. GB/s counts the weights and x read once; GFLOP/s is 2·N·K·M.
 //
@@ -52,13 +54,16 @@ func BenchmarkLinear(b *testing.B) {
 				b.ReportMetric(float64(bytes)/sec/1e9, "GB/s")
 			}
 			impls := []string{"generic", "avx2"}
+			if s.N >= outerMinN {
+				impls = append(impls, "avx2-outer")
+			}
 			if dt == F32 {
 				impls = append(impls, "gonum")
 			}
 			for _, impl := range impls {
 				name := fmt.Sprintf("op=%s/dtype=%v/impl=%s/N=%d/K=%d/M=%d", s.op, dt, impl, s.N, s.K, s.M)
 				b.Run(name, func(b *testing.B) {
-					if impl == "avx2" && !hasAVX2FMA() {
+					if impl != "generic" && impl != "gonum" && !hasAVX2FMA() {
 						b.Skip("no AVX2+FMA+F16C")
 					}
 					b.ReportAllocs()
@@ -76,7 +81,7 @@ func BenchmarkLinear(b *testing.B) {
 						report(b)
 						return
 					}
-					forEachVariant(b, func(v string) {
+					forEachLinearVariant(b, func(v string) {
 						if v != impl {
 							return
 						}

@@ -22,3 +22,8 @@ func Kernels() string {
 	}
 	return "generic"
 }
+
+// useOuter lets Linear take the outer-product path for N >= outerMinN (with
+// the assembly kernels). It is changed only by tests and benchmarks, to
+// compare the path with the dot-product tiles.
+var useOuter = true

@@ -20,7 +20,16 @@
 //     stream in their stored dtype (VCVTPH2PS for float16; VPMOVSXBD +
 //     VCVTDQ2PS and a per-block scale for int8), so it runs at memory
 //     bandwidth.
-//   - N > 1 (prefill, batched decode): K is blocked so that x[:, k0:k1]
+//   - N >= 16 (prefill; with the assembly kernels): x is packed once per
+//     call, transposed in panels of 16 rows ([K][16], by 8×8 register
+//     transposes), and an outer-product 6×16 register tile (12 FMA
+//     accumulators: one value of each of 6 weight rows broadcast against
+//     16 contiguous packed x values per step of K, no horizontal sums)
+//     runs each group of 6 weight rows over every panel. A float32 W is
+//     read in place (while one group runs, the panels prefetch the next
+//     group's rows); float16 and int8 groups are widened into scratch.
+//     K is blocked as below. It runs at ~90% of the FMA peak.
+//   - N > 1 otherwise (batched decode): K is blocked so that x[:, k0:k1]
 //     stays in L2; each group of 4 rows of W is copied or widened to
 //     float32 once into per-thread scratch (stride padded against 4 KiB
 //     aliasing) and a 4×3 register tile (12 FMA accumulators; 4×2 and 4×1
@@ -50,8 +59,9 @@
 //	go test ./tensor -run '^$' -bench 'Linear|MemBandwidth' -count 5 | benchstat -col /impl -
 //
 // BenchmarkLinear runs GPT-2 124M shapes (qkv, proj, mlp_up, mlp_down,
-// lm_head at N = 1, 8, 128) for impl=generic, impl=avx2 and impl=gonum
-// (blas32 Sgemv/Sgemm, float32 only), reporting GFLOP/s and GB/s (weights
-// + x read once). BenchmarkMemBandwidth streams a 256 MiB slice, the
+// lm_head at N = 1, 8, 128) for impl=generic, impl=avx2 (the dot-product
+// tiles for every N), impl=avx2-outer (the outer-product path, N >= 16,
+// what Linear runs there) and impl=gonum (blas32 Sgemv/Sgemm, float32
+// only), reporting GFLOP/s and GB/s (weights + x read once). BenchmarkMemBandwidth streams a 256 MiB slice, the
 // roofline for batch-1 decode.
 package tensor

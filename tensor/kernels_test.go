@@ -124,6 +124,24 @@ func TestWidenQ8(t *testing.T) {
 	}
 }
 
+// forEachLinearVariant is forEachVariant with Linear's two assembly paths
+// for N > 1: "avx2" runs the dot-product tiles for every N, "avx2-outer"
+// the outer-product path for N >= outerMinN (flipping useOuter).
+func forEachLinearVariant(t testing.TB, f func(name string)) {
+	saved := useOuter
+	defer func() { useOuter = saved }()
+	forEachVariant(t, func(v string) {
+		if v == "generic" {
+			f(v)
+			return
+		}
+		useOuter = false
+		f(v)
+		useOuter = true
+		f(v + "-outer")
+	})
+}
+
 // linearCase is one Linear shape; Q8 needs K a multiple of 32.
 type linearCase struct{ N, K, M int }
 
@@ -146,6 +164,16 @@ func linearCases(dt DType) []linearCase {
 	}
 	// Small N with K above l1K (group-outer order, several K-blocks).
 	cs = append(cs, linearCase{8, 1600, 13}, linearCase{3, 3072, 9})
+	// The outer-product path (N >= outerMinN): partial panels, partial
+	// groups of 6 weight rows, K-blocked.
+	k1, k2, k3 := 9, 33, 100
+	if dt == Q8 {
+		k1, k2, k3 = 32, 64, 96
+	}
+	for _, N := range []int{16, 17, 31, 33, 47} {
+		cs = append(cs, linearCase{N, k1, 13}, linearCase{N, k2, 48})
+	}
+	cs = append(cs, linearCase{96, k3, 54}, linearCase{64, 3008, 7})
 	return append(cs, linearCase{130, 1152, 21})
 }
 
@@ -199,7 +227,7 @@ func TestLinear(t *testing.T) {
 					b = nil
 				}
 				want, mag := linearOracle(x, w, b, c.N, act)
-				forEachVariant(t, func(variant string) {
+				forEachLinearVariant(t, func(variant string) {
 					name := fmt.Sprintf("threads=%d/%v/%s/N=%d/K=%d/M=%d/act=%d", threads, dt, variant, c.N, c.K, c.M, act)
 					buf, out := guarded(c.N*c.M, 1)
 					r.LinearAct(out, x, w, b, c.N, act)
@@ -241,7 +269,7 @@ func TestLinearAllocs(t *testing.T) {
 	const K, M = 96, 70
 	for _, dt := range []DType{F32, F16, Q8} {
 		w, _ := NewMat(randSlice(rng, M*K), M, K).Convert(dt)
-		for _, N := range []int{1, 8} {
+		for _, N := range []int{1, 8, 32} {
 			x, out := randSlice(rng, N*K), make([]float32, N*M)
 			r.Linear(out, x, w, nil, N) // first call may size the scratch
 			if a := testing.AllocsPerRun(20, func() { r.Linear(out, x, w, nil, N) }); a != 0 {
@@ -387,4 +415,110 @@ func TestRunnerLayerNorm(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestOuterTile checks the outer-product tile, its store and the packing
+// of x against float64 sums, inside guard bands, over k = 0..3×8+3 and
+// misaligned starts.
+func TestOuterTile(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 22))
+	forEachVariant(t, func(variant string) {
+		for k := 0; k <= 3*8+3; k++ {
+			for _, off := range []int{0, 1, 3} {
+				name := fmt.Sprintf("%s/k=%d/off=%d", variant, k, off)
+				ldw := k + off + 2
+				w := randSlice(rng, off+5*ldw+k)[off:]
+				xt := randSlice(rng, off+16*k)[off:]
+				pf := randSlice(rng, k)
+				var dst [128]float32
+				for i := range dst {
+					dst[i] = guard
+				}
+				outer6x16F32(&dst, w, ldw, xt, k, pf)
+				for i := range 16 {
+					for j := range 8 {
+						got := dst[i*8+j]
+						if j >= 6 {
+							if got != guard {
+								t.Fatalf("%s: stray write at dst[%d][%d]: %v", name, i, j, got)
+							}
+							continue
+						}
+						var want, mag float64
+						for kk := range k {
+							p := float64(w[j*ldw+kk]) * float64(xt[kk*16+i])
+							want += p
+							mag += math.Abs(p)
+						}
+						if math.Abs(float64(got)-want) > kernelTol*mag+1e-6 {
+							t.Fatalf("%s: dst[%d][%d] = %v, want %v", name, i, j, got, want)
+						}
+					}
+				}
+				for _, acc := range []bool{false, true} {
+					const ldo = 11
+					buf, out := guarded(15*ldo+6, off)
+					before := randSlice(rng, len(out))
+					for i := range 16 {
+						copy(out[i*ldo:i*ldo+6], before[i*ldo:i*ldo+6])
+					}
+					var bias [8]float32
+					copy(bias[:], randSlice(rng, 8))
+					addTile6(out, ldo, &dst, &bias, acc)
+					for i := range 16 {
+						for j := range ldo {
+							if i == 15 && j >= 6 {
+								break
+							}
+							got := out[i*ldo+j]
+							if j >= 6 {
+								if got != guard {
+									t.Fatalf("%s/acc=%v: stray write at out[%d][%d]", name, acc, i, j)
+								}
+								continue
+							}
+							want := dst[i*8+j] + bias[j]
+							if acc {
+								want += before[i*ldo+j]
+							}
+							if math.Abs(float64(got-want)) > 1e-6*(1+math.Abs(float64(want))) {
+								t.Fatalf("%s/acc=%v: out[%d][%d] = %v, want %v", name, acc, i, j, got, want)
+							}
+						}
+					}
+					checkGuards(t, buf, off, len(out))
+				}
+			}
+		}
+	})
+}
+
+func TestPackXT(t *testing.T) {
+	rng := rand.New(rand.NewPCG(23, 24))
+	forEachVariant(t, func(variant string) {
+		for _, N := range []int{1, 7, 8, 9, 16, 17, 24, 33} {
+			for _, K := range []int{1, 7, 8, 9, 16, 33} {
+				for _, off := range []int{0, 1} {
+					x := randSlice(rng, off+N*K)[off:]
+					np := (N + 15) / 16
+					buf, xt := guarded(np*16*K, off)
+					packXT(xt, x, N, K, 0, np)
+					checkGuards(t, buf, off, len(xt))
+					for p := range np {
+						for k := range K {
+							for i := range 16 {
+								want := float32(0)
+								if n := 16*p + i; n < N {
+									want = x[n*K+k]
+								}
+								if got := xt[p*16*K+k*16+i]; got != want {
+									t.Fatalf("%s/N=%d/K=%d/off=%d: xt[%d][%d][%d] = %v, want %v", variant, N, K, off, p, k, i, got, want)
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	})
 }

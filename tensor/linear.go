@@ -41,6 +41,21 @@ func (r *Runner) LinearAct(out, x []float32, w *Mat, b []float32, N int, act Act
 	checkLinear(out, x, w, b, N)
 	K, M := w.Cols, w.Rows
 	kc := blockK(N, K)
+	if outerN(N) {
+		np := (N + outerNR - 1) / outerNR
+		if len(r.xt) < np*outerNR*K {
+			r.xt = make([]float32, np*outerNR*K)
+		}
+		xt := r.xt[:np*outerNR*K]
+		r.pk = packTask{xt: xt, x: x, n: N, k: K}
+		r.For(np, 1, &r.pk)
+		r.pk = packTask{}
+		r.growScratch(outerScratchLen(kc))
+		r.lin = linearTask{out: out, xt: xt, w: w, b: b, n: N, kc: kc, act: act, scratch: r.scratch}
+		r.For(M, outerAlign, &r.lin)
+		r.lin = linearTask{}
+		return
+	}
 	r.growScratch(scratchLen(w, N, kc))
 	r.lin = linearTask{out: out, x: x, w: w, b: b, n: N, kc: kc, act: act, scratch: r.scratch}
 	r.For(M, linearAlign, &r.lin)
@@ -56,6 +71,13 @@ func LinearRange(out, x []float32, w *Mat, b []float32, N, lo, hi int) {
 		panic(fmt.Sprintf("tensor: LinearRange: range [%d, %d) outside [0, %d)", lo, hi, w.Rows))
 	}
 	kc := blockK(N, w.Cols)
+	if outerN(N) {
+		np := (N + outerNR - 1) / outerNR
+		xt := make([]float32, np*outerNR*w.Cols)
+		packXT(xt, x, N, w.Cols, 0, np)
+		outerRange(out, xt, w, b, N, lo, hi, kc, make([]float32, outerScratchLen(kc)))
+		return
+	}
 	linearRange(out, x, w, b, N, lo, hi, kc, ActNone, make([]float32, scratchLen(w, N, kc)))
 }
 
@@ -118,6 +140,7 @@ func scratchLen(w *Mat, N, kc int) int {
 
 type linearTask struct {
 	out, x, b []float32
+	xt        []float32 // x packed by packXT: the outer-product path when not nil
 	w         *Mat
 	n, kc     int
 	act       Act
@@ -132,10 +155,20 @@ func (t *linearTask) runWorker(w, lo, hi int) {
 	if w < len(t.scratch) {
 		buf = t.scratch[w]
 	}
+	if t.xt != nil {
+		outerRange(t.out, t.xt, t.w, t.b, t.n, lo, hi, t.kc, buf)
+		if t.act != ActNone {
+			for n := range t.n {
+				activateSlice(t.act, t.out[n*t.w.Rows+lo:n*t.w.Rows+hi])
+			}
+		}
+		return
+	}
 	linearRange(t.out, t.x, t.w, t.b, t.n, lo, hi, t.kc, t.act, buf)
 }
 
-// linearRange computes out[:, lo:hi]. Batch 1 (decode) streams rows lo..hi-1
+// linearRange computes out[:, lo:hi] (outerRange does for the
+// outer-product path). Batch 1 (decode) streams rows lo..hi-1
 // of W once, sequentially, through a GEMV kernel in their stored dtype.
 // N > 1 copies or widens each group of 4 weight rows to float32 in buf and
 // runs a 4×3 register tile down the rows of x (4×2 or 4×1 for the last
@@ -301,6 +334,105 @@ func (s *store) putRows(m int, res []float32) {
 			o[0], o[1], o[2], o[3] = r[0]+bb[0], r[1]+bb[1], r[2]+bb[2], r[3]+bb[3]
 		} else {
 			o[0], o[1], o[2], o[3] = o[0]+r[0]+bb[0], o[1]+r[1]+bb[1], o[2]+r[2]+bb[2], o[3]+r[3]+bb[3]
+		}
+	}
+}
+
+// The outer-product path of Linear, for N >= outerMinN rows of x (prefill)
+// with the assembly kernels: x is packed once per call, transposed in
+// panels of outerNR rows ([K][16], see packXT), and a 6×16 register tile
+// (outer6x16F32: 6 rows of W broadcast against 16 rows of x, 12
+// accumulators, no horizontal sums) runs over each group of 6 weight rows
+// and every panel, reading a float32 W in place (float16 and int8 groups
+// are widened into scratch first). K is blocked as in the other path.
+const (
+	outerMinN  = 16
+	outerMR    = 6  // weight rows per tile
+	outerNR    = 16 // rows of x per tile (a panel)
+	outerAlign = 48 // rows of W per thread split: whole tiles and 4-row groups
+)
+
+// outerN reports whether Linear takes the outer-product path for N rows.
+func outerN(N int) bool { return useAVX2FMA && useOuter && N >= outerMinN }
+
+// outerScratchLen is the per-thread scratch of outerRange: the result tile
+// and a widened group of 6 weight rows.
+func outerScratchLen(kc int) int { return 128 + outerMR*(kc+rowPad) }
+
+// packTask packs x for the outer-product path, by panel.
+type packTask struct {
+	xt, x []float32
+	n, k  int
+}
+
+// Run implements Task.
+func (t *packTask) Run(lo, hi int) { packXT(t.xt, t.x, t.n, t.k, lo, hi) }
+
+// outerRange computes out[:, lo:hi] from xt (x packed by packXT) with the
+// 6×16 tile; partial sums of earlier K-blocks accumulate in out.
+func outerRange(out, xt []float32, w *Mat, b []float32, N, lo, hi, kc int, buf []float32) {
+	K, M := w.Cols, w.Rows
+	np := (N + outerNR - 1) / outerNR
+	tile := (*[128]float32)(buf[:128])
+	wbuf := buf[128:]
+	for k0 := 0; k0 < K; k0 += kc {
+		k1 := min(k0+kc, K)
+		kk := k1 - k0
+		st := store{out: out, b: b, m: M, first: k0 == 0, last: k1 == K}
+		for m := lo; m < hi; m += outerMR {
+			rows := min(outerMR, hi-m)
+			var wb []float32
+			ldw := K
+			if w.DType == F32 && rows == outerMR {
+				wb = w.F32[m*K+k0:]
+			} else {
+				wb, ldw = weightBlock(w, m, rows, k0, k1, wbuf)
+				for i := rows; i < outerMR; i++ {
+					clear(wb[i*ldw : i*ldw+kk])
+				}
+			}
+			// The next group: rows m+6.., or the first rows in the next
+			// K-block. The panels prefetch one row of it each, so that
+			// its first panel finds W in cache.
+			nm, nk0, nk1 := m+outerMR, k0, k1
+			if nm >= hi {
+				nm, nk0, nk1 = lo, k1, min(k1+kc, K)
+			}
+			for p := range np {
+				var pf []float32
+				if w.DType == F32 && p < outerMR && nm+p < hi && nk0 < K {
+					off := (nm+p)*K + nk0
+					pf = w.F32[off : off+nk1-nk0]
+				}
+				outer6x16F32(tile, wb, ldw, xt[p*outerNR*K+outerNR*k0:], kk, pf)
+				st.putTile(tile, p*outerNR, min(outerNR, N-p*outerNR), m, rows)
+			}
+		}
+	}
+}
+
+// putTile stores tile [16][8] (x row i, weight row j at tile[i*8+j]):
+// rows [n0, n0+nn) × columns [m, m+rows) of out.
+func (s *store) putTile(tile *[128]float32, n0, nn, m, rows int) {
+	var bb [8]float32
+	if s.last && s.b != nil {
+		copy(bb[:rows], s.b[m:m+rows])
+	}
+	if nn == outerNR && rows == outerMR {
+		addTile6(s.out[n0*s.m+m:], s.m, tile, &bb, !s.first)
+		return
+	}
+	for i := range nn {
+		o := s.out[(n0+i)*s.m+m : (n0+i)*s.m+m+rows]
+		t := tile[i*8 : i*8+rows]
+		if s.first {
+			for j := range o {
+				o[j] = t[j] + bb[j]
+			}
+		} else {
+			for j := range o {
+				o[j] += t[j] + bb[j]
+			}
 		}
 	}
 }

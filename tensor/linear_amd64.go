@@ -185,3 +185,85 @@ func tiles4x3F32(dst, w []float32, ldw int, x []float32, ldx, k, ntiles int, pf 
 		}
 	}
 }
+
+// outer6x16F32AVX2 is an outer-product register tile: 6 weight rows times
+// 16 rows of x, x packed transposed ([k][16], see packXT), the result
+// transposed (x row i, weight row j at dst[i*8+j]; dst[i*8+6:i*8+8] are
+// not written), prefetching the pfn bytes at pf:
+//
+//	for i := range 16 { for j := range 6 {                        // k >= 1
+//		dst[i*8+j] = Σ_{kk<k} w[j*ldw+kk] · xt[kk*16+i]
+//	}}
+//
+//go:noescape
+func outer6x16F32AVX2(dst *[128]float32, w *float32, ldw int, xt *float32, k int, pf *float32, pfn int)
+
+// addTile6AVX2 stores a tile of outer6x16F32AVX2 into 16 rows of out:
+//
+//	for i := range 16 { for j := range 6 {
+//		out[i*ldo+j] = tile[i*8+j] + bias[j] (+ out[i*ldo+j] if acc != 0)
+//	}}
+//
+//go:noescape
+func addTile6AVX2(out *float32, ldo int, tile *[128]float32, bias *[8]float32, acc int)
+
+func outer6x16F32(dst *[128]float32, w []float32, ldw int, xt []float32, k int, pf []float32) {
+	if !useAVX2FMA || k < 1 {
+		outer6x16F32Generic(dst, w, ldw, xt, k)
+		return
+	}
+	w = w[:5*ldw+k] // bounds for the assembly
+	xt = xt[:16*k]
+	var p *float32
+	if len(pf) > 0 {
+		p = &pf[0]
+	}
+	outer6x16F32AVX2(dst, &w[0], ldw, &xt[0], k, p, 4*len(pf))
+}
+
+func addTile6(out []float32, ldo int, tile *[128]float32, bias *[8]float32, acc bool) {
+	if !useAVX2FMA {
+		addTile6Generic(out, ldo, tile, bias, acc)
+		return
+	}
+	out = out[:15*ldo+6]
+	a := 0
+	if acc {
+		a = 1
+	}
+	addTile6AVX2(&out[0], ldo, tile, bias, a)
+}
+
+// packXT8AVX2 writes 8 rows of x into one half of a packed panel:
+//
+//	for r := range 8 { for j := range k {                        // k a multiple of 8
+//		dst[j*16+r] = src[r*lds+j]
+//	}}
+//
+//go:noescape
+func packXT8AVX2(dst *float32, src *float32, lds int, k int)
+
+func packXT(xt, x []float32, N, K, plo, phi int) {
+	if !useAVX2FMA || K < 8 {
+		packXTGeneric(xt, x, N, K, plo, phi)
+		return
+	}
+	k8 := K &^ 7
+	for p := plo; p < phi; p++ {
+		for h := 0; h < 16; h += 8 {
+			n0 := 16*p + h
+			if n0+8 > N {
+				packXT8Generic(xt[p*16*K+h:], x, n0, N, K)
+				continue
+			}
+			dst := xt[p*16*K+h : (p+1)*16*K]
+			src := x[n0*K : (n0+8)*K]
+			packXT8AVX2(&dst[0], &src[0], K, k8)
+			for j := k8; j < K; j++ {
+				for r := range 8 {
+					dst[j*16+r] = src[r*K+j]
+				}
+			}
+		}
+	}
+}

@@ -523,3 +523,252 @@ tsreduce:
 	JNZ  tsouter
 	VZEROUPPER
 	RET
+
+// OSTEP is step u of the outer-product tile: x rows 0..15 of column k+u
+// (xt[(k+u)*16:], two vectors) times w[j][k+u] broadcast, for the 6
+// weight rows j (rows 0..2 at SI + j·BX, rows 3..5 at R8 + (j-3)·BX).
+#define OSTEP(wo, xo) \
+	VMOVUPS xo(DI), Y12; \
+	VMOVUPS xo+32(DI), Y13; \
+	VBROADCASTSS wo(SI), Y14; \
+	VFMADD231PS Y14, Y12, Y0; \
+	VFMADD231PS Y14, Y13, Y1; \
+	VBROADCASTSS wo(SI)(BX*1), Y15; \
+	VFMADD231PS Y15, Y12, Y2; \
+	VFMADD231PS Y15, Y13, Y3; \
+	VBROADCASTSS wo(SI)(BX*2), Y14; \
+	VFMADD231PS Y14, Y12, Y4; \
+	VFMADD231PS Y14, Y13, Y5; \
+	VBROADCASTSS wo(R8), Y15; \
+	VFMADD231PS Y15, Y12, Y6; \
+	VFMADD231PS Y15, Y13, Y7; \
+	VBROADCASTSS wo(R8)(BX*1), Y14; \
+	VFMADD231PS Y14, Y12, Y8; \
+	VFMADD231PS Y14, Y13, Y9; \
+	VBROADCASTSS wo(R8)(BX*2), Y15; \
+	VFMADD231PS Y15, Y12, Y10; \
+	VFMADD231PS Y15, Y13, Y11
+
+// OTRANS transposes the 6 accumulators of 8 x rows (weight row j in
+// r0..r5, lane i = x row i) into dst rows [i][0:6] at off(DX), stride 32
+// bytes (clobbers r0..r5 and Y12..Y15).
+#define OTRANS(r0, r1, r2, r3, r4, r5, x1, x2, x3, x4, x5, off) \
+	VUNPCKLPS r1, r0, Y12;          /* t0 = [w0 w1] of x rows 0, 1 | 4, 5 */ \
+	VUNPCKHPS r1, r0, r0;           /* t1 = rows 2, 3 | 6, 7 */ \
+	VUNPCKLPS r3, r2, Y13;          /* t2 = [w2 w3] of rows 0, 1 | 4, 5 */ \
+	VUNPCKHPS r3, r2, r2;           /* t3 */ \
+	VUNPCKLPS r5, r4, Y14;          /* t4 = [w4 w5] of rows 0, 1 | 4, 5 */ \
+	VUNPCKHPS r5, r4, r4;           /* t5 = rows 2, 3 | 6, 7 */ \
+	VSHUFPS $0x44, Y13, Y12, r1;    /* [w0..w3] of row 0 | 4 */ \
+	VSHUFPS $0xEE, Y13, Y12, r3;    /* row 1 | 5 */ \
+	VSHUFPS $0x44, r2, r0, r5;      /* row 2 | 6 */ \
+	VSHUFPS $0xEE, r2, r0, Y15;     /* row 3 | 7 */ \
+	VMOVUPS x1, off(DX);            /* dst[i][0:4] */ \
+	VMOVLPS X14, off+16(DX);        /* dst[i][4:6] */ \
+	VMOVUPS x3, off+32(DX); \
+	VMOVHPS X14, off+48(DX); \
+	VMOVUPS x5, off+64(DX); \
+	VMOVLPS x4, off+80(DX); \
+	VMOVUPS X15, off+96(DX); \
+	VMOVHPS x4, off+112(DX); \
+	VEXTRACTF128 $1, r1, off+128(DX); /* rows 4..7 from the upper lanes */ \
+	VEXTRACTF128 $1, Y14, X14; \
+	VMOVLPS X14, off+144(DX); \
+	VEXTRACTF128 $1, r3, off+160(DX); \
+	VMOVHPS X14, off+176(DX); \
+	VEXTRACTF128 $1, r5, off+192(DX); \
+	VEXTRACTF128 $1, r4, x2; \
+	VMOVLPS x2, off+208(DX); \
+	VEXTRACTF128 $1, Y15, off+224(DX); \
+	VMOVHPS x2, off+240(DX)
+
+// func outer6x16F32AVX2(dst *[128]float32, w *float32, ldw int, xt *float32, k int, pf *float32, pfn int)
+//
+//	for i := range 16 { for j := range 6 {                        // k >= 1
+//		dst[i*8+j] = Σ_{kk<k} w[j*ldw+kk] · xt[kk*16+i]
+//	}}
+//
+// An outer-product register tile: 12 accumulators Y[2j], Y[2j+1] hold
+// 16 x rows of weight row j; each step of k broadcasts one value of each
+// of the 6 weight rows against 16 contiguous values of the packed,
+// transposed x (no horizontal sums). The tile is transposed once at the
+// end; dst[i*8+6:i*8+8] are not written. The pfn bytes at pf are
+// prefetched, one line per 4 steps of k.
+TEXT ·outer6x16F32AVX2(SB), NOSPLIT, $0-56
+	MOVQ w+8(FP), SI
+	MOVQ ldw+16(FP), BX
+	SHLQ $2, BX                   // BX = weight row stride in bytes
+	LEAQ (SI)(BX*2), R8
+	ADDQ BX, R8                   // R8 = weight row 3
+	MOVQ xt+24(FP), DI
+	MOVQ k+32(FP), CX
+	MOVQ pf+40(FP), R13
+	MOVQ pfn+48(FP), R14
+	ADDQ R13, R14                 // R14 = end of the prefetch
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+
+o4loop:
+	CMPQ CX, $4
+	JLT  o1loop
+	CMPQ R13, R14
+	JAE  o4body
+	PREFETCHT0 (R13)              // the next weight rows, a line per step
+	ADDQ $64, R13
+
+o4body:
+	OSTEP(0, 0)                   // acc[j] += w[j][k]·xt[k]
+	OSTEP(4, 64)                  // k+1
+	OSTEP(8, 128)                 // k+2
+	OSTEP(12, 192)                // k+3
+	ADDQ $16, SI
+	ADDQ $16, R8
+	ADDQ $256, DI
+	SUBQ $4, CX
+	JMP  o4loop
+
+o1loop:
+	TESTQ CX, CX
+	JZ    ostore
+	OSTEP(0, 0)
+	ADDQ $4, SI
+	ADDQ $4, R8
+	ADDQ $64, DI
+	DECQ CX
+	JMP  o1loop
+
+ostore:
+	MOVQ dst+0(FP), DX
+	OTRANS(Y0, Y2, Y4, Y6, Y8, Y10, X2, X4, X6, X8, X10, 0)     // x rows 0..7
+	OTRANS(Y1, Y3, Y5, Y7, Y9, Y11, X3, X5, X7, X9, X11, 256)   // x rows 8..15
+	VZEROUPPER
+	RET
+
+// func addTile6AVX2(out *float32, ldo int, tile *[128]float32, bias *[8]float32, acc int)
+//
+//	for i := range 16 { for j := range 6 {
+//		out[i*ldo+j] = tile[i*8+j] + bias[j] (+ out[i*ldo+j] if acc != 0)
+//	}}
+TEXT ·addTile6AVX2(SB), NOSPLIT, $0-40
+	MOVQ out+0(FP), DI
+	MOVQ ldo+8(FP), BX
+	SHLQ $2, BX                   // BX = out row stride in bytes
+	MOVQ tile+16(FP), SI
+	MOVQ bias+24(FP), R8
+	VMOVUPS (R8), X12             // bias[0:4]
+	VMOVSD 16(R8), X13            // bias[4:6]
+	MOVQ $16, CX
+	MOVQ acc+32(FP), AX
+	TESTQ AX, AX
+	JZ    atset
+
+atadd:
+	VADDPS (SI), X12, X0          // tile[i][0:4] + bias
+	VMOVSD 16(SI), X1
+	VADDPS X13, X1, X1            // tile[i][4:6] + bias
+	VADDPS (DI), X0, X0           // + out[i][0:4]
+	VMOVSD 16(DI), X2
+	VADDPS X2, X1, X1             // + out[i][4:6]
+	VMOVUPS X0, (DI)
+	VMOVSD X1, 16(DI)
+	ADDQ $32, SI
+	ADDQ BX, DI
+	DECQ CX
+	JNZ  atadd
+	RET
+
+atset:
+	VADDPS (SI), X12, X0
+	VMOVSD 16(SI), X1
+	VADDPS X13, X1, X1
+	VMOVUPS X0, (DI)
+	VMOVSD X1, 16(DI)
+	ADDQ $32, SI
+	ADDQ BX, DI
+	DECQ CX
+	JNZ  atset
+	RET
+
+// func packXT8AVX2(dst *float32, src *float32, lds int, k int)
+//
+//	for r := range 8 { for j := range k {                        // k a multiple of 8
+//		dst[j*16+r] = src[r*lds+j]
+//	}}
+//
+// 8 rows of x into one half of a packed panel (see packXT), by 8×8
+// transposes in registers.
+TEXT ·packXT8AVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ lds+16(FP), BX
+	SHLQ $2, BX                   // BX = source row stride in bytes
+	LEAQ (SI)(BX*2), R8
+	ADDQ BX, R8                   // R8 = row 3
+	LEAQ (R8)(BX*2), R9
+	ADDQ BX, R9                   // R9 = row 6
+	MOVQ k+24(FP), CX
+	SHRQ $3, CX
+	TESTQ CX, CX
+	JZ    pxdone
+
+pxloop:
+	VMOVUPS (SI), Y0              // r0 = x[0][j:j+8]
+	VMOVUPS (SI)(BX*1), Y1
+	VMOVUPS (SI)(BX*2), Y2
+	VMOVUPS (R8), Y3
+	VMOVUPS (R8)(BX*1), Y4
+	VMOVUPS (R8)(BX*2), Y5
+	VMOVUPS (R9), Y6
+	VMOVUPS (R9)(BX*1), Y7
+	VUNPCKLPS Y1, Y0, Y8          // [r0 r1] of columns 0, 1 | 4, 5
+	VUNPCKHPS Y1, Y0, Y9          // columns 2, 3 | 6, 7
+	VUNPCKLPS Y3, Y2, Y10
+	VUNPCKHPS Y3, Y2, Y11
+	VUNPCKLPS Y5, Y4, Y12
+	VUNPCKHPS Y5, Y4, Y13
+	VUNPCKLPS Y7, Y6, Y14
+	VUNPCKHPS Y7, Y6, Y15
+	VSHUFPS $0x44, Y10, Y8, Y0    // [r0..r3] of column 0 | 4
+	VSHUFPS $0xEE, Y10, Y8, Y1    // column 1 | 5
+	VSHUFPS $0x44, Y11, Y9, Y2    // column 2 | 6
+	VSHUFPS $0xEE, Y11, Y9, Y3    // column 3 | 7
+	VSHUFPS $0x44, Y14, Y12, Y4   // [r4..r7] of column 0 | 4
+	VSHUFPS $0xEE, Y14, Y12, Y5
+	VSHUFPS $0x44, Y15, Y13, Y6
+	VSHUFPS $0xEE, Y15, Y13, Y7
+	VPERM2F128 $0x20, Y4, Y0, Y8  // column 0 = [r0..r7][j]
+	VPERM2F128 $0x20, Y5, Y1, Y9
+	VPERM2F128 $0x20, Y6, Y2, Y10
+	VPERM2F128 $0x20, Y7, Y3, Y11
+	VPERM2F128 $0x31, Y4, Y0, Y12 // column 4
+	VPERM2F128 $0x31, Y5, Y1, Y13
+	VPERM2F128 $0x31, Y6, Y2, Y14
+	VPERM2F128 $0x31, Y7, Y3, Y15
+	VMOVUPS Y8, (DI)              // dst[j*16 : j*16+8]
+	VMOVUPS Y9, 64(DI)
+	VMOVUPS Y10, 128(DI)
+	VMOVUPS Y11, 192(DI)
+	VMOVUPS Y12, 256(DI)
+	VMOVUPS Y13, 320(DI)
+	VMOVUPS Y14, 384(DI)
+	VMOVUPS Y15, 448(DI)
+	ADDQ $32, SI
+	ADDQ $32, R8
+	ADDQ $32, R9
+	ADDQ $512, DI
+	DECQ CX
+	JNZ  pxloop
+
+pxdone:
+	VZEROUPPER
+	RET

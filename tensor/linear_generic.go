@@ -113,3 +113,65 @@ func tiles4x3F32Generic(dst, w []float32, ldw int, x []float32, ldx, k, ntiles i
 		tile4x3F32Generic((*[12]float32)(dst[12*t:12*t+12]), w, ldw, x[3*t*ldx:], ldx, k)
 	}
 }
+
+// outer6x16F32Generic computes dst[i*8+j] = Σ_{kk<k} w[j*ldw+kk]·xt[kk*16+i]
+// for 6 weight rows and 16 rows of x packed transposed (see packXT);
+// dst[i*8+6:i*8+8] are not written.
+func outer6x16F32Generic(dst *[128]float32, w []float32, ldw int, xt []float32, k int) {
+	xt = xt[:16*k]
+	for j := range 6 {
+		wr := w[j*ldw : j*ldw+k]
+		var acc [16]float32
+		for kk, wv := range wr {
+			xv := (*[16]float32)(xt[16*kk : 16*kk+16])
+			for i := range acc {
+				acc[i] += wv * xv[i]
+			}
+		}
+		for i, v := range acc {
+			dst[i*8+j] = v
+		}
+	}
+}
+
+// addTile6Generic stores a tile of outer6x16F32Generic into 16 rows of out:
+// out[i*ldo+j] = tile[i*8+j] + bias[j], plus what out held if acc.
+func addTile6Generic(out []float32, ldo int, tile *[128]float32, bias *[8]float32, acc bool) {
+	for i := range 16 {
+		o := out[i*ldo : i*ldo+6]
+		for j := range o {
+			v := tile[i*8+j] + bias[j]
+			if acc {
+				v += o[j]
+			}
+			o[j] = v
+		}
+	}
+}
+
+// packXTGeneric writes rows [16p, 16p+16) of x [N, K], for p in [plo,
+// phi), transposed into panels: xt[p*16*K + k*16 + i] = x[(16p+i)*K + k],
+// 0 for rows past N.
+func packXTGeneric(xt, x []float32, N, K, plo, phi int) {
+	for p := plo; p < phi; p++ {
+		packXT8Generic(xt[p*16*K:], x, 16*p, N, K)
+		packXT8Generic(xt[p*16*K+8:], x, 16*p+8, N, K)
+	}
+}
+
+// packXT8Generic writes rows [n0, n0+8) of x [N, K] transposed into half
+// a panel: dst[k*16 + r] = x[(n0+r)*K + k], 0 for rows past N.
+func packXT8Generic(dst, x []float32, n0, N, K int) {
+	for r := range 8 {
+		n := n0 + r
+		if n >= N {
+			for k := range K {
+				dst[k*16+r] = 0
+			}
+			continue
+		}
+		for k, v := range x[n*K : (n+1)*K] {
+			dst[k*16+r] = v
+		}
+	}
+}

@@ -17,3 +17,13 @@ func gemvRowsQ8(out []float32, q []int8, s, x []float32) { gemvRowsQ8Generic(out
 func tiles4x3F32(dst, w []float32, ldw int, x []float32, ldx, k, ntiles int, _ *float32) {
 	tiles4x3F32Generic(dst, w, ldw, x, ldx, k, ntiles)
 }
+
+func outer6x16F32(dst *[128]float32, w []float32, ldw int, xt []float32, k int, _ []float32) {
+	outer6x16F32Generic(dst, w, ldw, xt, k)
+}
+
+func addTile6(out []float32, ldo int, tile *[128]float32, bias *[8]float32, acc bool) {
+	addTile6Generic(out, ldo, tile, bias, acc)
+}
+
+func packXT(xt, x []float32, N, K, plo, phi int) { packXTGeneric(xt, x, N, K, plo, phi) }

@@ -108,6 +108,8 @@ type Runner struct {
 	pool    *Pool
 	f       forState
 	lin     linearTask
+	pk      packTask
+	xt      []float32 // x packed for Linear's outer-product path, grown only
 	ln      lnTask
 	scratch [][]float32     // [threads][...] per-worker scratch of Linear, grown only
 	labels  context.Context // pprof labels the workers wear while running this Runner's ops; nil for none
