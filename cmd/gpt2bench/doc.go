@@ -14,7 +14,7 @@
 //	32     16      3     45.22        47.80        17.48        17.32       23.71       306.7       707.7          56.76 ± 0.935  0 (0 ms)
 //	128    16      3     122.4        132.1        16.12        15.90       18.31       366.0       1046           62.17 ± 0.686  0 (0 ms)
 //	...
-//	report: data/benchmarks/gpt2-random_20261127_170707.json (summary data/benchmarks/gpt2-random_20261127_170707.md)
+//	report: data/benchmarks/gpt2-random_20261127_171238.json (summary data/benchmarks/gpt2-random_20261127_171238.md)
 //
 // Subcommands, one file each:
 //
