@@ -1,6 +1,7 @@
 package profile
 
 import (
+
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/gpt2bench/gpt2bench/bench/report"
 )
 
 func TestLimitsCache(t *testing.T) {
@@ -100,9 +103,9 @@ func TestRoofline(t *testing.T) {
 		bound           string
 		ofLimit         float64
 	}{
-		{"matvec", 5, 10, 0.5, BoundMemory, 0.5},     // 10 of 20 GB/s
-		{"matmul", 80, 1, 80, BoundCompute, 0.8},     // 80 of 100 GFLOP/s
-		{"at balance", 50, 10, 5, BoundCompute, 0.5}, // on the ridge: compute
+		{"matvec", 5, 10, 0.5, report.BoundMemory, 0.5},     // 10 of 20 GB/s
+		{"matmul", 80, 1, 80, report.BoundCompute, 0.8},     // 80 of 100 GFLOP/s
+		{"at balance", 50, 10, 5, report.BoundCompute, 0.5}, // on the ridge: compute
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b, of := roofline(l, 1, tc.gflops, tc.gbs, tc.ai)

@@ -4,13 +4,8 @@ import (
 	"math"
 	"slices"
 
+	"github.com/gpt2bench/gpt2bench/bench/report"
 	"github.com/gpt2bench/gpt2bench/model"
-)
-
-// Roofline bounds.
-const (
-	BoundMemory  = "memory"
-	BoundCompute = "compute"
 )
 
 // Profile is the result of a traced run: per-(phase, layer, op) time,
@@ -299,9 +294,9 @@ func roofline(l *Limits, threads int, gflops, gbs, ai float64) (bound string, of
 		return "", 0
 	}
 	if ai < pk/bw {
-		return BoundMemory, gbs / bw
+		return report.BoundMemory, gbs / bw
 	}
-	return BoundCompute, gflops / pk
+	return report.BoundCompute, gflops / pk
 }
 
 // percentile returns the p-th percentile of sorted s, linear interpolation

@@ -125,7 +125,7 @@ func TestSyntheticProfile(t *testing.T) {
 		t.Fatalf("%d phases, want 2", len(p.Phases))
 	}
 	dec := p.Phases[1]
-	if dec.Phase != "decode" || dec.Steps != 4 || dec.Bound != BoundMemory {
+	if dec.Phase != "decode" || dec.Steps != 4 || dec.Bound != report.BoundMemory {
 		t.Errorf("decode summary %+v: want 4 memory-bound steps", dec)
 	}
 	// Every op moves bytes at 10 GB/s (plus 1µs each): just under 10 GB/s, half of 20.

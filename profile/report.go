@@ -37,9 +37,9 @@ func (p *Profile) Report() *report.Profile {
 		}
 		bound := o.Bound
 		if bound == "" {
-			bound = BoundMemory
+			bound = report.BoundMemory
 			if o.Intensity >= NominalBalance {
-				bound = BoundCompute
+				bound = report.BoundCompute
 			}
 		}
 		r.Ops = append(r.Ops, report.OpProfile{

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/gpt2bench/gpt2bench/bench/report"
 	"github.com/gpt2bench/gpt2bench/model"
 )
 
@@ -22,12 +23,12 @@ const (
 	numPhases
 )
 
-// String returns "prefill" or "decode".
+// String returns the report's phase name, report.PhasePrefill or report.PhaseDecode.
 func (p Phase) String() string {
 	if p == Decode {
-		return "decode"
+		return report.PhaseDecode
 	}
-	return "prefill"
+	return report.PhasePrefill
 }
 
 // phaseOf classifies a forward step.
