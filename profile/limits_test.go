@@ -1,7 +1,6 @@
 package profile
 
 import (
-
 	"context"
 	"errors"
 	"fmt"
