@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gpt2bench/gpt2bench/internal/atomicfile"
 )
 
 // Measure is one calibrated quantity over repeated runs. The limit used
@@ -231,18 +233,7 @@ func SaveLimits(path string, l *Limits) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("profile: save limits: %w", err)
 	}
-	f, err := os.CreateTemp(dir, ".limits-*.json")
-	if err != nil {
-		return fmt.Errorf("profile: save limits: %w", err)
-	}
-	_, werr := f.Write(append(b, '\n'))
-	cerr := f.Close()
-	if err := errors.Join(werr, cerr); err != nil {
-		os.Remove(f.Name())
-		return fmt.Errorf("profile: save limits: %w", err)
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		os.Remove(f.Name())
+	if err := atomicfile.WriteBytes(path, append(b, '\n')); err != nil {
 		return fmt.Errorf("profile: save limits: %w", err)
 	}
 	return nil

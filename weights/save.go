@@ -3,13 +3,12 @@ package weights
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 
+	"github.com/gpt2bench/gpt2bench/internal/atomicfile"
 	"github.com/gpt2bench/gpt2bench/model"
 	"github.com/gpt2bench/gpt2bench/weights/safetensors"
 )
@@ -41,10 +40,13 @@ func Save(dir string, cfg model.Config, p *model.Params) error {
 	if err := safetensors.Write(&st, CheckpointTensors(cfg, p, "transformer."), map[string]string{"format": "pt"}); err != nil {
 		return fmt.Errorf("weights: save: %w", err)
 	}
-	return errors.Join(
-		writeNew(stPath, st.Bytes()),
-		writeNew(cfgPath, append(conf, '\n')),
-	)
+	if err := atomicfile.Create(stPath, st.Bytes()); err != nil {
+		return fmt.Errorf("weights: save: %w", err)
+	}
+	if err := atomicfile.Create(cfgPath, append(conf, '\n')); err != nil {
+		return fmt.Errorf("weights: save: %w", err)
+	}
+	return nil
 }
 
 // CheckpointTensors returns p as a Hugging Face checkpoint holds it, names
@@ -103,23 +105,4 @@ func configJSON(cfg model.Config) map[string]any {
 func shortest(f float32) float64 {
 	v, _ := strconv.ParseFloat(strconv.FormatFloat(float64(f), 'g', -1, 32), 64)
 	return v
-}
-
-// writeNew writes data to path through a temporary file in the same
-// directory and a hard link, which fails rather than replace a file that
-// appeared meanwhile.
-func writeNew(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("weights: save: %w", err)
-	}
-	defer os.Remove(f.Name())
-	_, werr := io.Copy(f, bytes.NewReader(data))
-	if err := errors.Join(werr, f.Sync(), f.Close()); err != nil {
-		return fmt.Errorf("weights: save %s: %w", path, err)
-	}
-	if err := os.Link(f.Name(), path); err != nil {
-		return fmt.Errorf("weights: save: %w", err)
-	}
-	return nil
 }

@@ -219,24 +219,6 @@ func writeTemp(dir string, data []byte) (string, error) {
 	return name, nil
 }
 
-// replaceFile writes data to path atomically, mode 0644: a synced temporary
-// file in the same folder, renamed over path.
-func replaceFile(path string, data []byte) error {
-	tmp, err := writeTemp(filepath.Dir(path), data)
-	if err != nil {
-		return err
-	}
-	err = os.Chmod(tmp, 0o644) // CreateTemp makes it 0600
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("report: write %s: %w", path, err)
-	}
-	return nil
-}
-
 // syncDir flushes the directory entry of new links; best effort, since some
 // file systems do not support syncing directories.
 func syncDir(dir string) {

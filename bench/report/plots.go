@@ -18,6 +18,8 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
 	"gonum.org/v1/plot/vg/vgsvg"
+
+	"github.com/gpt2bench/gpt2bench/internal/atomicfile"
 )
 
 // Plot formats WritePlots accepts.
@@ -99,7 +101,7 @@ func WritePlots(dir string, r *Report, formats []string) ([]string, error) {
 				return paths, err
 			}
 			path := filepath.Join(dir, c.name+"."+f)
-			if err := replaceFile(path, data); err != nil {
+			if err := atomicfile.WriteBytes(path, data); err != nil {
 				return paths, err
 			}
 			paths = append(paths, path)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gpt2bench/gpt2bench/internal/atomicfile"
 	"github.com/gpt2bench/gpt2bench/model"
 	"github.com/gpt2bench/gpt2bench/profile"
 )
@@ -158,7 +159,7 @@ func runProfile(ctx context.Context, a *app, mf *modelFlags, r profileRun) error
 		return err
 	}
 	if tl != nil {
-		if err := writeFileAtomic(r.timeline, tl.WriteJSON); err != nil {
+		if err := atomicfile.Write(r.timeline, tl.WriteJSON); err != nil {
 			return fmt.Errorf("--timeline: %w", err)
 		}
 		fmt.Fprintf(a.stderr, "timeline: %d events written to %s (open in ui.perfetto.dev or chrome://tracing)\n", tl.Len(), r.timeline)

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gpt2bench/gpt2bench/bench/report"
+	"github.com/gpt2bench/gpt2bench/internal/atomicfile"
 )
 
 // reportFormats are the renderings of a report on stdout.
@@ -68,7 +69,7 @@ func newReportCmd(a *app) *cobra.Command {
 				fmt.Fprintf(a.stderr, "wrote %d plots to %s\n", len(files), plotsDir)
 			}
 			if htmlOut != "" {
-				if err := writeFileAtomic(htmlOut, func(w io.Writer) error { return report.WriteHTML(w, r) }); err != nil {
+				if err := atomicfile.Write(htmlOut, func(w io.Writer) error { return report.WriteHTML(w, r) }); err != nil {
 					return fmt.Errorf("--html: %w", err)
 				}
 				fmt.Fprintf(a.stderr, "wrote %s\n", htmlOut)

@@ -19,6 +19,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gpt2bench/gpt2bench/internal/atomicfile"
 )
 
 // optionalFiles are fetched when present (skipped on 404) unless --include replaces them;
@@ -497,29 +499,13 @@ func symlinkAtomic(target, link string) error {
 	return nil
 }
 
-// writeFileAtomic writes data to a temporary file next to p and renames it over p.
+// writeFileAtomic writes data to p through a temporary file and a rename,
+// creating p's directory.
 func writeFileAtomic(p string, data []byte) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(filepath.Dir(p), ".tmp-"+filepath.Base(p)+"-*")
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return err
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	if err := os.Rename(f.Name(), p); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	return nil
+	return atomicfile.WriteBytes(p, data)
 }
 
 // matching lists the repo's files at commit (the hub's /api/models/{repo}/revision/{commit},
