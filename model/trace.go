@@ -1,6 +1,9 @@
 package model
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Op names one step of the forward pass, for per-op timing.
 type Op uint8
@@ -61,6 +64,21 @@ type Tracer interface {
 	BeginOp(layer int, op Op) // layer is -1 for ops outside the blocks
 	EndOp(layer int, op Op)
 	EndStep()
+}
+
+// DeviceTracer is a Tracer for backends whose ops run asynchronously on a
+// device (model/cuda): timing each op with host clocks would need a
+// synchronization after every op, which changes what is measured. Such a
+// backend calls BeginStep when it issues the step, then, once the step has
+// run, DeviceOp for every op in order with the times the device measured
+// (CUDA events), then EndStep. BeginOp and EndOp are not called for those
+// ops.
+type DeviceTracer interface {
+	Tracer
+	// DeviceOp records that op (of layer; -1 outside the blocks) ran for
+	// dur on the device, starting start after the step's first op began
+	// there.
+	DeviceOp(layer int, op Op, start, dur time.Duration)
 }
 
 // LabelTracer is a Tracer that also sets pprof labels for each op on the

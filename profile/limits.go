@@ -78,6 +78,23 @@ type Limits struct {
 	PeakAll   Measure `json:"peak_gflop_per_s_all"`
 	// MeasuredAt is when Calibrate ran.
 	MeasuredAt time.Time `json:"measured_at"`
+	// Source, when set, says the limits are nominal rather than measured
+	// and where they come from (NominalLimits: a GPU's device attributes).
+	Source string `json:"source,omitempty"`
+}
+
+// NominalLimits returns limits that were not measured: a device's
+// bandwidth in GB/s and float32 peak in GFLOP/s as its data sheet or
+// attributes give them (0 for unknown), for one device (Cores 1). source
+// says where the numbers come from; reports print it in place of the
+// calibration method.
+func NominalLimits(device, source string, gbPerS, gflopPerS float64) *Limits {
+	one := func(v float64) Measure { return newMeasure([]float64{v}) }
+	return &Limits{
+		Key: "device:" + device, CPU: device, Cores: 1, Kernel: "nominal", Source: source,
+		MemRead1Core: one(gbPerS), MemReadAll: one(gbPerS), Peak1Core: one(gflopPerS), PeakAll: one(gflopPerS),
+		MeasuredAt: time.Now().UTC(),
+	}
 }
 
 // interp returns the limit for an op split across threads goroutines:

@@ -16,8 +16,11 @@ type Profile struct {
 	Model string `json:"model"`
 	// DType is the weight storage, e.g. "f32".
 	DType string `json:"dtype"`
-	// Threads is the goroutines each parallel op is split across.
+	// Threads is the goroutines each parallel op is split across (1 on a GPU).
 	Threads int `json:"threads"`
+	// Device is the GPU the ops ran on (timed with CUDA events); empty
+	// for the CPU.
+	Device string `json:"device,omitempty"`
 	// InputLen and OutputLen are the prompt and generated tokens of the traced run.
 	InputLen  int `json:"input_len"`
 	OutputLen int `json:"output_len"`
@@ -161,6 +164,7 @@ type Info struct {
 	Model               string  // e.g. "gpt2"
 	DType               string  // weight storage, e.g. "f32"
 	Threads             int     // goroutines each parallel op is split across
+	Device              string  // the GPU the ops ran on; empty for the CPU
 	InputLen, OutputLen int     // prompt and generated tokens
 	Limits              *Limits // calibrated limits; nil when not calibrated
 }
@@ -169,7 +173,7 @@ type Info struct {
 // Finish first.
 func (t *Tracer) Profile(info Info) *Profile {
 	p := &Profile{
-		Model: info.Model, DType: info.DType, Threads: max(info.Threads, 1),
+		Model: info.Model, DType: info.DType, Threads: max(info.Threads, 1), Device: info.Device,
 		InputLen: info.InputLen, OutputLen: info.OutputLen, Limits: info.Limits,
 	}
 	const ms = 1e-6 // ns to ms

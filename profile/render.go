@@ -192,8 +192,14 @@ func (p *Profile) writeTables(w io.Writer, md bool) {
 	if md {
 		fmt.Fprintf(w, "## Profile\n\n")
 	}
-	text("%s %s, %d threads: input %d tokens, output %d tokens", p.Model, p.DType, p.Threads, p.InputLen, p.OutputLen)
-	if l := p.Limits; l != nil {
+	if p.Device != "" {
+		text("%s %s on %s (per-op times from CUDA events): input %d tokens, output %d tokens", p.Model, p.DType, p.Device, p.InputLen, p.OutputLen)
+	} else {
+		text("%s %s, %d threads: input %d tokens, output %d tokens", p.Model, p.DType, p.Threads, p.InputLen, p.OutputLen)
+	}
+	if l := p.Limits; l != nil && l.Source != "" {
+		text("limits (%s, nominal: %s): memory %s GB/s; float32 FMA %s GFLOP/s", l.CPU, l.Source, num(l.MemReadAll.Limit()), num(l.PeakAll.Limit()))
+	} else if l != nil {
 		text("limits (%s kernels, %s): read %s GB/s 1 core, %s GB/s %d cores; FMA %s GFLOP/s 1 core, %s GFLOP/s %d cores",
 			l.Kernel, l.MeasuredAt.Format("2006-01-02"), num(l.MemRead1Core.Limit()), num(l.MemReadAll.Limit()), l.Cores,
 			num(l.Peak1Core.Limit()), num(l.PeakAll.Limit()), l.Cores)

@@ -23,6 +23,19 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 // third decode token with a GC pause inside it.
 func syntheticProfile(t *testing.T) *Profile {
 	t.Helper()
+	lim := &Limits{
+		Key: "test", CPU: "Test CPU", Cores: 2, Kernel: "avx2-fma",
+		MeasuredAt:   time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC),
+		MemRead1Core: fixed(12), MemReadAll: fixed(20),
+		Peak1Core: fixed(125), PeakAll: fixed(250),
+	}
+	return syntheticProfileOn(t, Info{Model: "gpt2", DType: "f32", Threads: 2, Limits: lim})
+}
+
+// syntheticProfileOn is syntheticProfile with the run described by info
+// (its InputLen and OutputLen are set here).
+func syntheticProfileOn(t *testing.T, info Info) *Profile {
+	t.Helper()
 	cfg := model.GPT2()
 	tr := NewTracer(cfg, TracerOptions{})
 	const in, out = 16, 5
@@ -75,13 +88,8 @@ func syntheticProfile(t *testing.T) *Profile {
 		}
 		step(model.Step{B: 1, T: 1, Pos: in + i}, extra)
 	}
-	lim := &Limits{
-		Key: "test", CPU: "Test CPU", Cores: 2, Kernel: "avx2-fma",
-		MeasuredAt:   time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC),
-		MemRead1Core: fixed(12), MemReadAll: fixed(20),
-		Peak1Core: fixed(125), PeakAll: fixed(250),
-	}
-	p := tr.Profile(Info{Model: "gpt2", DType: "f32", Threads: 2, InputLen: in, OutputLen: out, Limits: lim})
+	info.InputLen, info.OutputLen = in, out
+	p := tr.Profile(info)
 	est := 60 * float64(p.Overhead.OpCalls) * 1e-6
 	p.Overhead = Overhead{PerOpNs: 60, OpCalls: p.Overhead.OpCalls, EstimatedMs: est, EstimatedShare: est / p.WallMs, Pairs: 2, UntracedMs: 100, TracedMs: 100.5, MeasuredShare: 0.005}
 	return p
@@ -89,11 +97,19 @@ func syntheticProfile(t *testing.T) *Profile {
 
 func TestWriteGolden(t *testing.T) {
 	p := syntheticProfile(t)
+	gpu := NominalLimits("Test GPU", "device attributes", 3000, 60000)
+	gpu.MeasuredAt = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	pg := syntheticProfileOn(t, Info{Model: "gpt2", DType: "f16", Threads: 1, Device: "Test GPU", Limits: gpu})
 	for _, tc := range []struct {
+		p      *Profile
 		format Format
 		file   string
-	}{{FormatTable, "profile.txt"}, {FormatMarkdown, "profile.md"}, {FormatJSON, "profile.json"}} {
-		t.Run(string(tc.format), func(t *testing.T) {
+	}{
+		{p, FormatTable, "profile.txt"}, {p, FormatMarkdown, "profile.md"}, {p, FormatJSON, "profile.json"},
+		{pg, FormatTable, "profile-gpu.txt"}, {pg, FormatJSON, "profile-gpu.json"},
+	} {
+		p := tc.p
+		t.Run(tc.file, func(t *testing.T) {
 			var buf bytes.Buffer
 			if err := p.Write(&buf, tc.format); err != nil {
 				t.Fatal(err)
@@ -185,5 +201,22 @@ func TestReportValidates(t *testing.T) {
 				t.Fatalf("report with profile does not validate: %v", err)
 			}
 		})
+	}
+}
+
+// TestNominalLimitsReport checks that nominal limits (a GPU's attributes)
+// are named as such in the report, not as a calibration.
+func TestNominalLimitsReport(t *testing.T) {
+	gpu := NominalLimits("Test GPU", "device attributes", 3000, 60000)
+	p := syntheticProfileOn(t, Info{Model: "gpt2", DType: "f16", Threads: 1, Device: "Test GPU", Limits: gpu})
+	r := p.Report()
+	if want := "nominal: device attributes"; r.Machine.Method != want {
+		t.Errorf("method %q, want %q", r.Machine.Method, want)
+	}
+	if r.Machine.MemBandwidthGBPerSAll != 3000 || r.Machine.PeakGFLOPPerSAll != 60000 {
+		t.Errorf("machine limits %+v, want 3000 GB/s and 60000 GFLOP/s", r.Machine)
+	}
+	if gpu.Bandwidth(1) != 3000 || gpu.Peak(8) != 60000 {
+		t.Errorf("Bandwidth(1) %g, Peak(8) %g", gpu.Bandwidth(1), gpu.Peak(8))
 	}
 }

@@ -27,6 +27,9 @@ func (p *Profile) Report() *report.Profile {
 			PeakGFLOPPerS1Core: l.Peak1Core.Limit(), PeakGFLOPPerSAll: l.PeakAll.Limit(),
 			Method: "measured (" + l.Kernel + " kernels, best of " + strconv.Itoa(len(l.PeakAll.Samples)) + " runs)",
 		}
+		if l.Source != "" {
+			r.Machine.Method = "nominal: " + l.Source
+		}
 	} else {
 		r.Machine.Method = fmt.Sprintf("not calibrated: bounds against a nominal balance of %g FLOP/byte", NominalBalance)
 	}

@@ -11,7 +11,9 @@ import (
 	"github.com/gpt2bench/gpt2bench/model"
 )
 
-// Traceable is a backend that accepts a model.Tracer: *model.Session.
+// Traceable is a backend that accepts a model.Tracer: *model.Session, and
+// model/cuda's Session (which hands a Tracer that implements
+// model.DeviceTracer, as Tracer does, its ops' CUDA-event times).
 type Traceable interface {
 	model.Backend
 	SetTracer(t model.Tracer)
@@ -142,7 +144,7 @@ func Run(ctx context.Context, be Traceable, opts RunOptions) (*Profile, error) {
 	return p, nil
 }
 
-// ErrNotTraceable reports a backend without SetTracer (e.g. cuda).
+// ErrNotTraceable reports a backend without SetTracer.
 var ErrNotTraceable = errors.New("profile: this backend cannot be traced; use --backend cpu")
 
 // opPairCost measures the cost in ns of one BeginOp/EndOp pair of t (with

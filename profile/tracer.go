@@ -237,24 +237,7 @@ func (t *Tracer) BeginOp(layer int, op model.Op) {
 // EndOp implements model.Tracer.
 func (t *Tracer) EndOp(layer int, op model.Op) {
 	end := t.now()
-	d := end - t.opStart
-	c := &t.acc[t.index(t.phase, layer, op)]
-	c.calls++
-	c.ns += d
-	if op == model.OpSample {
-		// Sampling runs between steps, on the last step's logits.
-		c.flops += t.cost[op][0]
-		c.bytes += t.cost[op][1]
-		t.tokens = append(t.tokens, end)
-	} else {
-		c.flops += t.cost[op][0]
-		c.bytes += t.cost[op][1]
-		t.stepOpNs += d
-	}
-	if tl := t.opts.Timeline; tl != nil {
-		tl.add(event{kind: kindOp, phase: t.phase, layer: int16(layer), op: op, start: t.opStart, dur: d})
-		t.lastEnd = end
-	}
+	t.record(layer, op, t.opStart, end-t.opStart)
 	if t.regions[2] != nil {
 		t.regions[2].End()
 		t.regions[2] = nil
@@ -266,6 +249,46 @@ func (t *Tracer) EndOp(layer int, op model.Op) {
 	if t.opts.Labels {
 		t.cur = t.phaseCtx[t.phase]
 		pprof.SetGoroutineLabels(t.cur)
+	}
+}
+
+// DeviceOp implements model.DeviceTracer: op ran on the device for dur,
+// starting start after the step's first op began there. The timeline
+// places it at the step's host start plus start (the device's clock is
+// not the host's: the offset between them, the launch latency, is not
+// known).
+func (t *Tracer) DeviceOp(layer int, op model.Op, start, dur time.Duration) {
+	var base int64
+	if n := len(t.steps); n > 0 {
+		base = t.steps[n-1].Start
+	}
+	at := base + int64(start)
+	if t.opts.Timeline != nil && layer != t.layerOpen {
+		t.closeLayer()
+		if layer >= 0 {
+			t.layerOpen, t.layerStart = layer, at
+		}
+	}
+	t.record(layer, op, at, int64(dur))
+}
+
+// record adds one op of d ns that began at start (ns since the epoch).
+func (t *Tracer) record(layer int, op model.Op, start, d int64) {
+	end := start + d
+	c := &t.acc[t.index(t.phase, layer, op)]
+	c.calls++
+	c.ns += d
+	c.flops += t.cost[op][0]
+	c.bytes += t.cost[op][1]
+	if op == model.OpSample {
+		// Sampling runs between steps, on the last step's logits.
+		t.tokens = append(t.tokens, end)
+	} else {
+		t.stepOpNs += d
+	}
+	if tl := t.opts.Timeline; tl != nil {
+		tl.add(event{kind: kindOp, phase: t.phase, layer: int16(layer), op: op, start: start, dur: d})
+		t.lastEnd = end
 	}
 }
 

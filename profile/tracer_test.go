@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"testing"
+	"time"
 
 	"github.com/gpt2bench/gpt2bench/model"
 )
@@ -285,5 +286,76 @@ func BenchmarkOpPair(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestDeviceOps feeds a Tracer the way model/cuda does: BeginStep, then the
+// device-measured ops with their offsets and durations, then EndStep, and
+// checks the sums, the phase, the coverage and the timeline's placement.
+func TestDeviceOps(t *testing.T) {
+	cfg := smallConfig()
+	tl := NewTimeline("device")
+	tr := NewTracer(cfg, TracerOptions{Timeline: tl, Steps: 2})
+	var _ model.DeviceTracer = tr
+	us := time.Microsecond
+	steps := []model.Step{{B: 1, T: 4}, {B: 1, T: 1, Pos: 4}}
+	for _, st := range steps {
+		tr.BeginStep(st)
+		tr.DeviceOp(-1, model.OpEmbed, 0, 2*us)
+		for l := range cfg.NLayer {
+			base := 2*us + time.Duration(l)*10*us
+			tr.DeviceOp(l, model.OpQKV, base, 4*us)
+			tr.DeviceOp(l, model.OpAttnScores, base+4*us, 6*us)
+		}
+		tr.DeviceOp(-1, model.OpLogits, 22*us, 3*us)
+		tr.EndStep()
+		tr.BeginOp(-1, model.OpSample) // host sampling, timed on the host
+		tr.EndOp(-1, model.OpSample)
+	}
+	tr.Finish()
+	p := tr.Profile(Info{Model: "small", DType: "f32", Threads: 1})
+	got := map[string]OpRow{}
+	for _, r := range p.Ops {
+		got[fmt.Sprintf("%s/%d/%s", r.Phase, r.Layer, r.Op)] = r
+	}
+	for _, tc := range []struct {
+		key   string
+		calls int64
+		ms    float64
+	}{
+		{"prefill/-1/embed", 1, 0.002}, {"prefill/0/qkv", 1, 0.004}, {"prefill/1/attn_scores", 1, 0.006},
+		{"decode/-1/logits", 1, 0.003}, {"decode/1/qkv", 1, 0.004},
+	} {
+		r, ok := got[tc.key]
+		if !ok {
+			t.Errorf("%s: no row", tc.key)
+			continue
+		}
+		if r.Calls != tc.calls || math.Abs(r.TotalMs-tc.ms) > 1e-9 {
+			t.Errorf("%s: %d calls, %g ms; want %d, %g", tc.key, r.Calls, r.TotalMs, tc.calls, tc.ms)
+		}
+	}
+	for _, ph := range p.Phases {
+		if want := 0.025; math.Abs(ph.OpInStepMs-want) > 1e-9 {
+			t.Errorf("%s: %g ms in ops, want %g", ph.Phase, ph.OpInStepMs, want)
+		}
+	}
+	// The timeline puts each op at the step's start plus its offset.
+	recs := tr.Steps()
+	if len(recs) != 2 {
+		t.Fatalf("%d steps, want 2", len(recs))
+	}
+	var qkv1 *event
+	for i := range tl.events {
+		e := &tl.events[i]
+		if e.kind == kindOp && e.op == model.OpQKV && e.layer == 1 && e.phase == Decode {
+			qkv1 = e
+		}
+	}
+	if qkv1 == nil {
+		t.Fatal("no decode layer-1 qkv event in the timeline")
+	}
+	if want := recs[1].Start + int64(12*us); qkv1.start != want || qkv1.dur != int64(4*us) {
+		t.Errorf("decode layer 1 qkv at %d for %d ns, want %d for %d", qkv1.start, qkv1.dur, want, int64(4*us))
 	}
 }

@@ -9,7 +9,8 @@
 #     transformers and vs the CPU path, greedy continuation, batches, the
 #     graphs) and gpt2 124M (the default model, random weights) against the
 #     CPU path; the fixtures again with the fresh PTX; then `gpt2bench
-#     verify --backend cuda` on every fixture and a quick `gpt2bench bench
+#     verify --backend cuda` on every fixture, `gpt2bench profile --backend
+#     cuda` (per-op times from CUDA events) and a quick `gpt2bench bench
 #     --backend cuda` when the CLI binary is there;
 #  3. speed: TTFT of a 128-token prompt and greedy decode at batch 1 and 32
 #     (gpt2 124M, f16 and f32), next to transformers (scripts/hf-baseline.py).
@@ -62,7 +63,7 @@ fi
 [[ -x .cuda/cudatest ]] || { echo "gpu-check.sh: .cuda/cudatest missing; run scripts/gpu-check.sh --build on the build machine" >&2; exit 1; }
 
 log "verify: kernels, fixtures, default model (embedded PTX)"
-if (cd model/cuda && timeout 150 ../../.cuda/cudatest -test.v -test.count=1 -test.run 'Kernel|Fixtures|Errors|DefaultModel') >"$out/verify.log" 2>&1; then
+if (cd model/cuda && timeout 150 ../../.cuda/cudatest -test.v -test.count=1 -test.run 'Kernel|Fixtures|Errors|DefaultModel|DeviceTimer') >"$out/verify.log" 2>&1; then
 	log "verify: PASS"
 else
 	log "verify: FAIL"; status=1
@@ -73,7 +74,7 @@ grep -E 'vs transformers|prefill all logits' "$out/verify.log" | sed 's/^ *//' |
 log "verify took $((SECONDS - start)) s"
 
 log "speed: gpt2 124M, random weights, model/cuda"
-(cd model/cuda && GPT2BENCH_CUDA_BENCH=1 GPT2BENCH_CUDA_BENCH_OUT="$out/speed.jsonl" timeout 100 ../../.cuda/cudatest -test.v -test.count=1 -test.run Speed) >"$out/speed.log" 2>&1 ||
+(cd model/cuda && GPT2BENCH_CUDA_BENCH=1 GPT2BENCH_CUDA_BENCH_OUT="$out/speed.jsonl" timeout 150 ../../.cuda/cudatest -test.v -test.count=1 -test.run Speed) >"$out/speed.log" 2>&1 ||
 	{ log "speed: FAILED"; tail -n 30 "$out/speed.log" | tee -a "$sum"; }
 grep -E 'ttft|decode_|ops |info:' "$out/speed.log" | sed 's/^ *gpu_test.go:[0-9]*: //' | tee -a "$sum"
 
@@ -107,6 +108,14 @@ if [[ -x .cuda/gpt2bench ]]; then
 			fi
 		done
 	done
+	echo "\$ gpt2bench profile --backend cuda --dtype f16 --input-len 128 --output-len 32" >>"$out/cli.log"
+	if timeout 60 .cuda/gpt2bench profile --backend cuda --dtype f16 --input-len 128 --output-len 32 --overhead-runs 2 >"$tmp/profile.txt" 2>>"$out/cli.log"; then
+		log "gpt2bench profile --backend cuda (CUDA events): ok"
+		sed -n '1,/^PER LAYER/p' "$tmp/profile.txt" | grep -v '^PER LAYER' | tee -a "$sum"
+	else
+		log "gpt2bench profile --backend cuda: FAILED (cli.log)"; status=1
+	fi
+	cat "$tmp/profile.txt" >>"$out/cli.log" 2>/dev/null
 	echo "\$ gpt2bench bench --backend cuda --dtype f16 --quick --model default" >>"$out/cli.log"
 	if [[ ${GPU_CHECK_CLI_BENCH:-1} == 0 ]]; then
 		log "gpt2bench bench: skipped (GPU_CHECK_CLI_BENCH=0)"

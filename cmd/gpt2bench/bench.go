@@ -99,7 +99,7 @@ writes the report marked incomplete and exits 130.`,
 	f.StringVar(&bf.format, "format", "table", "summary on stdout: table, json or markdown")
 	f.BoolVarP(&bf.quiet, "quiet", "q", false, "no progress bars or messages on stderr")
 	f.StringVar(&bf.targets, "targets", "", "performance targets `FILE` (YAML or JSON) to check; a failure exits 1")
-	f.BoolVar(&bf.profile, "profile", true, "add the per-layer, per-op profile of one generation (CPU backend) to the report")
+	f.BoolVar(&bf.profile, "profile", true, "add the per-layer, per-op profile of one generation to the report (on a GPU: CUDA events)")
 	return cmd
 }
 

@@ -35,28 +35,30 @@ them aloud, one line at a time, until the lamps were lit.`
 // fits (batch 1, opts.OutputLen tokens) for the report's profile section,
 // against this machine's limits (calibrated once and cached).
 func profileSection(ctx context.Context, a *app, e *engine, opts bench.Options, logf func(string, ...any)) (*report.Profile, error) {
-	if e.cpu == nil {
-		logf("profile: per-op timing of the %s backend is not available; skipped\n", e.flags.backend)
-		return nil, nil
-	}
 	cfg := e.Config()
 	plan, err := opts.PlanFor(cfg.NPositions)
 	if err != nil || len(plan.InputLens) == 0 {
 		return nil, err
 	}
 	in := plan.InputLens[0]
-	limits, err := machineLimits(ctx, a, true)
+	tgt, err := e.profileTarget(ctx, a, true)
 	if err != nil {
 		return nil, err
 	}
-	be, err := e.cpu.NewSession(1, min(in+opts.OutputLen, cfg.NPositions))
+	s, err := e.NewSession(1, min(in+opts.OutputLen, cfg.NPositions))
 	if err != nil {
 		return nil, err
+	}
+	defer s.Close()
+	be, ok := s.(profile.Traceable)
+	if !ok {
+		logf("profile: the %s backend cannot be traced; skipped\n", e.flags.backend)
+		return nil, nil
 	}
 	logf("profile: per-op timing of one generation of %d+%d tokens\n", in, opts.OutputLen)
 	p, err := profile.Run(ctx, be, profile.RunOptions{
 		InputLen: in, OutputLen: opts.OutputLen, Seed: uint64(opts.Seed), OverheadPairs: 1,
-		Info:                profile.Info{Model: e.W.Name, DType: e.DType.String(), Threads: e.cpu.Threads(), Limits: limits},
+		Info:                profile.Info{Model: e.W.Name, DType: e.DType.String(), Threads: tgt.threads, Device: tgt.device, Limits: tgt.limits},
 		WeightBytesPerValue: model.WeightBytesPerValue(e.DType),
 	})
 	if err != nil {

@@ -46,13 +46,18 @@ slowest inter-token gaps contain GC pauses, and what the tracing cost.
 pprof labels phase, layer and op are set while ops run, so
   gpt2bench profile --cpuprofile cpu.pprof && go tool pprof -tagfocus='layer=^3$' -top cpu.pprof
 works (the worker pool's share of each parallel op carries the labels too).
+With --backend cuda (a binary built with -tags cuda) each op's GPU time
+comes from CUDA events recorded between the ops inside the step's CUDA
+graph, so the step runs as it does untraced; the roofline is the GPU's
+nominal memory bandwidth and float32 peak from its clocks.
 --timeline writes the profiled generation as Chrome trace-event JSON for
 ui.perfetto.dev or chrome://tracing; --trace adds per-op regions to the Go
 execution trace (go tool trace).`,
 		Example: `  gpt2bench profile                               # embedded default: gpt2 shapes, random weights
   gpt2bench profile --model gpt2 --input-len 128 --output-len 32
   gpt2bench profile --timeline gen.json --format markdown > profile.md
-  gpt2bench profile --cpuprofile cpu.pprof && go tool pprof -tagfocus=op=qkv -top cpu.pprof`,
+  gpt2bench profile --cpuprofile cpu.pprof && go tool pprof -tagfocus=op=qkv -top cpu.pprof
+  gpt2bench profile --backend cuda --dtype f16    # -tags cuda binary on a GPU machine`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			switch {
@@ -71,9 +76,6 @@ execution trace (go tool trace).`,
 			}
 			if err := mf.validate(); err != nil {
 				return err
-			}
-			if mf.backend != "cpu" {
-				return usagef("--backend %s: profile traces the cpu backend only", mf.backend)
 			}
 			return runProfile(cmd.Context(), a, &mf, profileRun{
 				inputLen: inputLen, outputLen: outputLen, timeline: timeline, format: f,
@@ -118,15 +120,15 @@ func parseProfileFormat(s string) (profile.Format, error) {
 }
 
 func runProfile(ctx context.Context, a *app, mf *modelFlags, r profileRun) error {
-	limits, err := machineLimits(ctx, a, !r.noCalibrate)
-	if err != nil {
-		return err
-	}
 	e, err := mf.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer e.Close()
+	tgt, err := e.profileTarget(ctx, a, !r.noCalibrate)
+	if err != nil {
+		return err
+	}
 	cfg := e.Config()
 	if need := r.inputLen + r.outputLen - 1; need > cfg.NPositions {
 		return usagef("--input-len %d + --output-len %d needs %d positions, context is %d; lower one of them", r.inputLen, r.outputLen, need, cfg.NPositions)
@@ -145,14 +147,13 @@ func runProfile(ctx context.Context, a *app, mf *modelFlags, r profileRun) error
 	if r.timeline != "" {
 		tl = profile.NewTimeline("gpt2bench " + e.W.Name)
 	}
-	threads := e.cpu.Threads()
 	fmt.Fprintf(a.stderr, "profiling: %d warm-up, 1 traced and %d+%d overhead generations of %d+%d tokens\n",
 		r.warmup, r.overheadPairs, r.overheadPairs, r.inputLen, r.outputLen)
 	p, err := profile.Run(ctx, tb, profile.RunOptions{
 		InputLen: r.inputLen, OutputLen: r.outputLen, Seed: r.seed,
 		Warmup: warmupRuns(r.warmup), OverheadPairs: r.overheadPairs,
 		Timeline: tl, Labels: r.labels,
-		Info:                profile.Info{Model: e.W.Name, DType: e.DType.String(), Threads: threads, Limits: limits},
+		Info:                profile.Info{Model: e.W.Name, DType: e.DType.String(), Threads: tgt.threads, Device: tgt.device, Limits: tgt.limits},
 		WeightBytesPerValue: model.WeightBytesPerValue(e.DType),
 	})
 	if err != nil {
@@ -165,6 +166,21 @@ func runProfile(ctx context.Context, a *app, mf *modelFlags, r profileRun) error
 		fmt.Fprintf(a.stderr, "timeline: %d events written to %s (open in ui.perfetto.dev or chrome://tracing)\n", tl.Len(), r.timeline)
 	}
 	return p.Write(a.stdout, r.format)
+}
+
+// profileTarget returns where e's profile runs: on a GPU its nominal
+// limits and name, on the CPU this machine's calibrated limits (measured
+// once when measure is set) and the kernels' threads.
+func (e *engine) profileTarget(ctx context.Context, a *app, measure bool) (profileTarget, error) {
+	if e.gpu != nil {
+		info := e.gpu.Info()
+		return profileTarget{limits: gpuLimits(info), device: gpuName(info), threads: 1}, nil
+	}
+	limits, err := machineLimits(ctx, a, measure)
+	if err != nil {
+		return profileTarget{}, err
+	}
+	return profileTarget{limits: limits, threads: e.cpu.Threads()}, nil
 }
 
 // warmupRuns maps --warmup to RunOptions.Warmup, where 0 means the default.

@@ -192,7 +192,9 @@ func (m *Model) WeightBytes() int64 { return m.wbytes }
 
 // Info describes the device for reports: device name, compute capability,
 // multiprocessors, driver and CUDA header versions, memory total and free
-// (cuMemGetInfo), and the weights' dtype and bytes.
+// (cuMemGetInfo), the weights' dtype and bytes, and the nominal memory
+// bandwidth and float32 peak from the device's clocks
+// (memory_bandwidth_gb_per_s, fp32_peak_gflop_per_s) where it reports them.
 func (m *Model) Info() map[string]string {
 	info := map[string]string{"backend": "cuda", "weights_dtype": m.dt.String(), "weights_bytes": strconv.FormatInt(m.wbytes, 10),
 		"cuda_header_version": cudaVersion(headerVersion()), "driver_cuda_version": cudaVersion(cu.Version())}
@@ -208,8 +210,26 @@ func (m *Model) Info() map[string]string {
 	if maj, min, err := m.dev.ComputeCapability(); err == nil {
 		info["compute_capability"] = fmt.Sprintf("%d.%d", maj, min)
 	}
-	if sm, err := m.dev.Attribute(cu.MultiprocessorCount); err == nil {
+	attr := func(a cu.DeviceAttribute) int {
+		v, err := m.dev.Attribute(a)
+		if err != nil {
+			return 0
+		}
+		return v
+	}
+	sm := attr(cu.MultiprocessorCount)
+	if sm > 0 {
 		info["multiprocessors"] = strconv.Itoa(sm)
+	}
+	// Nominal limits for the profile's roofline; drivers that no longer
+	// report the clocks leave them out.
+	if mem, bus := attr(cu.MemoryClockRate), attr(cu.GlobalMemoryBusWidth); mem > 0 && bus > 0 {
+		info["memory_bandwidth_gb_per_s"] = strconv.FormatFloat(nominalBandwidth(mem, bus), 'f', 1, 64)
+	}
+	if maj, mnr, err := m.dev.ComputeCapability(); err == nil {
+		if pk := nominalFP32Peak(sm, attr(cu.ClockRate), maj, mnr); pk > 0 {
+			info["fp32_peak_gflop_per_s"] = strconv.FormatFloat(pk, 'f', 1, 64)
+		}
 	}
 	if free, total, err := cu.MemInfo(); err == nil {
 		info["memory_total_bytes"] = strconv.FormatInt(total, 10)
@@ -248,6 +268,7 @@ type compiled struct {
 	fns  []cu.Function
 	vals [][]uint64         // [launch][arg]
 	ptrs [][]unsafe.Pointer // &vals[i][j], as cuLaunchKernel wants them
+	tm   timing             // op spans and event positions, for a DeviceTracer
 }
 
 // Session is one batch of sequences on the GPU: the KV cache, the scratch
@@ -263,10 +284,12 @@ type Session struct {
 	rows    int // B*T the scratch buffers hold
 	lrows   int // logits rows the logits buffer holds
 	plans   map[shape]*compiled
-	graphs  map[shape]*graph // captured steps, replayed
+	graphs  map[graphKey]*graph // captured steps, replayed
 	noGraph bool             // launch kernel by kernel (SetGraphs(false))
 	unfused bool             // layer norms as kernels of their own (SetFusedNorm(false))
 	tracer  model.Tracer
+	events  []cu.Event // per-op timing; only grows (captured graphs record them)
+	marks   []float32  // event times after the first, ms
 	hostTok []int32 // [N] staging for uploads
 	hostIDs []int32 // [B] ids read back
 	closed  bool
@@ -287,7 +310,7 @@ func (m *Model) NewSession(batch, capacity int) (*Session, error) {
 	}
 	defer exit()
 	s := &Session{m: m, B: batch, cap: capacity, bufs: map[buf]cu.DevicePtr{}, plans: map[shape]*compiled{},
-		graphs: map[shape]*graph{}, hostIDs: make([]int32, batch)}
+		graphs: map[graphKey]*graph{}, hostIDs: make([]int32, batch)}
 	if s.stream, err = cu.MakeStream(cu.NonBlocking); err != nil {
 		return nil, fmt.Errorf("cuda: create stream: %w", err)
 	}
@@ -350,6 +373,10 @@ func (s *Session) dropGraphs() {
 func (s *Session) free() {
 	s.stream.Synchronize() // nothing in flight may use what is freed
 	s.dropGraphs()
+	for i := range s.events {
+		cu.DestroyEvent(&s.events[i])
+	}
+	s.events = nil
 	for b, d := range s.bufs {
 		cu.MemFree(d)
 		delete(s.bufs, b)
@@ -377,10 +404,14 @@ func (s *Session) KVBytes() int64 {
 	return 2 * sessionSizes(s.m.cfg, s.B, s.cap, 0, 0)[bufK]
 }
 
-// SetTracer installs t (nil to remove). With a tracer, steps run without
-// the graph and the stream is synchronized at every op boundary, so the
-// tracer's own timestamps measure GPU time per op (plus one launch and
-// one synchronization, about 10 µs). The GPU fuses some ops: attention's
+// SetTracer installs t (nil to remove). A model.DeviceTracer (as
+// profile.Tracer) gets every op's GPU time from CUDA events recorded
+// between the ops inside the step's graph, read once the step is done:
+// the step runs as it does untraced, plus one event per op (see
+// DeviceOp). Any other Tracer gets BeginOp/EndOp around each op with the
+// stream synchronized at every op boundary and no graph, so its own
+// timestamps bracket the GPU work (plus one launch and one
+// synchronization each, about 10 µs). The GPU fuses some ops: attention's
 // scores, softmax and values are one kernel (reported as attn_scores), the
 // residual adds run in the attn_proj and mlp_down epilogues, GELU in
 // mlp_up's, the layer norms of decode steps in qkv, mlp_up and logits (see
@@ -513,27 +544,52 @@ func (s *Session) step(sh shape) error {
 	if err != nil {
 		return err
 	}
+	if dt, ok := s.tracer.(model.DeviceTracer); ok {
+		return s.launchTimed(c, sh, dt)
+	}
 	switch {
 	case s.tracer != nil:
 		return s.launchTraced(c, sh)
 	case s.noGraph:
 		return s.launchAll(c)
 	}
-	g, ok := s.graphs[sh]
-	if !ok {
-		if err := beginCapture(s.stream); err != nil {
-			return err
-		}
-		if err := s.launchAll(c); err != nil {
-			abortCapture(s.stream)
-			return err
-		}
-		if g, err = endCapture(s.stream, len(c.ls)); err != nil {
-			return err
-		}
-		s.graphs[sh] = g
+	g, err := s.captured(graphKey{sh, false}, c)
+	if err != nil {
+		return err
 	}
 	return g.launch(s.stream)
+}
+
+// graphKey names a captured graph: a step shape, with or without the
+// per-op timing events.
+type graphKey struct {
+	shape
+	timed bool
+}
+
+// captured returns the graph of key k, capturing c's launches (with the
+// timing events when k.timed) on first use.
+func (s *Session) captured(k graphKey, c *compiled) (*graph, error) {
+	if g, ok := s.graphs[k]; ok {
+		return g, nil
+	}
+	if err := beginCapture(s.stream); err != nil {
+		return nil, err
+	}
+	run := s.launchAll
+	if k.timed {
+		run = func(c *compiled) error { return s.launchWithEvents(c, true) }
+	}
+	if err := run(c); err != nil {
+		abortCapture(s.stream)
+		return nil, err
+	}
+	g, err := endCapture(s.stream, len(c.ls))
+	if err != nil {
+		return nil, err
+	}
+	s.graphs[k] = g
+	return g, nil
 }
 
 // compile returns the resolved plan for sh, building it once.
@@ -545,7 +601,7 @@ func (s *Session) compile(sh shape) (*compiled, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &compiled{ls: ls, fns: make([]cu.Function, len(ls)), vals: make([][]uint64, len(ls)), ptrs: make([][]unsafe.Pointer, len(ls))}
+	c := &compiled{ls: ls, tm: planTiming(ls), fns: make([]cu.Function, len(ls)), vals: make([][]uint64, len(ls)), ptrs: make([][]unsafe.Pointer, len(ls))}
 	for i, l := range ls {
 		fn, ok := s.m.fns[l.kernel]
 		if !ok {
@@ -609,6 +665,93 @@ func (s *Session) launchAll(c *compiled) error {
 	for i := range c.ls {
 		if err := s.launch1(c, i); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// launchTimed runs step c with a CUDA event between its ops (in the
+// step's graph unless graphs are off), waits for it, and reports each op's
+// GPU time to t between BeginStep and EndStep.
+func (s *Session) launchTimed(c *compiled, sh shape, t model.DeviceTracer) error {
+	n := c.tm.events()
+	if err := s.ensureEvents(n); err != nil {
+		return err
+	}
+	var g *graph
+	if !s.noGraph {
+		// Captured before the step begins: capture and instantiation are
+		// not the step's time.
+		var err error
+		if g, err = s.captured(graphKey{sh, true}, c); err != nil {
+			return err
+		}
+	}
+	t.BeginStep(model.Step{B: sh.B, T: sh.T, Pos: s.pos, AllLogits: sh.All})
+	if g == nil {
+		if err := s.launchWithEvents(c, false); err != nil {
+			return err
+		}
+	} else if err := g.launch(s.stream); err != nil {
+		return err
+	}
+	if err := s.stream.Synchronize(); err != nil {
+		return fmt.Errorf("cuda: timed step: %w", err)
+	}
+	s.marks = s.marks[:0]
+	for j := range n {
+		ms, err := s.events[0].Elapsed(s.events[j])
+		if err != nil {
+			return fmt.Errorf("cuda: read timing event %d of %d: %w", j, n, err)
+		}
+		s.marks = append(s.marks, float32(ms))
+	}
+	c.tm.report(t, s.marks)
+	t.EndStep()
+	return nil
+}
+
+// ensureEvents creates timing events until there are n (context current).
+// Events are never destroyed before the session: captured graphs record
+// them.
+func (s *Session) ensureEvents(n int) error {
+	for len(s.events) < n {
+		ev, err := cu.MakeEvent(cu.DefaultEvent)
+		if err != nil {
+			return fmt.Errorf("cuda: create timing event: %w", err)
+		}
+		s.events = append(s.events, ev)
+	}
+	return nil
+}
+
+// launchWithEvents launches c with event c.tm.at[i] recorded before
+// launch i and the last event after the last timed launch. capturing
+// records them as graph nodes (CU_EVENT_RECORD_EXTERNAL), as stream
+// capture requires for an event to be recorded on every replay.
+func (s *Session) launchWithEvents(c *compiled, capturing bool) error {
+	record := func(j int) error {
+		if capturing {
+			return recordExternal(s.events[j], s.stream)
+		}
+		if err := s.events[j].Record(s.stream); err != nil {
+			return fmt.Errorf("cuda: record timing event: %w", err)
+		}
+		return nil
+	}
+	for i := range c.ls {
+		if j := c.tm.at[i]; j >= 0 {
+			if err := record(j); err != nil {
+				return err
+			}
+		}
+		if err := s.launch1(c, i); err != nil {
+			return err
+		}
+		if i+1 == c.tm.end {
+			if err := record(len(c.tm.spans)); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

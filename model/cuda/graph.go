@@ -4,7 +4,8 @@ package cuda
 
 // The few driver calls gorgonia.org/cu v0.9.6 lacks: stream capture and
 // graph instantiate/launch (a decode step is captured once and replayed),
-// plus the version of the cuda.h this was built against.
+// event record nodes (per-op timing inside a graph), and the version of
+// the cuda.h this was built against.
 
 /*
 #cgo LDFLAGS: -lcuda
@@ -87,6 +88,15 @@ func (g *graph) destroy() {
 	}
 	C.cuGraphExecDestroy(g.exec)
 	C.cuGraphDestroy(g.g)
+}
+
+// recordExternal records ev on s while s is being captured, as an event
+// record node of the graph (CU_EVENT_RECORD_EXTERNAL): each replay then
+// records it, so cuEventElapsedTime times the replayed kernels. A plain
+// cuEventRecord during capture only orders streams within the capture.
+func recordExternal(ev cu.Event, s cu.Stream) error {
+	e := *(*C.CUevent)(unsafe.Pointer(&ev))
+	return check("cuEventRecordWithFlags", C.cuEventRecordWithFlags(e, cuStream(s), C.CU_EVENT_RECORD_EXTERNAL))
 }
 
 // headerVersion returns CUDA_VERSION of the cuda.h this was built with

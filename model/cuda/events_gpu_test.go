@@ -1,0 +1,158 @@
+//go:build cuda
+
+package cuda
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gpt2bench/gpt2bench/model"
+	"github.com/gpt2bench/gpt2bench/tensor"
+)
+
+// TestDeviceTimer runs the fixture prompt then decode steps with a
+// model.DeviceTracer, with and without graphs, and checks that timing
+// changes no logit (bit for bit against an untimed session), that every
+// op of every step is reported once with a positive time, in order, and
+// that the ops are consecutive on the GPU (each starts where the last
+// ended).
+func TestDeviceTimer(t *testing.T) {
+	ctx := context.Background()
+	cfg, p, ref := loadFixture(t, filepath.Join("..", "..", "testdata", "tiny-gpt2"))
+	g := openGPU(t, cfg, p, tensor.F32)
+	V := cfg.VocabSize
+	for _, graphs := range []bool{true, false} {
+		t.Run(fmt.Sprintf("graphs=%v", graphs), func(t *testing.T) {
+			plain, err := g.NewSession(1, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer plain.Close()
+			timed, err := g.NewSession(1, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer timed.Close()
+			timed.SetGraphs(graphs)
+			var rec spanRecorder
+			timed.SetTracer(&rec)
+			want, got := make([]float32, V), make([]float32, V)
+			steps := [][]int32{ref.InputIDs, {3}, {5}, {7}}
+			for i, tok := range steps {
+				rec.ops = rec.ops[:0]
+				if err := plain.Forward(ctx, [][]int32{tok}, want); err != nil {
+					t.Fatal(err)
+				}
+				if err := timed.Forward(ctx, [][]int32{tok}, got); err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Equal(got, want) {
+					t.Fatalf("step %d: timed logits differ from untimed", i)
+				}
+				ls, err := plan(cfg, tensor.F32, shape{B: 1, T: len(tok), Cap: cfg.NPositions})
+				if err != nil {
+					t.Fatal(err)
+				}
+				tm := planTiming(ls)
+				if len(rec.ops) != len(tm.spans) {
+					t.Fatalf("step %d: %d ops reported, want %d", i, len(rec.ops), len(tm.spans))
+				}
+				var end time.Duration
+				for j, o := range rec.ops {
+					sp := tm.spans[j]
+					if o.layer != sp.layer || o.op != sp.op || o.dur <= 0 {
+						t.Errorf("step %d op %d: layer %d %s %v, want layer %d %s > 0", i, j, o.layer, o.op, o.dur, sp.layer, sp.op)
+					}
+					if d := o.start - end; d < -time.Microsecond || d > time.Microsecond {
+						t.Errorf("step %d op %d (%s) starts %v after the previous op ended", i, j, o.op, d)
+					}
+					end = o.start + o.dur
+				}
+				t.Logf("step %d (T=%d): %d ops, %v on the GPU", i, len(tok), len(rec.ops), end)
+			}
+		})
+	}
+}
+
+// TestSpeedOps prints gpt2's per-op GPU time from CUDA events for a
+// 128-token prefill and the decode steps after it (graphs on), when
+// GPT2BENCH_CUDA_BENCH is set: the breakdown the profiler reports.
+func TestSpeedOps(t *testing.T) {
+	if os.Getenv("GPT2BENCH_CUDA_BENCH") == "" {
+		t.Skip("set GPT2BENCH_CUDA_BENCH=1 to time gpt2 on the GPU")
+	}
+	ctx := context.Background()
+	cfg := model.GPT2()
+	p, err := model.RandomParams(cfg, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prompt := make([]int32, 128)
+	for i := range prompt {
+		prompt[i] = int32(i * 37 % cfg.VocabSize)
+	}
+	for _, dt := range []tensor.DType{tensor.F16, tensor.F32} {
+		g := openGPU(t, cfg, p, dt)
+		s, err := g.NewSession(1, 1024)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rec spanRecorder
+		run := func() (prefill, decode map[string]time.Duration, steps int) {
+			s.Reset()
+			prefill, decode = map[string]time.Duration{}, map[string]time.Duration{}
+			rec.ops = rec.ops[:0]
+			if err := s.Forward(ctx, [][]int32{prompt}, nil); err != nil {
+				t.Fatal(err)
+			}
+			for _, o := range rec.ops {
+				prefill[o.op.String()] += o.dur
+			}
+			for i := range 64 {
+				rec.ops = rec.ops[:0]
+				if err := s.Forward(ctx, [][]int32{{int32(i)}}, nil); err != nil {
+					t.Fatal(err)
+				}
+				for _, o := range rec.ops {
+					decode[o.op.String()] += o.dur
+				}
+			}
+			return prefill, decode, 64
+		}
+		s.SetTracer(&rec)
+		run() // capture the timed graphs
+		prefill, decode, n := run()
+		s.SetTracer(nil)
+		t.Logf("ops %s prefill128 (CUDA events, graph): %s", dt, formatOps(prefill, 1))
+		t.Logf("ops %s decode at 128..191 (CUDA events, graph, per step): %s", dt, formatOps(decode, n))
+		s.Close()
+	}
+}
+
+// formatOps lists op times divided by n, largest first, with the total.
+func formatOps(m map[string]time.Duration, n int) string {
+	type kv struct {
+		op string
+		d  time.Duration
+	}
+	var all []kv
+	var total time.Duration
+	for op, d := range m {
+		all = append(all, kv{op, d / time.Duration(n)})
+		total += d / time.Duration(n)
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].d > all[j].d })
+	var b strings.Builder
+	for _, e := range all {
+		fmt.Fprintf(&b, "%s=%.1fus ", e.op, float64(e.d)/1e3)
+	}
+	fmt.Fprintf(&b, "total=%.1fus", float64(total)/1e3)
+	return b.String()
+}
