@@ -285,13 +285,13 @@ type Session struct {
 	lrows   int // logits rows the logits buffer holds
 	plans   map[shape]*compiled
 	graphs  map[graphKey]*graph // captured steps, replayed
-	noGraph bool             // launch kernel by kernel (SetGraphs(false))
-	unfused bool             // layer norms as kernels of their own (SetFusedNorm(false))
+	noGraph bool                // launch kernel by kernel (SetGraphs(false))
+	unfused bool                // layer norms as kernels of their own (SetFusedNorm(false))
 	tracer  model.Tracer
 	events  []cu.Event // per-op timing; only grows (captured graphs record them)
 	marks   []float32  // event times after the first, ms
-	hostTok []int32 // [N] staging for uploads
-	hostIDs []int32 // [B] ids read back
+	hostTok []int32    // [N] staging for uploads
+	hostIDs []int32    // [B] ids read back
 	closed  bool
 }
 

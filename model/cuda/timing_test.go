@@ -133,9 +133,9 @@ func TestPlanTiming(t *testing.T) {
 
 func TestNominalLimits(t *testing.T) {
 	for _, tc := range []struct {
-		name                         string
+		name                          string
 		memKHz, bus, sms, kHz, mj, mn int
-		gbs, gflops                  float64
+		gbs, gflops                   float64
 	}{
 		{"H100 SXM", 2619000, 5120, 132, 1980000, 9, 0, 3352.32, 66908.16},
 		{"A100 SXM", 1215000, 5120, 108, 1410000, 8, 0, 1555.2, 19491.84},
