@@ -17,7 +17,9 @@ type GenerateOptions struct {
 	// every sequence (step 0 is the token chosen from the prompt's logits).
 	// Returning an error stops generation with that error.
 	OnToken func(step int, ids []int32) error
-	// Tracer, if set, receives the sampling op (OpSample, layer -1).
+	// Tracer, if set, receives the sampling op (OpSample, layer -1) when
+	// Generate samples on the host; a DeviceSampler reports it to the
+	// Tracer installed on it instead.
 	Tracer Tracer
 }
 
@@ -25,7 +27,8 @@ type GenerateOptions struct {
 // through be from an empty cache, then appends up to MaxNewTokens tokens to
 // each, and returns the new tokens per sequence. The cache must hold
 // len(prompt)+MaxNewTokens-1 positions; a longer request is refused with a
-// *ContextError before any work.
+// *ContextError before any work. When be is a DeviceSampler that supports
+// opts.Sampling, tokens are chosen on the device and no logits are copied.
 func Generate(ctx context.Context, be Backend, prompts [][]int32, opts GenerateOptions) ([][]int32, error) {
 	cfg := be.Config()
 	B := be.Batch()
@@ -42,6 +45,12 @@ func Generate(ctx context.Context, be Backend, prompts [][]int32, opts GenerateO
 	// The last new token is sampled but never fed back, so it needs no position.
 	if need := T + opts.MaxNewTokens - 1; need > cfg.NPositions {
 		return nil, &ContextError{Have: need, Max: cfg.NPositions}
+	}
+	if err := opts.Sampling.Validate(); err != nil {
+		return nil, fmt.Errorf("model: %w", err)
+	}
+	if ds, ok := be.(DeviceSampler); ok && ds.SamplesOnDevice(opts.Sampling) {
+		return generateOnDevice(ctx, ds, prompts, opts)
 	}
 	samplers := make([]*Sampler, B)
 	for b := range samplers {
@@ -99,6 +108,49 @@ func Generate(ctx context.Context, be Backend, prompts [][]int32, opts GenerateO
 		if err := be.Forward(ctx, next, logits); err != nil {
 			return out, err
 		}
+	}
+	return out, nil
+}
+
+// generateOnDevice is Generate's loop for a DeviceSampler: each step
+// returns the next ids, which the next step feeds back.
+func generateOnDevice(ctx context.Context, ds DeviceSampler, prompts [][]int32, opts GenerateOptions) ([][]int32, error) {
+	B := ds.Batch()
+	out := make([][]int32, B)
+	for b := range out {
+		out[b] = make([]int32, 0, opts.MaxNewTokens)
+	}
+	ids := make([]int32, B)
+	buf := make([]int32, B)
+	next := make([][]int32, B) // [B][1] the tokens fed back
+	for b := range next {
+		next[b] = buf[b : b+1]
+	}
+	done := make([]bool, B)
+	ds.Reset()
+	tokens := prompts
+	for step := range opts.MaxNewTokens {
+		if err := ds.ForwardSample(ctx, tokens, opts.Sampling, ids); err != nil {
+			return out, err
+		}
+		finished := true
+		for b := range B {
+			if !done[b] {
+				out[b] = append(out[b], ids[b])
+				done[b] = opts.StopAtEOS && ids[b] == opts.EOS
+			}
+			finished = finished && done[b]
+			next[b][0] = ids[b]
+		}
+		if opts.OnToken != nil {
+			if err := opts.OnToken(step, ids); err != nil {
+				return out, err
+			}
+		}
+		if finished {
+			break
+		}
+		tokens = next
 	}
 	return out, nil
 }

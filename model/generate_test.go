@@ -120,3 +120,88 @@ func TestSamplerDistribution(t *testing.T) {
 		}
 	}
 }
+
+// deviceSampler is a DeviceSampler over a CPU Session: greedy only, with
+// the argmax done "on the device" (here, after Forward into its own
+// logits), counting the calls Generate makes.
+type deviceSampler struct {
+	*Session
+	logits   []float32
+	forwards int // Forward calls (must stay 0 on the device path)
+	samples  int // ForwardSample calls
+}
+
+func (d *deviceSampler) SamplesOnDevice(o SampleOptions) bool { return o.Temperature == 0 }
+
+func (d *deviceSampler) Forward(ctx context.Context, tokens [][]int32, logits []float32) error {
+	d.forwards++
+	return d.Session.Forward(ctx, tokens, logits)
+}
+
+func (d *deviceSampler) ForwardSample(ctx context.Context, tokens [][]int32, _ SampleOptions, ids []int32) error {
+	d.samples++
+	V := d.Config().VocabSize
+	if err := d.Session.Forward(ctx, tokens, d.logits); err != nil {
+		return err
+	}
+	for b := range ids {
+		ids[b] = Argmax(d.logits[b*V : (b+1)*V])
+	}
+	return nil
+}
+
+// TestGenerateOnDevice checks that Generate hands a DeviceSampler the
+// whole loop when it supports the options (same tokens as the host path,
+// no logits copied), and keeps sampling on the host when it does not.
+func TestGenerateOnDevice(t *testing.T) {
+	m, _ := newTestModel(t, small, Options{})
+	ctx := context.Background()
+	const B = 2
+	prompts := [][]int32{tokensFor(small, 5, 9), tokensFor(small, 5, 3)}
+	host, _ := m.NewSession(B, 0)
+	dev, _ := m.NewSession(B, 0)
+	d := &deviceSampler{Session: dev, logits: make([]float32, B*small.VocabSize)}
+	var _ DeviceSampler = d
+
+	want, err := Generate(ctx, host, prompts, GenerateOptions{MaxNewTokens: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var steps []int
+	got, err := Generate(ctx, d, prompts, GenerateOptions{MaxNewTokens: 8, OnToken: func(step int, ids []int32) error {
+		steps = append(steps, step)
+		return nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for b := range B {
+		if !slices.Equal(got[b], want[b]) {
+			t.Errorf("sequence %d: device path %v, host path %v", b, got[b], want[b])
+		}
+	}
+	if d.forwards != 0 || d.samples != 8 || len(steps) != 8 || dev.Pos() != 5+7 {
+		t.Errorf("%d Forward, %d ForwardSample, %d OnToken calls, %d positions; want 0, 8, 8, 12", d.forwards, d.samples, len(steps), dev.Pos())
+	}
+
+	t.Run("stop at eos", func(t *testing.T) {
+		d.samples = 0
+		eos := want[0][2]
+		got, err := Generate(ctx, d, prompts[:B], GenerateOptions{MaxNewTokens: 8, StopAtEOS: true, EOS: eos})
+		if err != nil || !slices.Equal(got[0], want[0][:slices.Index(want[0], eos)+1]) {
+			t.Fatalf("got %v, %v", got, err)
+		}
+	})
+	t.Run("unsupported options sample on the host", func(t *testing.T) {
+		d.forwards, d.samples = 0, 0
+		o := GenerateOptions{MaxNewTokens: 4, Sampling: SampleOptions{Temperature: 1, Seed: 7}}
+		a, err := Generate(ctx, d, prompts, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := Generate(ctx, host, prompts, o)
+		if d.samples != 0 || d.forwards != 4 || !slices.Equal(a[0], b[0]) {
+			t.Errorf("%d ForwardSample, %d Forward calls, tokens %v vs %v; want 0, 4, equal", d.samples, d.forwards, a[0], b[0])
+		}
+	})
+}

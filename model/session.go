@@ -30,6 +30,21 @@ type Backend interface {
 	Close() error
 }
 
+// DeviceSampler is a Backend that can choose the next tokens on its own
+// device, so that per step only the ids cross to the host instead of B*V
+// logits (model/cuda decodes greedily so). Generate uses it when
+// SamplesOnDevice accepts the options.
+type DeviceSampler interface {
+	Backend
+	// SamplesOnDevice reports whether ForwardSample supports opts.
+	SamplesOnDevice(opts SampleOptions) bool
+	// ForwardSample appends tokens to every sequence, as Forward does,
+	// and writes the next token of each sequence, chosen with opts, to ids
+	// [B]. A Tracer installed on the backend receives the sampling as op
+	// OpSample of the step.
+	ForwardSample(ctx context.Context, tokens [][]int32, opts SampleOptions, ids []int32) error
+}
+
 // Session is one batch of sequences running through a Model on the CPU: the
 // KV cache and the scratch buffers of the forward pass, allocated once
 // (llama2.c's RunState). A Session is used by one goroutine at a time;

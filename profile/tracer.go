@@ -253,7 +253,9 @@ func (t *Tracer) EndOp(layer int, op model.Op) {
 }
 
 // DeviceOp implements model.DeviceTracer: op ran on the device for dur,
-// starting start after the step's first op began there. The timeline
+// starting start after the step's first op began there. A sampling op
+// reported so (model.DeviceSampler) ran inside the step: it counts in the
+// step's op time, and its end marks the token. The timeline
 // places it at the step's host start plus start (the device's clock is
 // not the host's: the offset between them, the launch latency, is not
 // known).
@@ -270,6 +272,9 @@ func (t *Tracer) DeviceOp(layer int, op model.Op, start, dur time.Duration) {
 		}
 	}
 	t.record(layer, op, at, int64(dur))
+	if op == model.OpSample {
+		t.stepOpNs += int64(dur) // sampled on the device, inside the step
+	}
 }
 
 // record adds one op of d ns that began at start (ns since the epoch).

@@ -359,3 +359,30 @@ func TestDeviceOps(t *testing.T) {
 		t.Errorf("decode layer 1 qkv at %d for %d ns, want %d for %d", qkv1.start, qkv1.dur, want, int64(4*us))
 	}
 }
+
+// TestDeviceSample checks sampling reported by the device inside the
+// step: it counts in the step's op time, and its end marks the token.
+func TestDeviceSample(t *testing.T) {
+	tr := NewTracer(smallConfig(), TracerOptions{Steps: 2})
+	us := time.Microsecond
+	for _, st := range []model.Step{{B: 1, T: 4}, {B: 1, T: 1, Pos: 4}} {
+		tr.BeginStep(st)
+		tr.DeviceOp(-1, model.OpEmbed, 0, 2*us)
+		tr.DeviceOp(-1, model.OpLogits, 2*us, 5*us)
+		tr.DeviceOp(-1, model.OpSample, 7*us, 3*us)
+		tr.EndStep()
+	}
+	tr.Finish()
+	p := tr.Profile(Info{Model: "small", DType: "f32", Threads: 1})
+	for _, ph := range p.Phases {
+		if math.Abs(ph.OpInStepMs-0.010) > 1e-9 || math.Abs(ph.SampleMs-0.003) > 1e-9 {
+			t.Errorf("%s: %g ms in ops, %g ms sampling; want 0.010 and 0.003", ph.Phase, ph.OpInStepMs, ph.SampleMs)
+		}
+	}
+	if len(tr.tokens) != 2 {
+		t.Fatalf("%d tokens, want 2", len(tr.tokens))
+	}
+	if want := tr.Steps()[1].Start + int64(10*us); tr.tokens[1] != want {
+		t.Errorf("second token at %d, want %d (step start + 10µs)", tr.tokens[1], want)
+	}
+}
