@@ -287,6 +287,7 @@ type Session struct {
 	graphs  map[graphKey]*graph // captured steps, replayed
 	noGraph bool                // launch kernel by kernel (SetGraphs(false))
 	unfused bool                // layer norms as kernels of their own (SetFusedNorm(false))
+	kernels Kernels             // kernel set of decode-sized steps (SetKernels)
 	tracer  model.Tracer
 	events  []cu.Event // per-op timing; only grows (captured graphs record them)
 	marks   []float32  // event times after the first, ms
@@ -427,6 +428,11 @@ func (s *Session) SetGraphs(on bool) { s.noGraph = !on }
 // decode steps (N <= 16 rows) inside the GEMVs that read them.
 func (s *Session) SetFusedNorm(on bool) { s.unfused = !on }
 
+// SetKernels selects the kernel set of later steps (KernelsV1, the
+// default, or KernelsV2). Plans and graphs are keyed by the step's shape,
+// which includes the set, so nothing compiled needs dropping.
+func (s *Session) SetKernels(k Kernels) { s.kernels = k }
+
 // Reset empties the KV cache.
 func (s *Session) Reset() {
 	s.pos = 0
@@ -537,6 +543,7 @@ func (s *Session) uploadTokens(tokens [][]int32, T int) error {
 // launches one by one.
 func (s *Session) step(sh shape) error {
 	sh.Unfused = s.unfused
+	sh.Kernels = s.kernels
 	if err := s.grow(sh.rows(), sh.logitRows()); err != nil {
 		return err
 	}

@@ -160,11 +160,13 @@ func TestFixtures(t *testing.T) {
 		cfg, p, ref := loadFixture(t, filepath.Join("..", "..", "testdata", fx))
 		T, V := len(ref.InputIDs), cfg.VocabSize
 		for _, tc := range []struct {
-			dt    tensor.DType
-			fused bool
-		}{{tensor.F32, true}, {tensor.F16, true}, {tensor.F32, false}, {tensor.F16, false}} {
+			dt      tensor.DType
+			fused   bool
+			kernels Kernels // V2 changes only fused decode-sized steps
+		}{{tensor.F32, true, KernelsV1}, {tensor.F16, true, KernelsV1}, {tensor.F32, false, KernelsV1}, {tensor.F16, false, KernelsV1},
+			{tensor.F32, true, KernelsV2}, {tensor.F16, true, KernelsV2}} {
 			dt := tc.dt
-			t.Run(fmt.Sprintf("%s/%s/fused=%v", fx, dt, tc.fused), func(t *testing.T) {
+			t.Run(fmt.Sprintf("%s/%s/fused=%v/%v", fx, dt, tc.fused, tc.kernels), func(t *testing.T) {
 				tol := tolFor(dt)
 				// The reference was computed from these exact weights when they
 				// are stored as f16 or run in f32; else compare with the CPU path.
@@ -177,6 +179,7 @@ func TestFixtures(t *testing.T) {
 				}
 				defer s.Close()
 				s.SetFusedNorm(tc.fused)
+				s.SetKernels(tc.kernels)
 				cs, _ := c.NewSession(1, 0)
 
 				all := make([]float32, T*V)
@@ -246,6 +249,7 @@ func TestFixtures(t *testing.T) {
 				}
 				defer bs.Close()
 				bs.SetFusedNorm(tc.fused)
+				bs.SetKernels(tc.kernels)
 				cb, _ := c.NewSession(B, 0)
 				got, wantB := make([]float32, B*T*V), make([]float32, B*T*V)
 				if err := bs.Forward(ctx, prompts, got); err != nil {
@@ -329,11 +333,12 @@ func TestDefaultModel(t *testing.T) {
 	}
 	V := cfg.VocabSize
 	for _, tc := range []struct {
-		dt    tensor.DType
-		fused bool
-	}{{tensor.F32, true}, {tensor.F16, true}, {tensor.F16, false}} {
+		dt      tensor.DType
+		fused   bool
+		kernels Kernels
+	}{{tensor.F32, true, KernelsV1}, {tensor.F16, true, KernelsV1}, {tensor.F16, false, KernelsV1}, {tensor.F32, true, KernelsV2}, {tensor.F16, true, KernelsV2}} {
 		dt := tc.dt
-		t.Run(fmt.Sprintf("%s/fused=%v", dt, tc.fused), func(t *testing.T) {
+		t.Run(fmt.Sprintf("%s/fused=%v/%v", dt, tc.fused, tc.kernels), func(t *testing.T) {
 			tol := tolFor(dt)
 			g := openGPU(t, cfg, p, dt)
 			c := cpuModel(t, cfg, p, dt)
@@ -344,6 +349,7 @@ func TestDefaultModel(t *testing.T) {
 			}
 			defer s.Close()
 			s.SetFusedNorm(tc.fused)
+			s.SetKernels(tc.kernels)
 			cs, _ := c.NewSession(1, 256)
 			T := len(prompt)
 			got, want := make([]float32, T*V), make([]float32, T*V)
@@ -457,14 +463,18 @@ func TestSpeed(t *testing.T) {
 		results = append(results, benchResult{Name: "ttft", DType: dt.String(), Batch: 1, Prompt: 128, NewTokens: 1,
 			TTFTms: float64(median(tt).Microseconds()) / 1e3, Runs: len(tt)})
 		// Decode, batch 1 and 32: 128-token prompts, 256 / 128 new tokens;
-		// f16 also with the layer norms as kernels of their own.
+		// f16 also with the layer norms as kernels of their own, and with
+		// KernelsV2 (at batch 32, N = 32 > 16 rows, V2 runs V1's plan: a
+		// control).
 		type decodeCase struct {
 			B, n    int
 			unfused bool
+			kernels Kernels
 		}
-		cases := []decodeCase{{1, 256, false}, {32, 128, false}}
+		cases := []decodeCase{{1, 256, false, KernelsV1}, {32, 128, false, KernelsV1}}
 		if dt == tensor.F16 {
-			cases = append(cases, decodeCase{1, 256, true}, decodeCase{32, 128, true})
+			cases = append(cases, decodeCase{1, 256, true, KernelsV1}, decodeCase{32, 128, true, KernelsV1},
+				decodeCase{1, 256, false, KernelsV2}, decodeCase{32, 128, false, KernelsV2})
 		}
 		for _, bc := range cases {
 			s := s1
@@ -474,9 +484,13 @@ func TestSpeed(t *testing.T) {
 				}
 			}
 			s.SetFusedNorm(!bc.unfused)
+			s.SetKernels(bc.kernels)
 			name := "decode_greedy"
 			if bc.unfused {
 				name = "decode_greedy_unfused"
+			}
+			if bc.kernels == KernelsV2 {
+				name += "_v2"
 			}
 			prompts := rotate(prompt(128), bc.B)
 			var tps []float64
@@ -494,6 +508,7 @@ func TestSpeed(t *testing.T) {
 			sort.Float64s(tps)
 			med := tps[len(tps)/2]
 			s.SetFusedNorm(true)
+			s.SetKernels(KernelsV1)
 			results = append(results, benchResult{Name: name, DType: dt.String(), Batch: bc.B, Prompt: 128, NewTokens: bc.n,
 				TTFTms: float64(median(ttft).Microseconds()) / 1e3, TokensPerS: med, MsPerStep: 1e3 * float64(bc.B) / med, Runs: len(tps)})
 			if bc.B != 1 {

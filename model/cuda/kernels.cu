@@ -645,3 +645,418 @@ extern "C" __global__ void argmax(int* __restrict__ tok, const float* __restrict
 
 // advance moves the position counter past the T new tokens. grid 1, block 1.
 extern "C" __global__ void advance(int* pos, int T) { *pos += T; }
+
+// ===========================================================================
+// Kernel set V2 (plan.go KernelsV2): decode-sized steps (N <= 16 rows, fused
+// norms) with fewer launches and shorter dependency chains. Each computes
+// what its V1 counterpart does, in fp32, within the same tolerances; only
+// the summation order of the layer-norm statistics and of attention's
+// final a·V partial sums differs.
+
+// raw8 holds 8 weights as loaded (16 bytes of half, 32 of float), so a
+// warp can request its whole weight row before it needs the values.
+template <typename W>
+struct raw8;
+template <>
+struct raw8<float> {
+  float4 a, b;
+};
+template <>
+struct raw8<__half> {
+  uint4 u;
+};
+
+__device__ __forceinline__ void loadraw(const float* __restrict__ p, raw8<float>& r) {
+  r.a = *reinterpret_cast<const float4*>(p);
+  r.b = *reinterpret_cast<const float4*>(p + 4);
+}
+
+__device__ __forceinline__ void loadraw(const __half* __restrict__ p, raw8<__half>& r) {
+  r.u = *reinterpret_cast<const uint4*>(p);
+}
+
+__device__ __forceinline__ void unpack(const raw8<float>& r, float w[8]) {
+  w[0] = r.a.x; w[1] = r.a.y; w[2] = r.a.z; w[3] = r.a.w;
+  w[4] = r.b.x; w[5] = r.b.y; w[6] = r.b.z; w[7] = r.b.w;
+}
+
+__device__ __forceinline__ void unpack(const raw8<__half>& r, float w[8]) {
+  const __half2* h = reinterpret_cast<const __half2*>(&r.u);
+#pragma unroll
+  for (int i = 0; i < 4; i++) {
+    float2 f = __half22float2(h[i]);
+    w[2 * i] = f.x;
+    w[2 * i + 1] = f.y;
+  }
+}
+
+// gemv2 is gemv (attn_proj and mlp_down of decode steps) with the
+// epilogue's inputs requested before the dot products: lane 0 loads
+// bias[m] and, for EPI_ADD, the residual out[n, m] of its NR rows at the
+// start, where gemv loads them one after the other once the warp sum is
+// done (two dependent global round trips at the end of every GEMV). Same
+// arithmetic in the same order. grid (ceil(M/8), ceil(N/NR)), block 256.
+template <typename W, int NR>
+__device__ __forceinline__ void gemv2_impl(float* __restrict__ out, const float* __restrict__ x,
+                                           const W* __restrict__ w, const float* __restrict__ bias,
+                                           int N, int K, int M, int mode) {
+  int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  int m = blockIdx.x * (blockDim.x >> 5) + warp;
+  int n0 = blockIdx.y * NR;
+  if (m >= M) return;
+  float bv = 0.f, res[NR];
+#pragma unroll
+  for (int r = 0; r < NR; r++) res[r] = 0.f;
+  if (lane == 0) {
+    if (bias) bv = bias[m];
+    if (mode == EPI_ADD) {
+#pragma unroll
+      for (int r = 0; r < NR; r++)
+        if (n0 + r < N) res[r] = out[(size_t)(n0 + r) * M + m];
+    }
+  }
+  float acc[NR];
+#pragma unroll
+  for (int r = 0; r < NR; r++) acc[r] = 0.f;
+  const W* wr = w + (size_t)m * K;
+#pragma unroll 4
+  for (int k = lane * 8; k < K; k += 256) {
+    float wv[8];
+    load8(wr + k, wv);
+#pragma unroll
+    for (int r = 0; r < NR; r++) {
+      if (n0 + r < N) {
+        float xv[8];
+        load8(x + (size_t)(n0 + r) * K + k, xv);
+#pragma unroll
+        for (int i = 0; i < 8; i++) acc[r] = fmaf(wv[i], xv[i], acc[r]);
+      }
+    }
+  }
+#pragma unroll
+  for (int r = 0; r < NR; r++) acc[r] = warp_sum(acc[r]);
+  if (lane == 0) {
+#pragma unroll
+    for (int r = 0; r < NR; r++) {
+      if (n0 + r >= N) continue;
+      float v = acc[r] + bv;
+      switch (mode) {
+        case EPI_GELU_TANH: v = gelu_tanh(v); break;
+        case EPI_GELU_ERF: v = gelu_erf(v); break;
+        case EPI_ADD: v += res[r]; break;
+        default: break;
+      }
+      out[(size_t)(n0 + r) * M + m] = v;
+    }
+  }
+}
+
+#define GEMV2(NAME, W, NR)                                                                     \
+  extern "C" __global__ void NAME(float* out, const float* x, const W* w, const float* bias, \
+                                  int N, int K, int M, int mode) {                            \
+    gemv2_impl<W, NR>(out, x, w, bias, N, K, M, mode);                                         \
+  }
+GEMV2(gemv2_f32_1, float, 1)
+GEMV2(gemv2_f32_2, float, 2)
+GEMV2(gemv2_f32_4, float, 4)
+GEMV2(gemv2_f32_8, float, 8)
+GEMV2(gemv2_f16_1, __half, 1)
+GEMV2(gemv2_f16_2, __half, 2)
+GEMV2(gemv2_f16_4, __half, 4)
+GEMV2(gemv2_f16_8, __half, 8)
+
+// LN_REGS float4 per lane hold a row of up to 32*4*LN_REGS = 768 values
+// (gpt2's n_embd) in registers for the statistics; W_PRE weight chunks of
+// 8 per lane (K <= 256*W_PRE = 768) are requested before the statistics
+// are known. Longer rows finish in loops that re-read x (L1) or load the
+// weights as they go. Larger values cost registers (ptxas -v): 8 and 4
+// take the f16 NR=1 kernel from 66 to 74.
+#define LN_REGS 6
+#define W_PRE 3
+
+// gemv_ln2 is gemv_ln with a shorter critical path:
+//  1. every warp first issues the loads of its whole weight row (W_PRE
+//     chunks, 16 or 32 bytes per lane each), so the DRAM latency of the
+//     weights overlaps the statistics instead of following them;
+//  2. warp r < NR computes the mean and variance of row n0 + r from
+//     float4 loads all in flight at once (the row stays in registers, so
+//     the second, centred pass reads no memory: two passes, no
+//     E[x²]-E[x]² cancellation);
+//  3. after one barrier every warp normalizes and accumulates as gemv_ln
+//     (the same fmaf order).
+// With kc non-null (the qkv GEMV, M = 3K, K = C) the epilogue also stores
+// the new keys and values: row n = b*T + t, m in [C, 3C) goes to the
+// cache [B, maxT, C] of k (m < 2C) or v at position *pos + t, which
+// replaces store_kv. grid (ceil(M/8), ceil(N/NR)), block 256. K % 8 == 0.
+template <typename W, int NR>
+__device__ __forceinline__ void gemv_ln2_impl(float* __restrict__ out, const float* __restrict__ x,
+                                              const W* __restrict__ w, const float* __restrict__ bias,
+                                              int N, int K, int M, int mode, const float* __restrict__ lg,
+                                              const float* __restrict__ lb, float eps, int xstep, int xoff,
+                                              float* __restrict__ kc, float* __restrict__ vc,
+                                              const int* __restrict__ pos, int T, int maxT) {
+  __shared__ float mu[NR], rs[NR];
+  int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  int m = blockIdx.x * (blockDim.x >> 5) + warp;
+  int n0 = blockIdx.y * NR;
+  bool live = m < M;
+  // The epilogue's scalars are requested first too: no global load is
+  // left between the reduction and the store.
+  float bsv = 0.f;
+  int P = 0;
+  if (live && lane == 0) {
+    if (bias) bsv = bias[m];
+    if (kc) P = *pos;
+  }
+  const W* wr = w + (size_t)(live ? m : 0) * K;
+  raw8<W> pre[W_PRE];
+#pragma unroll
+  for (int i = 0; i < W_PRE; i++) {
+    int k = lane * 8 + 256 * i;
+    if (live && k < K) loadraw(wr + k, pre[i]);
+  }
+  if (warp < NR && n0 + warp < N) {
+    const float4* xr = reinterpret_cast<const float4*>(x + ((size_t)(n0 + warp) * xstep + xoff) * K);
+    int K4 = K >> 2;
+    float4 v[LN_REGS];
+    float s = 0.f;
+#pragma unroll
+    for (int i = 0; i < LN_REGS; i++) {
+      int j = lane + 32 * i;
+      v[i] = j < K4 ? xr[j] : make_float4(0.f, 0.f, 0.f, 0.f);
+    }
+#pragma unroll
+    for (int i = 0; i < LN_REGS; i++) s += (v[i].x + v[i].y) + (v[i].z + v[i].w);
+    for (int j = lane + 32 * LN_REGS; j < K4; j += 32) {
+      float4 u = xr[j];
+      s += (u.x + u.y) + (u.z + u.w);
+    }
+    float mean = warp_sum(s) / (float)K;
+    float q = 0.f;
+#pragma unroll
+    for (int i = 0; i < LN_REGS; i++) {
+      if (lane + 32 * i < K4) {
+        float a = v[i].x - mean, b = v[i].y - mean, c = v[i].z - mean, d = v[i].w - mean;
+        q += (a * a + b * b) + (c * c + d * d);
+      }
+    }
+    for (int j = lane + 32 * LN_REGS; j < K4; j += 32) {
+      float4 u = xr[j];
+      float a = u.x - mean, b = u.y - mean, c = u.z - mean, d = u.w - mean;
+      q += (a * a + b * b) + (c * c + d * d);
+    }
+    float var = warp_sum(q) / (float)K;
+    if (lane == 0) {
+      mu[warp] = mean;
+      rs[warp] = 1.f / sqrtf(var + eps);
+    }
+  }
+  __syncthreads();
+  if (!live) return;
+  float acc[NR];
+#pragma unroll
+  for (int r = 0; r < NR; r++) acc[r] = 0.f;
+  // One chunk of 8: k = lane*8 + 256*i, weights wv.
+  auto chunk = [&](int k, const float wv[8]) {
+    float gv[8], bv[8];
+    load8(lg + k, gv);
+    load8(lb + k, bv);
+#pragma unroll
+    for (int r = 0; r < NR; r++) {
+      if (n0 + r < N) {
+        float xv[8];
+        load8(x + ((size_t)(n0 + r) * xstep + xoff) * K + k, xv);
+        float mean = mu[r], rstd = rs[r];
+#pragma unroll
+        for (int i = 0; i < 8; i++) acc[r] = fmaf(wv[i], (xv[i] - mean) * rstd * gv[i] + bv[i], acc[r]);
+      }
+    }
+  };
+#pragma unroll
+  for (int i = 0; i < W_PRE; i++) {
+    int k = lane * 8 + 256 * i;
+    if (k < K) {
+      float wv[8];
+      unpack(pre[i], wv);
+      chunk(k, wv);
+    }
+  }
+  for (int k = lane * 8 + 256 * W_PRE; k < K; k += 256) {
+    raw8<W> rw;
+    loadraw(wr + k, rw);
+    float wv[8];
+    unpack(rw, wv);
+    chunk(k, wv);
+  }
+#pragma unroll
+  for (int r = 0; r < NR; r++) acc[r] = warp_sum(acc[r]);
+  if (lane == 0) {
+    if (kc) {  // qkv: store; keys and values also to the cache
+      int C = K;
+      float* cache = m < 2 * C ? kc : vc;
+      int c = m < 2 * C ? m - C : m - 2 * C;
+#pragma unroll
+      for (int r = 0; r < NR; r++) {
+        int n = n0 + r;
+        if (n < N) {
+          float v = acc[r] + bsv;
+          out[(size_t)n * M + m] = v;
+          if (m >= C) cache[((size_t)(n / T) * maxT + P + n % T) * C + c] = v;
+        }
+      }
+    } else {
+#pragma unroll
+      for (int r = 0; r < NR; r++)
+        if (n0 + r < N) epilogue(out, (size_t)(n0 + r) * M + m, acc[r] + bsv, mode);
+    }
+  }
+}
+
+// gemv_ln2_<w>_<NR>: gemv_ln's arguments (mlp_up, logits).
+#define GEMV_LN2(NAME, W, NR)                                                                      \
+  extern "C" __global__ void NAME(float* out, const float* x, const W* w, const float* bias, int N,  \
+                                  int K, int M, int mode, const float* lg, const float* lb,          \
+                                  float eps, int xstep, int xoff) {                                  \
+    gemv_ln2_impl<W, NR>(out, x, w, bias, N, K, M, mode, lg, lb, eps, xstep, xoff, nullptr, nullptr, \
+                         nullptr, 1, 0);                                                             \
+  }
+GEMV_LN2(gemv_ln2_f32_1, float, 1)
+GEMV_LN2(gemv_ln2_f32_2, float, 2)
+GEMV_LN2(gemv_ln2_f32_4, float, 4)
+GEMV_LN2(gemv_ln2_f32_8, float, 8)
+GEMV_LN2(gemv_ln2_f16_1, __half, 1)
+GEMV_LN2(gemv_ln2_f16_2, __half, 2)
+GEMV_LN2(gemv_ln2_f16_4, __half, 4)
+GEMV_LN2(gemv_ln2_f16_8, __half, 8)
+
+// gemv_lnkv_<w>_<NR>: the qkv GEMV of one layer, ln_1 fused, with the new
+// keys and values stored to that layer's cache kc, vc [B, maxT, C] at
+// positions *pos..*pos+T-1 (x rows contiguous, M = 3K).
+#define GEMV_LNKV(NAME, W, NR)                                                                     \
+  extern "C" __global__ void NAME(float* out, const float* x, const W* w, const float* bias, int N,  \
+                                  int K, int M, const float* lg, const float* lb, float eps,         \
+                                  float* kc, float* vc, const int* pos, int T, int maxT) {           \
+    gemv_ln2_impl<W, NR>(out, x, w, bias, N, K, M, EPI_STORE, lg, lb, eps, 1, 0, kc, vc, pos, T,     \
+                         maxT);                                                                      \
+  }
+GEMV_LNKV(gemv_lnkv_f32_1, float, 1)
+GEMV_LNKV(gemv_lnkv_f32_2, float, 2)
+GEMV_LNKV(gemv_lnkv_f32_4, float, 4)
+GEMV_LNKV(gemv_lnkv_f32_8, float, 8)
+GEMV_LNKV(gemv_lnkv_f16_1, __half, 1)
+GEMV_LNKV(gemv_lnkv_f16_2, __half, 2)
+GEMV_LNKV(gemv_lnkv_f16_4, __half, 4)
+GEMV_LNKV(gemv_lnkv_f16_8, __half, 8)
+
+// attention_wide is attention for any block of 32..1024 threads (a power
+// of two): plan.go launches 1024 when the grid (T, NH, B) is small, so a
+// decode step walks 64 cached positions per step instead of 16 (HS 64).
+// attention's last stage sums blockDim/g partial a·V rows serially (64 for
+// 1024 threads); here they are halved in a tree (log2 steps). grid (T, NH,
+// B); shared memory (HS + maxT rounded up to 4 + 32 + 4*blockDim) floats.
+// HS divides 128 and HS % 4 == 0.
+extern "C" __global__ void attention_wide(float* __restrict__ y, const float* __restrict__ qkv,
+                                          const float* __restrict__ kc, const float* __restrict__ vc,
+                                          const int* __restrict__ pos, int T, int C, int NH, int maxT,
+                                          float scale) {
+  extern __shared__ __align__(16) float sm[];
+  int t = blockIdx.x, h = blockIdx.y, b = blockIdx.z, tid = threadIdx.x;
+  int HS = C / NH, g = HS / 4, j = tid % g, grp = tid / g, groups = blockDim.x / g;
+  float* q = sm;                        // [HS]
+  float* sc = sm + HS;                  // [maxT] scores, then exp(score - max)
+  float* red = sc + ((maxT + 3) & ~3);  // [32], 16-byte aligned like part
+  float* part = red + 32;               // [groups, HS] partial a·V, groups*HS = 4*blockDim
+  int n = *pos + t + 1;                 // causal: row t sees positions 0..P+t
+  size_t row = (size_t)b * T + t;
+  const float* qr = qkv + row * 3 * C + (size_t)h * HS;
+  for (int d = tid; d < HS; d += blockDim.x) q[d] = qr[d];
+  __syncthreads();
+  float4 qv = reinterpret_cast<const float4*>(q)[j];
+  const float* kb = kc + (size_t)b * maxT * C + (size_t)h * HS + 4 * j;
+  const float* vb = vc + (size_t)b * maxT * C + (size_t)h * HS + 4 * j;
+  float mx = -INFINITY;
+#pragma unroll 4
+  for (int base = 0; base < n; base += groups) {  // uniform over the block: shuffles are safe
+    int p = base + grp;
+    float s = 0.f;
+    if (p < n) {
+      float4 kv = *reinterpret_cast<const float4*>(kb + (size_t)p * C);
+      s = qv.x * kv.x + qv.y * kv.y + qv.z * kv.z + qv.w * kv.w;
+    }
+    for (int o = g >> 1; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
+    if (p < n) {
+      s *= scale;
+      if (j == 0) sc[p] = s;
+      mx = fmaxf(mx, s);
+    }
+  }
+  mx = block_max(mx, red);  // its barriers also publish sc
+  float sum = 0.f;
+  for (int p = tid; p < n; p += blockDim.x) {
+    float e = expf(sc[p] - mx);  // subtract max: stability only
+    sc[p] = e;
+    sum += e;
+  }
+  sum = block_sum(sum, red);
+  float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
+#pragma unroll 4
+  for (int p = grp; p < n; p += groups) {
+    float w = sc[p];
+    float4 v = *reinterpret_cast<const float4*>(vb + (size_t)p * C);
+    acc.x = fmaf(w, v.x, acc.x);
+    acc.y = fmaf(w, v.y, acc.y);
+    acc.z = fmaf(w, v.z, acc.z);
+    acc.w = fmaf(w, v.w, acc.w);
+  }
+  float4* p4 = reinterpret_cast<float4*>(part);
+  p4[tid] = acc;  // part[grp*HS + 4j .. +3]: tid = grp*g + j
+  __syncthreads();
+  // Tree over the groups: rows [0, s) += rows [s, 2s), s*g float4 each.
+  for (int s = groups >> 1; s > 0; s >>= 1) {
+    for (int i = tid; i < s * g; i += blockDim.x) {
+      float4 a = p4[i], c = p4[i + s * g];
+      p4[i] = make_float4(a.x + c.x, a.y + c.y, a.z + c.z, a.w + c.w);
+    }
+    __syncthreads();
+  }
+  float inv = 1.f / sum;
+  for (int d = tid; d < HS; d += blockDim.x) y[row * C + (size_t)h * HS + d] = part[d] * inv;
+}
+
+// argmax_advance is argmax followed by advance in one launch: tok[b] =
+// argmax of logits row b*step+off, and block 0 moves the position counter
+// past the T new tokens (argmax reads no position and it is the step's
+// last kernel). grid (B), block 1024.
+extern "C" __global__ void argmax_advance(int* __restrict__ tok, const float* __restrict__ logits, int V,
+                                          int step, int off, int* __restrict__ pos, int T) {
+  if (blockIdx.x == 0 && threadIdx.x == 0) *pos += T;
+  __shared__ float rv[32];
+  __shared__ int ri[32];
+  const float* l = logits + (size_t)(blockIdx.x * step + off) * V;
+  float bv = -INFINITY;
+  int bi = 0x7fffffff;
+  for (int i = threadIdx.x; i < V; i += blockDim.x) {
+    float v = l[i];
+    if (v > bv) { bv = v; bi = i; }  // i grows: the first wins ties
+  }
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) {
+    float ov = __shfl_xor_sync(0xffffffffu, bv, o);
+    int oi = __shfl_xor_sync(0xffffffffu, bi, o);
+    if (ov > bv || (ov == bv && oi < bi)) { bv = ov; bi = oi; }
+  }
+  int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
+  if (lane == 0) { rv[warp] = bv; ri[warp] = bi; }
+  __syncthreads();
+  if (warp == 0) {
+    bv = lane < nw ? rv[lane] : -INFINITY;
+    bi = lane < nw ? ri[lane] : 0x7fffffff;
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) {
+      float ov = __shfl_xor_sync(0xffffffffu, bv, o);
+      int oi = __shfl_xor_sync(0xffffffffu, bi, o);
+      if (ov > bv || (ov == bv && oi < bi)) { bv = ov; bi = oi; }
+    }
+    if (lane == 0) tok[blockIdx.x] = bi == 0x7fffffff ? 0 : bi;
+  }
+}

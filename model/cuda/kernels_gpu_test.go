@@ -201,38 +201,43 @@ func TestKernelLinear(t *testing.T) {
 				if sh.M == 50257 && mode != epiStore {
 					continue
 				}
-				ls := linear(dt, sh.N, sh.K, sh.M, ptr(bufY), ptr(bufX), ptr(bufAttnW), ptr(bufAttnB), mode, 0, model.OpQKV)
-				t.Run(fmt.Sprintf("%s/N=%d/K=%d/M=%d/mode=%d/%s", dt, sh.N, sh.K, sh.M, mode, ls[0].kernel), func(t *testing.T) {
-					h.t = t
-					x := randVec(rng, sh.N*sh.K, 1)
-					w := randVec(rng, sh.M*sh.K, 0.05)
-					b := randVec(rng, sh.M, 0.1)
-					out0 := randVec(rng, sh.N*sh.M, 1)
-					if dt == tensor.F16 {
-						h.put(bufAttnW, toHalf(w))
-						w = roundHalf(w)
-					} else {
-						h.put(bufAttnW, w)
-					}
-					h.put(bufX, x)
-					h.put(bufAttnB, b)
-					h.put(bufY, out0)
-					h.alloc(bufWork, workFloats)
-					h.run(ls...)
-					got := h.get(bufY, sh.N*sh.M)
-					xr, relTol := x, 4e-6
-					if ls[0].kernel == "gemm_wmma_f16" {
-						xr = roundHalf(x) // the tensor cores take half inputs
-						relTol = 1e-5     // and add products with truncation
-					}
-					want, tol := make([]float32, len(got)), make([]float32, len(got))
-					var wg sync.WaitGroup
-					for n := range sh.N {
-						wg.Go(func() { refRow(xr, w, b, out0, want, tol, n, sh.K, sh.M, mode, relTol) })
-					}
-					wg.Wait()
-					checkClose(t, "out", got, want, tol)
-				})
+				plans := [][]launch{linear(dt, sh.N, sh.K, sh.M, ptr(bufY), ptr(bufX), ptr(bufAttnW), ptr(bufAttnB), mode, 0, model.OpQKV)}
+				if sh.N <= gemvMaxRows { // V2's GEMV too
+					plans = append(plans, []launch{gemv2(dt, sh.N, sh.K, sh.M, ptr(bufY), ptr(bufX), ptr(bufAttnW), ptr(bufAttnB), mode, 0, model.OpQKV)})
+				}
+				for _, ls := range plans {
+					t.Run(fmt.Sprintf("%s/N=%d/K=%d/M=%d/mode=%d/%s", dt, sh.N, sh.K, sh.M, mode, ls[0].kernel), func(t *testing.T) {
+						h.t = t
+						x := randVec(rng, sh.N*sh.K, 1)
+						w := randVec(rng, sh.M*sh.K, 0.05)
+						b := randVec(rng, sh.M, 0.1)
+						out0 := randVec(rng, sh.N*sh.M, 1)
+						if dt == tensor.F16 {
+							h.put(bufAttnW, toHalf(w))
+							w = roundHalf(w)
+						} else {
+							h.put(bufAttnW, w)
+						}
+						h.put(bufX, x)
+						h.put(bufAttnB, b)
+						h.put(bufY, out0)
+						h.alloc(bufWork, workFloats)
+						h.run(ls...)
+						got := h.get(bufY, sh.N*sh.M)
+						xr, relTol := x, 4e-6
+						if ls[0].kernel == "gemm_wmma_f16" {
+							xr = roundHalf(x) // the tensor cores take half inputs
+							relTol = 1e-5     // and add products with truncation
+						}
+						want, tol := make([]float32, len(got)), make([]float32, len(got))
+						var wg sync.WaitGroup
+						for n := range sh.N {
+							wg.Go(func() { refRow(xr, w, b, out0, want, tol, n, sh.K, sh.M, mode, relTol) })
+						}
+						wg.Wait()
+						checkClose(t, "out", got, want, tol)
+					})
+				}
 			}
 		}
 	}
@@ -338,6 +343,33 @@ func TestKernelLayerNormEmbedArgmax(t *testing.T) {
 			t.Errorf("argmax %v, want %v", got, want)
 		}
 	})
+	t.Run("argmax_advance", func(t *testing.T) {
+		h.t = t
+		const V, B = 50257, 3
+		for _, T := range []int{1, 2} { // T = 2: logits at every position, argmax of the last
+			l := randVec(rng, B*T*V, 1)
+			want := make([]int32, B)
+			for b := range B {
+				i := rng.IntN(V)
+				l[(b*T+T-1)*V+i] = 50
+				if T > 1 {
+					l[b*T*V+(i+1)%V] = 60 // not the last position: ignored
+				}
+				want[b] = int32(i)
+			}
+			h.put(bufLogits, l)
+			h.put(bufTok, make([]int32, B))
+			h.put(bufPos, []int32{5})
+			h.run(launch{kernel: "argmax_advance", grid: [3]int{B, 1, 1}, block: argmaxThreads,
+				args: []arg{ptr(bufTok), ptr(bufLogits), intArg(V), intArg(T), intArg(T - 1), ptr(bufPos), intArg(T)}})
+			if got := h.getInts(bufTok, B); fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("T=%d: argmax %v, want %v", T, got, want)
+			}
+			if got := h.getInts(bufPos, 1)[0]; got != int32(5+T) {
+				t.Errorf("T=%d: pos %d, want %d (advanced once, not once per block)", T, got, 5+T)
+			}
+		}
+	})
 	t.Run("advance", func(t *testing.T) {
 		h.t = t
 		h.put(bufPos, []int32{5})
@@ -354,19 +386,30 @@ func TestKernelAttention(t *testing.T) {
 	for _, tc := range []struct {
 		B, T, P, C, NH, maxT int
 		kernel               string
+		block                int // attention_wide only; the others have their own
 	}{
-		{1, 1, 0, 64, 4, 64, "attention"}, {2, 3, 5, 64, 4, 15, "attention"}, {1, 1, 700, 768, 12, 1024, "attention"},
-		{3, 20, 0, 768, 12, 33, "attention"}, {2, 4, 9, 1600, 25, 16, "attention"}, {1, 2, 300, 128, 1, 302, "attention"},
-		{1, 1, 0, 64, 4, 64, "attention_serial"}, {2, 3, 5, 64, 4, 16, "attention_serial"}, {1, 1, 700, 768, 12, 1024, "attention_serial"},
+		{1, 1, 0, 64, 4, 64, "attention", 0}, {2, 3, 5, 64, 4, 15, "attention", 0}, {1, 1, 700, 768, 12, 1024, "attention", 0},
+		{3, 20, 0, 768, 12, 33, "attention", 0}, {2, 4, 9, 1600, 25, 16, "attention", 0}, {1, 2, 300, 128, 1, 302, "attention", 0},
+		{1, 1, 0, 64, 4, 64, "attention_serial", 0}, {2, 3, 5, 64, 4, 16, "attention_serial", 0}, {1, 1, 700, 768, 12, 1024, "attention_serial", 0},
+		// V2: 1024 threads for decode (HS 64: 64 positions per step; HS 4:
+		// 1024 groups of one lane; HS 128: 32 of 32), and the 256 fallback.
+		{1, 1, 0, 64, 4, 64, "attention_wide", 1024}, {1, 1, 700, 768, 12, 1024, "attention_wide", 1024},
+		{1, 1, 1023, 768, 12, 1024, "attention_wide", 1024}, {4, 1, 255, 768, 12, 1024, "attention_wide", 1024},
+		{2, 3, 5, 64, 4, 15, "attention_wide", 1024}, {2, 4, 9, 1600, 25, 16, "attention_wide", 1024},
+		{1, 2, 300, 128, 1, 302, "attention_wide", 1024}, {1, 1, 40, 16, 4, 64, "attention_wide", 1024},
+		{1, 1, 700, 768, 12, 1024, "attention_wide", 256}, {3, 20, 0, 768, 12, 33, "attention_wide", 256},
 	} {
-		t.Run(fmt.Sprintf("%s/B=%d/T=%d/P=%d/C=%d/NH=%d/maxT=%d", tc.kernel, tc.B, tc.T, tc.P, tc.C, tc.NH, tc.maxT), func(t *testing.T) {
+		t.Run(fmt.Sprintf("%s/B=%d/T=%d/P=%d/C=%d/NH=%d/maxT=%d/block=%d", tc.kernel, tc.B, tc.T, tc.P, tc.C, tc.NH, tc.maxT, tc.block), func(t *testing.T) {
 			h.t = t
 			cfg := model.Config{NEmbd: tc.C, NHead: tc.NH}
 			C, HS, N := tc.C, tc.C/tc.NH, tc.B*tc.T
 			attn := launch{kernel: tc.kernel, grid: [3]int{tc.T, tc.NH, tc.B}, block: attnThreads, shared: attnShared(cfg, tc.maxT),
 				args: []arg{ptr(bufY), ptr(bufQKV), ptr(bufK), ptr(bufV), ptr(bufPos), intArg(tc.T), intArg(C), intArg(tc.NH), intArg(tc.maxT), floatArg(float32(1 / math.Sqrt(float64(HS))))}}
-			if tc.kernel == "attention_serial" {
+			switch tc.kernel {
+			case "attention_serial":
 				attn.block, attn.shared = 128, attnSerialShared(cfg, tc.maxT)
+			case "attention_wide":
+				attn.block, attn.shared = tc.block, attnSharedFor(cfg, tc.maxT, tc.block)
 			}
 			qkv := randVec(rng, N*3*C, 1)
 			kc, vc := randVec(rng, tc.B*tc.maxT*C, 1), randVec(rng, tc.B*tc.maxT*C, 1)
@@ -429,66 +472,130 @@ func TestKernelGemvLN(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 12))
 	for _, tc := range []struct{ N, K, M, xstep, xoff int }{
 		{1, 64, 192, 1, 0}, {3, 768, 2304, 1, 0}, {16, 768, 3072, 1, 0}, {5, 1600, 100, 1, 0}, {2, 768, 50257, 4, 3}, {1, 64, 1024, 7, 6},
+		{1, 1024, 520, 1, 0}, // K between gemv_ln2's registers (768) and two of them
 	} {
 		for _, dt := range []tensor.DType{tensor.F32, tensor.F16} {
 			for _, mode := range []int{epiStore, epiGELUTanh} {
-				l := gemvLN(dt, tc.N, tc.K, tc.M, ptr(bufY), ptr(bufX), ptr(bufAttnW), ptr(bufAttnB), ptr(bufLn1W), ptr(bufLn1B), 1e-5, tc.xstep, tc.xoff, mode, 0, model.OpQKV)
-				t.Run(fmt.Sprintf("%s/N=%d/K=%d/M=%d/step=%d/mode=%d/%s", dt, tc.N, tc.K, tc.M, tc.xstep, mode, l.kernel), func(t *testing.T) {
-					h.t = t
-					rows := tc.N*tc.xstep + tc.xoff
-					x := randVec(rng, rows*tc.K, 2)
-					for i := range x {
-						x[i] += 1
-					}
-					w, b := randVec(rng, tc.M*tc.K, 0.05), randVec(rng, tc.M, 0.1)
-					g, gb := randVec(rng, tc.K, 1), randVec(rng, tc.K, 0.1)
-					if dt == tensor.F16 {
-						h.put(bufAttnW, toHalf(w))
-						w = roundHalf(w)
-					} else {
-						h.put(bufAttnW, w)
-					}
-					h.put(bufX, x)
-					h.put(bufAttnB, b)
-					h.put(bufLn1W, g)
-					h.put(bufLn1B, gb)
-					h.alloc(bufY, tc.N*tc.M)
-					h.run(l)
-					got := h.get(bufY, tc.N*tc.M)
-					want, tol := make([]float32, len(got)), make([]float32, len(got))
-					xn := make([]float64, tc.K)
-					for n := range tc.N {
-						in := x[(n*tc.xstep+tc.xoff)*tc.K:][:tc.K]
-						var mean, v float64
-						for _, e := range in {
-							mean += float64(e)
+				for _, mk := range []func(tensor.DType, int, int, int, arg, arg, arg, arg, arg, arg, float32, int, int, int, int, model.Op) launch{gemvLN, gemvLN2} {
+					l := mk(dt, tc.N, tc.K, tc.M, ptr(bufY), ptr(bufX), ptr(bufAttnW), ptr(bufAttnB), ptr(bufLn1W), ptr(bufLn1B), 1e-5, tc.xstep, tc.xoff, mode, 0, model.OpQKV)
+					t.Run(fmt.Sprintf("%s/N=%d/K=%d/M=%d/step=%d/mode=%d/%s", dt, tc.N, tc.K, tc.M, tc.xstep, mode, l.kernel), func(t *testing.T) {
+						h.t = t
+						rows := tc.N*tc.xstep + tc.xoff
+						x := randVec(rng, rows*tc.K, 2)
+						for i := range x {
+							x[i] += 1
 						}
-						mean /= float64(tc.K)
-						for _, e := range in {
-							v += (float64(e) - mean) * (float64(e) - mean)
+						w, b := randVec(rng, tc.M*tc.K, 0.05), randVec(rng, tc.M, 0.1)
+						g, gb := randVec(rng, tc.K, 1), randVec(rng, tc.K, 0.1)
+						if dt == tensor.F16 {
+							h.put(bufAttnW, toHalf(w))
+							w = roundHalf(w)
+						} else {
+							h.put(bufAttnW, w)
 						}
-						rstd := 1 / math.Sqrt(v/float64(tc.K)+1e-5)
-						for k, e := range in {
-							xn[k] = (float64(e)-mean)*rstd*float64(g[k]) + float64(gb[k])
-						}
-						for m := range tc.M {
-							var s, a float64
-							for k := range tc.K {
-								p := xn[k] * float64(w[m*tc.K+k])
-								s += p
-								a += math.Abs(p)
-							}
-							v := s + float64(b[m])
-							if mode == epiGELUTanh {
-								v = 0.5 * v * (1 + math.Tanh(0.7978845608028654*(v+0.044715*v*v*v)))
-							}
-							want[n*tc.M+m] = float32(v)
-							tol[n*tc.M+m] = float32(1e-5*a + 2e-6*math.Abs(v) + 1e-6)
-						}
-					}
-					checkClose(t, "out", got, want, tol)
-				})
+						h.put(bufX, x)
+						h.put(bufAttnB, b)
+						h.put(bufLn1W, g)
+						h.put(bufLn1B, gb)
+						h.alloc(bufY, tc.N*tc.M)
+						h.run(l)
+						got := h.get(bufY, tc.N*tc.M)
+						want, tol := refGemvLN(x, w, b, g, gb, tc.N, tc.K, tc.M, tc.xstep, tc.xoff, mode)
+						checkClose(t, "out", got, want, tol)
+					})
+				}
 			}
+		}
+	}
+}
+
+// refGemvLN returns out[N, M] = epi(ln(x row n*xstep+xoff)·wᵀ + b) (eps
+// 1e-5, gain g, bias gb) in float64 and each value's error bound.
+func refGemvLN(x, w, b, g, gb []float32, N, K, M, xstep, xoff, mode int) (want, tol []float32) {
+	want, tol = make([]float32, N*M), make([]float32, N*M)
+	xn := make([]float64, K)
+	for n := range N {
+		in := x[(n*xstep+xoff)*K:][:K]
+		var mean, v float64
+		for _, e := range in {
+			mean += float64(e)
+		}
+		mean /= float64(K)
+		for _, e := range in {
+			v += (float64(e) - mean) * (float64(e) - mean)
+		}
+		rstd := 1 / math.Sqrt(v/float64(K)+1e-5)
+		for k, e := range in {
+			xn[k] = (float64(e)-mean)*rstd*float64(g[k]) + float64(gb[k])
+		}
+		for m := range M {
+			var s, a float64
+			for k := range K {
+				p := xn[k] * float64(w[m*K+k])
+				s += p
+				a += math.Abs(p)
+			}
+			v := s + float64(b[m])
+			if mode == epiGELUTanh {
+				v = 0.5 * v * (1 + math.Tanh(0.7978845608028654*(v+0.044715*v*v*v)))
+			}
+			want[n*M+m] = float32(v)
+			tol[n*M+m] = float32(1e-5*a + 2e-6*math.Abs(v) + 1e-6)
+		}
+	}
+	return want, tol
+}
+
+// TestKernelGemvLNKV checks V2's qkv GEMV: the qkv rows as gemv_ln's, and
+// the keys and values of row n = b*T + t stored in the cache at position
+// P + t of sequence b, bit for bit, with every other cache row untouched.
+func TestKernelGemvLNKV(t *testing.T) {
+	h := newHarness(t)
+	rng := rand.New(rand.NewPCG(13, 14))
+	for _, tc := range []struct{ B, T, P, C, maxT int }{
+		{1, 1, 0, 64, 64}, {2, 1, 5, 768, 16}, {3, 2, 7, 768, 12}, {16, 1, 100, 768, 128}, {2, 4, 9, 64, 16}, {5, 1, 3, 1600, 8}, {1, 1, 1023, 768, 1024},
+	} {
+		for _, dt := range []tensor.DType{tensor.F32, tensor.F16} {
+			N, C, M := tc.B*tc.T, tc.C, 3*tc.C
+			l := gemvLNKV(dt, N, C, tc.T, tc.maxT, 1e-5, 0)
+			t.Run(fmt.Sprintf("%s/B=%d/T=%d/P=%d/C=%d/maxT=%d/%s", dt, tc.B, tc.T, tc.P, tc.C, tc.maxT, l.kernel), func(t *testing.T) {
+				h.t = t
+				x := randVec(rng, N*C, 2)
+				for i := range x {
+					x[i] -= 2
+				}
+				w, b := randVec(rng, M*C, 0.05), randVec(rng, M, 0.1)
+				g, gb := randVec(rng, C, 1), randVec(rng, C, 0.1)
+				kc, vc := randVec(rng, tc.B*tc.maxT*C, 1), randVec(rng, tc.B*tc.maxT*C, 1)
+				if dt == tensor.F16 {
+					h.put(bufAttnW, toHalf(w))
+					w = roundHalf(w)
+				} else {
+					h.put(bufAttnW, w)
+				}
+				h.put(bufX, x)
+				h.put(bufAttnB, b)
+				h.put(bufLn1W, g)
+				h.put(bufLn1B, gb)
+				h.put(bufK, kc)
+				h.put(bufV, vc)
+				h.put(bufPos, []int32{int32(tc.P)})
+				h.alloc(bufQKV, N*M)
+				h.run(l)
+				got := h.get(bufQKV, N*M)
+				want, tol := refGemvLN(x, w, b, g, gb, N, C, M, 1, 0, epiStore)
+				checkClose(t, "qkv", got, want, tol)
+				for n := range N {
+					bb, tt := n/tc.T, n%tc.T
+					copy(kc[(bb*tc.maxT+tc.P+tt)*C:][:C], got[n*M+C:][:C])
+					copy(vc[(bb*tc.maxT+tc.P+tt)*C:][:C], got[n*M+2*C:][:C])
+				}
+				checkClose(t, "k cache", h.get(bufK, len(kc)), kc, make([]float32, len(kc)))
+				checkClose(t, "v cache", h.get(bufV, len(vc)), vc, make([]float32, len(vc)))
+				if p := h.getInts(bufPos, 1)[0]; p != int32(tc.P) {
+					t.Errorf("pos %d, want %d unchanged", p, tc.P)
+				}
+			})
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/gpt2bench/gpt2bench/model"
 	"github.com/gpt2bench/gpt2bench/tensor"
@@ -102,7 +103,9 @@ func (s shape) logitRows() int {
 	return s.B
 }
 
-func (s shape) String() string { return fmt.Sprintf("B=%d/T=%d/cap=%d/all=%v", s.B, s.T, s.Cap, s.All) }
+func (s shape) String() string {
+	return fmt.Sprintf("B=%d/T=%d/cap=%d/all=%v/unfused=%v/%v", s.B, s.T, s.Cap, s.All, s.Unfused, s.Kernels)
+}
 
 func isF16(dt tensor.DType) bool { return dt == tensor.F16 }
 
@@ -138,6 +141,15 @@ const (
 	workFloats = 2 * splitTarget * gemmTile * gemmTile
 )
 
+// V2's attention geometry: attnWideThreads per block when the grid has at
+// most attnWideBlocks blocks (about one per SM, so every block runs at
+// once) and the shared memory fits maxSharedDefault; else attnThreads.
+const (
+	attnWideThreads  = 1024
+	attnWideBlocks   = splitTarget
+	maxSharedDefault = 48 << 10 // dynamic shared memory without opting in
+)
+
 // launch is one kernel launch of a step.
 type launch struct {
 	kernel string // extern "C" name in kernels.cu
@@ -147,6 +159,34 @@ type launch struct {
 	args   []arg
 	layer  int      // -1 outside the blocks (for a Tracer)
 	op     model.Op // the op it belongs to; model.NumOps for bookkeeping
+}
+
+// Kernels selects the set of kernels a Session's steps use.
+type Kernels uint8
+
+const (
+	KernelsV1 Kernels = iota // verified and timed on an H100 (the default)
+	// KernelsV2 changes decode-sized steps (N <= 16 rows, fused norms;
+	// prefill and unfused steps run V1) to 1 + 5L + 2 launches instead of
+	// 1 + 6L + 3: the qkv GEMV stores the new keys and values (no
+	// store_kv), the fused-norm GEMVs issue their weight loads before the
+	// row statistics and read each row with 16-byte loads all in flight,
+	// every GEMV loads its bias (and residual) before its dot products
+	// instead of after, attention runs 1024-thread blocks when the grid is
+	// small, and argmax advances the position (no advance). Not yet run
+	// on a GPU.
+	KernelsV2
+)
+
+// String returns "v1" or "v2".
+func (k Kernels) String() string {
+	switch k {
+	case KernelsV1:
+		return "v1"
+	case KernelsV2:
+		return "v2"
+	}
+	return fmt.Sprintf("Kernels(%d)", uint8(k))
 }
 
 // shape is what a step's plan depends on. The position is not part of it:
@@ -159,6 +199,7 @@ type shape struct {
 	// Unfused runs every layer norm as its own kernel; by default a norm
 	// that feeds a GEMV (N <= 16 rows: decode) is computed inside it.
 	Unfused bool
+	Kernels Kernels // the kernel set of decode-sized fused steps
 }
 
 // Sentinel errors of the planner.
@@ -274,11 +315,57 @@ func gemvLN(dt tensor.DType, N, K, M int, out, x, w, bias, g, b arg, eps float32
 		layer: layer, op: op}
 }
 
+// gemv2 is linear's GEMV (N <= 16 rows) with V2's kernel (gemv2: bias
+// and residual requested before the dot products).
+func gemv2(dt tensor.DType, N, K, M int, out, x, w, bias arg, mode, layer int, op model.Op) launch {
+	l := linear(dt, N, K, M, out, x, w, bias, mode, layer, op)[0]
+	l.kernel = "gemv2" + strings.TrimPrefix(l.kernel, "gemv")
+	return l
+}
+
+// gemvLN2 is gemvLN with V2's kernel (gemv_ln2: weights requested before
+// the row statistics, float4 statistics loads).
+func gemvLN2(dt tensor.DType, N, K, M int, out, x, w, bias, g, b arg, eps float32, xstep, xoff, mode, layer int, op model.Op) launch {
+	l := gemvLN(dt, N, K, M, out, x, w, bias, g, b, eps, xstep, xoff, mode, layer, op)
+	l.kernel = "gemv_ln2" + strings.TrimPrefix(l.kernel, "gemv_ln")
+	return l
+}
+
+// gemvLNKV plans V2's qkv GEMV of layer l: qkv[N, 3C] = ln(x)·wᵀ + bias
+// (gemv_ln2) that also stores the keys and values of its N = B*T rows in
+// the layer's cache at positions P..P+T-1 (replacing store_kv).
+func gemvLNKV(dt tensor.DType, N, C, T, capacity int, eps float32, l int) launch {
+	lp := func(b buf) arg { return layerPtr(b, l) }
+	g := gemvLN(dt, N, C, 3*C, ptr(bufQKV), ptr(bufX), lp(bufAttnW), lp(bufAttnB), lp(bufLn1W), lp(bufLn1B), eps, 1, 0, epiStore, l, model.OpQKV)
+	g.kernel = "gemv_lnkv" + strings.TrimPrefix(g.kernel, "gemv_ln")
+	g.args = []arg{ptr(bufQKV), ptr(bufX), lp(bufAttnW), lp(bufAttnB), intArg(N), intArg(C), intArg(3 * C), lp(bufLn1W), lp(bufLn1B), floatArg(eps),
+		lp(bufK), lp(bufV), ptr(bufPos), intArg(T), intArg(capacity)}
+	return g
+}
+
 // attnShared returns the attention kernel's dynamic shared memory: q [HS],
 // scores [capacity rounded up to 4], a reduction scratch [32] and partial
 // sums [4*attnThreads].
 func attnShared(cfg model.Config, capacity int) int {
-	return 4 * (cfg.HeadSize() + (capacity+3)&^3 + 32 + 4*attnThreads)
+	return attnSharedFor(cfg, capacity, attnThreads)
+}
+
+// attnSharedFor is attnShared for a block of threads (attention_wide).
+func attnSharedFor(cfg model.Config, capacity, threads int) int {
+	return 4 * (cfg.HeadSize() + (capacity+3)&^3 + 32 + 4*threads)
+}
+
+// attnWide returns V2's attention block and dynamic shared memory for a
+// grid of blocks (T*NH*B): attnWideThreads when the grid is small enough
+// for every block to run at once and the scores fit the 48 KiB default,
+// else attnThreads.
+func attnWide(cfg model.Config, capacity, blocks int) (threads, shared int) {
+	if blocks <= attnWideBlocks {
+		if sh := attnSharedFor(cfg, capacity, attnWideThreads); sh <= maxSharedDefault {
+			return attnWideThreads, sh
+		}
+	}
+	return attnThreads, attnSharedFor(cfg, capacity, attnThreads)
 }
 
 // attnSerialShared is attention_serial's (128 threads) shared memory.
@@ -291,7 +378,10 @@ func attnSerialShared(cfg model.Config, capacity int) int {
 // ln_2, fc (+ GELU), fc_proj (+ residual); ln_f, logits, argmax, advance.
 // Unless s.Unfused, the layer norms of a step of N <= 16 rows run inside
 // the GEMV that reads them (their time is reported under qkv, mlp_up and
-// logits).
+// logits). Such a step with s.Kernels == KernelsV2 runs V2's kernels:
+// embed; per block qkv with the cache store (gemv_lnkv), attention_wide,
+// proj (gemv2), mlp_up (gemv_ln2), fc_proj (gemv2); logits (gemv_ln2),
+// argmax_advance.
 func plan(cfg model.Config, dt tensor.DType, s shape) ([]launch, error) {
 	if err := checkConfig(cfg, dt); err != nil {
 		return nil, err
@@ -319,8 +409,21 @@ func plan(cfg model.Config, dt tensor.DType, s shape) ([]launch, error) {
 		args: []arg{ptr(bufX), ptr(bufWTE), ptr(bufWPE), ptr(bufTok), ptr(bufPos), intArg(s.T), intArg(C)}, layer: -1, op: model.OpEmbed})
 	scale := float32(1 / math.Sqrt(float64(cfg.HeadSize())))
 	fuse := !s.Unfused && N <= gemvMaxRows
+	v2 := fuse && s.Kernels == KernelsV2
 	for l := range cfg.NLayer {
 		lp := func(b buf) arg { return layerPtr(b, l) }
+		if v2 {
+			threads, shared := attnWide(cfg, s.Cap, s.T*NH*s.B)
+			ls = append(ls, gemvLNKV(dt, N, C, s.T, s.Cap, eps, l),
+				launch{kernel: "attention_wide", grid: [3]int{s.T, NH, s.B}, block: threads, shared: shared,
+					args:  []arg{ptr(bufY), ptr(bufQKV), lp(bufK), lp(bufV), ptr(bufPos), intArg(s.T), intArg(C), intArg(NH), intArg(s.Cap), floatArg(scale)},
+					layer: l, op: model.OpAttnScores},
+			)
+			ls = append(ls, gemv2(dt, N, C, C, ptr(bufX), ptr(bufY), lp(bufProjW), lp(bufProjB), epiAdd, l, model.OpAttnProj))
+			ls = append(ls, gemvLN2(dt, N, C, F, ptr(bufH), ptr(bufX), lp(bufFcW), lp(bufFcB), lp(bufLn2W), lp(bufLn2B), eps, 1, 0, gelu, l, model.OpMLPUp))
+			ls = append(ls, gemv2(dt, N, F, C, ptr(bufX), ptr(bufH), lp(bufFcPW), lp(bufFcPB), epiAdd, l, model.OpMLPDown))
+			continue
+		}
 		if fuse {
 			ls = append(ls, gemvLN(dt, N, C, 3*C, ptr(bufQKV), ptr(bufX), lp(bufAttnW), lp(bufAttnB), lp(bufLn1W), lp(bufLn1B), eps, 1, 0, epiStore, l, model.OpQKV))
 		} else {
@@ -346,15 +449,22 @@ func plan(cfg model.Config, dt tensor.DType, s shape) ([]launch, error) {
 	if s.All {
 		rows, step, off = N, 1, 0
 	}
-	if !s.Unfused && rows <= gemvMaxRows {
+	switch {
+	case v2: // rows <= N <= gemvMaxRows
+		ls = append(ls, gemvLN2(dt, rows, C, V, ptr(bufLogits), ptr(bufX), ptr(bufWTE), null(), ptr(bufLnFW), ptr(bufLnFB), eps, step, off, epiStore, -1, model.OpLogits))
+	case !s.Unfused && rows <= gemvMaxRows:
 		ls = append(ls, gemvLN(dt, rows, C, V, ptr(bufLogits), ptr(bufX), ptr(bufWTE), null(), ptr(bufLnFW), ptr(bufLnFB), eps, step, off, epiStore, -1, model.OpLogits))
-	} else {
+	default:
 		ls = append(ls, norm(ptr(bufXN), ptr(bufX), ptr(bufLnFW), ptr(bufLnFB), rows, step, off, -1, model.OpLNF))
 		ls = append(ls, linear(dt, rows, C, V, ptr(bufLogits), ptr(bufXN), ptr(bufWTE), null(), epiStore, -1, model.OpLogits)...)
 	}
 	astep, aoff := 1, 0
 	if s.All {
 		astep, aoff = s.T, s.T-1
+	}
+	if v2 { // argmax reads no position and no later kernel does
+		return append(ls, launch{kernel: "argmax_advance", grid: [3]int{s.B, 1, 1}, block: argmaxThreads,
+			args: []arg{ptr(bufTok), ptr(bufLogits), intArg(V), intArg(astep), intArg(aoff), ptr(bufPos), intArg(s.T)}, layer: -1, op: model.OpSample}), nil
 	}
 	ls = append(ls,
 		launch{kernel: "argmax", grid: [3]int{s.B, 1, 1}, block: argmaxThreads,
@@ -367,10 +477,12 @@ func plan(cfg model.Config, dt tensor.DType, s shape) ([]launch, error) {
 // kernelNames lists every kernel plan can name, for loading the module.
 func kernelNames() []string {
 	names := []string{"embed_f32", "embed_f16", "layernorm", "store_kv", "attention", "argmax", "advance",
-		"gemm_simt_f32", "gemm_simt_f16", "gemm_wmma_f16", "splitk_reduce", "attention_serial"}
+		"gemm_simt_f32", "gemm_simt_f16", "gemm_wmma_f16", "splitk_reduce", "attention_serial",
+		"attention_wide", "argmax_advance"} // the last two: V2
 	for _, wt := range []string{"f32", "f16"} {
 		for _, nr := range []int{1, 2, 4, 8} {
-			names = append(names, fmt.Sprintf("gemv_%s_%d", wt, nr), fmt.Sprintf("gemv_ln_%s_%d", wt, nr))
+			names = append(names, fmt.Sprintf("gemv_%s_%d", wt, nr), fmt.Sprintf("gemv_ln_%s_%d", wt, nr),
+				fmt.Sprintf("gemv2_%s_%d", wt, nr), fmt.Sprintf("gemv_ln2_%s_%d", wt, nr), fmt.Sprintf("gemv_lnkv_%s_%d", wt, nr))
 		}
 	}
 	return names

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -59,7 +61,13 @@ func TestPlanABI(t *testing.T) {
 	ptx := ptxParams(t)
 	for _, cfg := range []model.Config{tiny, model.GPT2()} {
 		for _, dt := range []tensor.DType{tensor.F32, tensor.F16} {
-			for _, s := range []shape{{B: 1, T: 1, Cap: 64}, {B: 1, T: 1, Cap: 63, Unfused: true}, {B: 3, T: 7, Cap: 64, All: true}, {B: 2, T: 40, Cap: 64}, {B: 32, T: 1, Cap: 64}} {
+			var shapes []shape
+			for _, k := range []Kernels{KernelsV1, KernelsV2} {
+				shapes = append(shapes, shape{B: 1, T: 1, Cap: 64, Kernels: k}, shape{B: 1, T: 1, Cap: 63, Unfused: true, Kernels: k},
+					shape{B: 3, T: 5, Cap: 64, All: true, Kernels: k}, shape{B: 3, T: 7, Cap: 64, All: true, Kernels: k},
+					shape{B: 2, T: 40, Cap: 64, Kernels: k}, shape{B: 32, T: 1, Cap: 64, Kernels: k}, shape{B: 16, T: 1, Cap: 64, Kernels: k})
+			}
+			for _, s := range shapes {
 				t.Run(fmt.Sprintf("C=%d/%s/%v", cfg.NEmbd, dt, s), func(t *testing.T) {
 					ls, err := plan(cfg, dt, s)
 					if err != nil {
@@ -333,5 +341,196 @@ func TestArgScalar(t *testing.T) {
 	}
 	if got := floatArg(1).scalar(); got != 0x3f800000 {
 		t.Errorf("float 1 → %#x", got)
+	}
+}
+
+func TestKernelsString(t *testing.T) {
+	for k, want := range map[Kernels]string{KernelsV1: "v1", KernelsV2: "v2", 7: "Kernels(7)"} {
+		if got := k.String(); got != want {
+			t.Errorf("Kernels(%d).String() = %q, want %q", uint8(k), got, want)
+		}
+	}
+}
+
+// TestPlanV2 checks the V2 decode plans launch by launch: 1 + 5L + 2
+// launches (V1: 1 + 6L + 3), no store_kv or advance, the KV store in the
+// qkv GEMV, and no kernel after the one that advances the position.
+func TestPlanV2(t *testing.T) {
+	cfg := model.GPT2()
+	tests := []struct {
+		name    string
+		dt      tensor.DType
+		s       shape
+		nr      int // rows per GEMV block
+		threads int // attention block
+	}{
+		{"decode/f16", tensor.F16, shape{B: 1, T: 1, Cap: 1024}, 1, 1024},
+		{"decode/f32", tensor.F32, shape{B: 1, T: 1, Cap: 256}, 1, 1024},
+		{"batch3", tensor.F16, shape{B: 3, T: 1, Cap: 1024}, 4, 1024},
+		{"batch8", tensor.F16, shape{B: 8, T: 1, Cap: 1024}, 8, 1024},  // 96 attention blocks
+		{"batch16", tensor.F16, shape{B: 16, T: 1, Cap: 1024}, 8, 256}, // 192: more than one per SM
+		{"prompt4", tensor.F16, shape{B: 2, T: 4, Cap: 1024}, 8, 1024}, // N = 8: decode-sized
+		{"prompt4/all", tensor.F16, shape{B: 2, T: 4, Cap: 64, All: true}, 8, 1024},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.s.Kernels = KernelsV2
+			ls, err := plan(cfg, tc.dt, tc.s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			L := cfg.NLayer
+			if want := 1 + 5*L + 2; len(ls) != want {
+				t.Fatalf("%d launches, want %d", len(ls), want)
+			}
+			v1, err := plan(cfg, tc.dt, shape{B: tc.s.B, T: tc.s.T, Cap: tc.s.Cap, All: tc.s.All})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := 1 + 6*L + 3; len(v1) != want {
+				t.Fatalf("V1: %d launches, want %d", len(v1), want)
+			}
+			wt := tc.dt.String()
+			want := []string{"embed_" + wt}
+			for range L {
+				want = append(want, fmt.Sprintf("gemv_lnkv_%s_%d", wt, tc.nr), "attention_wide", fmt.Sprintf("gemv2_%s_%d", wt, tc.nr),
+					fmt.Sprintf("gemv_ln2_%s_%d", wt, tc.nr), fmt.Sprintf("gemv2_%s_%d", wt, tc.nr))
+			}
+			lnr := 1
+			for lnr < tc.s.logitRows() && lnr < 8 {
+				lnr *= 2
+			}
+			want = append(want, fmt.Sprintf("gemv_ln2_%s_%d", wt, lnr), "argmax_advance")
+			var got []string
+			for _, l := range ls {
+				got = append(got, l.kernel)
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("kernels\n got %v\nwant %v", got, want)
+			}
+			N, C := tc.s.rows(), cfg.NEmbd
+			for i, l := range ls {
+				switch {
+				case strings.HasPrefix(l.kernel, "gemv_lnkv"):
+					if l.grid != [3]int{ceilDiv(3*C, gemvWarps), ceilDiv(N, tc.nr), 1} || l.op != model.OpQKV {
+						t.Errorf("launch %d %s: grid %v op %s", i, l.kernel, l.grid, l.op)
+					}
+					k, v, pos := l.args[10], l.args[11], l.args[12]
+					if k.buf != bufK || v.buf != bufV || k.layer != l.layer || v.layer != l.layer || pos.buf != bufPos ||
+						l.args[13].i != int32(tc.s.T) || l.args[14].i != int32(tc.s.Cap) {
+						t.Errorf("launch %d %s: cache arguments %+v", i, l.kernel, l.args[10:])
+					}
+				case l.kernel == "attention_wide":
+					if l.block != tc.threads || l.shared != attnSharedFor(cfg, tc.s.Cap, tc.threads) || l.grid != [3]int{tc.s.T, cfg.NHead, tc.s.B} {
+						t.Errorf("launch %d: block %d shared %d grid %v, want block %d", i, l.block, l.shared, l.grid, tc.threads)
+					}
+				case l.kernel == "argmax_advance":
+					if i != len(ls)-1 || l.args[5].buf != bufPos || l.args[6].i != int32(tc.s.T) || l.grid[0] != tc.s.B {
+						t.Errorf("launch %d argmax_advance: args %+v", i, l.args)
+					}
+				}
+				for _, a := range l.args {
+					if a.kind == argPtr && (a.buf < numLayerBufs || a.buf == bufK || a.buf == bufV) && a.layer != l.layer {
+						t.Errorf("%s (layer %d) reads buffer %d of layer %d", l.kernel, l.layer, a.buf, a.layer)
+					}
+				}
+			}
+			// embed is V1's; proj and fc_proj are V1's GEMVs, argument for
+			// argument, under gemv2's name.
+			if !reflect.DeepEqual(ls[0], v1[0]) {
+				t.Errorf("embed %+v, V1 %+v", ls[0], v1[0])
+			}
+			for i, j := 0, 0; i < len(ls); i++ {
+				if !strings.HasPrefix(ls[i].kernel, "gemv2_") {
+					continue
+				}
+				v1name := "gemv_" + strings.TrimPrefix(ls[i].kernel, "gemv2_")
+				for j < len(v1) && v1[j].kernel != v1name {
+					j++
+				}
+				if j == len(v1) {
+					t.Fatalf("launch %d %s: no V1 %s left", i, ls[i].kernel, v1name)
+				}
+				l := ls[i]
+				l.kernel = v1name
+				if !reflect.DeepEqual(v1[j], l) {
+					t.Fatalf("launch %d %s differs from V1's %+v", i, ls[i].kernel, v1[j])
+				}
+				j++
+			}
+		})
+	}
+}
+
+// TestPlanV2KeepsV1 checks that V2 changes nothing but decode-sized fused
+// steps: prefill, N > 16 and unfused plans are V1's.
+func TestPlanV2KeepsV1(t *testing.T) {
+	for _, cfg := range []model.Config{tiny, model.GPT2()} {
+		for _, dt := range []tensor.DType{tensor.F32, tensor.F16} {
+			for _, s := range []shape{
+				{B: 1, T: 48, Cap: 1024}, {B: 1, T: 48, Cap: 1024, All: true}, {B: 1, T: 17, Cap: 64}, {B: 32, T: 1, Cap: 1024},
+				{B: 17, T: 1, Cap: 64}, {B: 1, T: 1, Cap: 1024, Unfused: true}, {B: 4, T: 4, Cap: 64, All: true, Unfused: true},
+			} {
+				s.Cap = min(s.Cap, cfg.NPositions)
+				t.Run(fmt.Sprintf("C=%d/%s/%v", cfg.NEmbd, dt, s), func(t *testing.T) {
+					v1, err := plan(cfg, dt, s)
+					if err != nil {
+						t.Fatal(err)
+					}
+					s.Kernels = KernelsV2
+					v2, err := plan(cfg, dt, s)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !reflect.DeepEqual(v1, v2) {
+						t.Errorf("V2 plan differs from V1's")
+					}
+				})
+			}
+		}
+	}
+}
+
+// TestAttnWide checks V2's attention block: 1024 threads while the grid
+// has at most attnWideBlocks blocks and the scores fit the 48 KiB of
+// dynamic shared memory, else V1's 256.
+func TestAttnWide(t *testing.T) {
+	long := model.GPT2()
+	long.NPositions = 16384
+	tests := []struct {
+		name             string
+		cfg              model.Config
+		capacity, blocks int
+		threads, shared  int
+	}{
+		{"gpt2/decode", model.GPT2(), 1024, 12, 1024, 4 * (64 + 1024 + 32 + 4*1024)},
+		{"gpt2/cap1023", model.GPT2(), 1023, 12, 1024, 4 * (64 + 1024 + 32 + 4*1024)},
+		{"gpt2/128 blocks", model.GPT2(), 1024, attnWideBlocks, 1024, 4 * (64 + 1024 + 32 + 4*1024)},
+		{"gpt2/129 blocks", model.GPT2(), 1024, attnWideBlocks + 1, 256, 4 * (64 + 1024 + 32 + 4*256)},
+		{"tiny", tiny, 64, 4, 1024, 4 * (16 + 64 + 32 + 4*1024)},
+		// 4*(64 + maxT + 32 + 4096) <= 48 KiB up to maxT = 8096.
+		{"long/fits", long, 8096, 12, 1024, 48 << 10},
+		{"long/fallback", long, 8097, 12, 256, 4 * (64 + 8100 + 32 + 4*256)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			threads, shared := attnWide(tc.cfg, tc.capacity, tc.blocks)
+			if threads != tc.threads || shared != tc.shared {
+				t.Errorf("attnWide = %d threads, %d bytes; want %d, %d", threads, shared, tc.threads, tc.shared)
+			}
+			if shared > maxSharedDefault {
+				t.Errorf("%d bytes of shared memory, over the 48 KiB default", shared)
+			}
+		})
+	}
+	// The plan takes the fallback too.
+	ls, err := plan(long, tensor.F16, shape{B: 1, T: 1, Cap: 9000, Kernels: KernelsV2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range ls {
+		if l.kernel == "attention_wide" && (l.block != 256 || l.shared != attnSharedFor(long, 9000, 256)) {
+			t.Fatalf("attention_wide at capacity 9000: block %d shared %d", l.block, l.shared)
+		}
 	}
 }
