@@ -293,6 +293,9 @@ type Session struct {
 	marks   []float32  // event times after the first, ms
 	hostTok []int32    // [N] staging for uploads
 	hostIDs []int32    // [B] ids read back
+	// fedBack is set while bufTok[:B] holds hostIDs, the ids the last
+	// step chose: a next step of exactly those tokens needs no upload.
+	fedBack bool
 	closed  bool
 }
 
@@ -357,6 +360,7 @@ func (s *Session) grow(rows, lrows int) error {
 		s.bufs[b] = d
 	}
 	s.rows, s.lrows = rows, lrows
+	s.fedBack = false // bufTok is new
 	clear(s.plans)
 	s.dropGraphs()
 	return nil
@@ -436,6 +440,7 @@ func (s *Session) SetKernels(k Kernels) { s.kernels = k }
 // Reset empties the KV cache.
 func (s *Session) Reset() {
 	s.pos = 0
+	s.fedBack = false
 	exit, err := s.m.enter()
 	if err != nil {
 		return
@@ -499,7 +504,7 @@ func (s *Session) Forward(ctx context.Context, tokens [][]int32, logits []float3
 		return err
 	}
 	defer exit()
-	sh := shape{B: s.B, T: T, Cap: s.cap, All: all}
+	sh := shape{B: s.B, T: T, Cap: s.cap, All: all, NoSample: true}
 	if err := s.grow(sh.rows(), sh.logitRows()); err != nil {
 		return err
 	}
@@ -521,9 +526,76 @@ func (s *Session) Forward(ctx context.Context, tokens [][]int32, logits []float3
 	return nil
 }
 
+// SamplesOnDevice implements model.DeviceSampler: the GPU chooses greedy
+// tokens (argmax); other options sample on the host from Forward's logits.
+func (s *Session) SamplesOnDevice(o model.SampleOptions) bool { return o.Temperature == 0 }
+
+// ForwardSample implements model.DeviceSampler: it appends tokens to every
+// sequence and writes each sequence's greedy next token to ids [B]. The
+// argmax runs in the step's graph and only the B ids come back; when
+// tokens are the ids the previous step chose, they are not uploaded
+// either (they are where the step reads them).
+func (s *Session) ForwardSample(ctx context.Context, tokens [][]int32, opts model.SampleOptions, ids []int32) error {
+	if !s.SamplesOnDevice(opts) {
+		return fmt.Errorf("cuda: sampling at temperature %g runs on the host: use Forward and model.Sampler (model.Generate does)", opts.Temperature)
+	}
+	if len(ids) != s.B {
+		return fmt.Errorf("cuda: %d ids for a batch of %d", len(ids), s.B)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	T, _, err := s.check(tokens, nil)
+	if err != nil {
+		return err
+	}
+	exit, err := s.m.enter()
+	if err != nil {
+		return err
+	}
+	defer exit()
+	sh := shape{B: s.B, T: T, Cap: s.cap}
+	if err := s.grow(sh.rows(), sh.logitRows()); err != nil {
+		return err
+	}
+	if !s.isFedBack(tokens) {
+		if err := s.uploadTokens(tokens, T); err != nil {
+			return err
+		}
+	}
+	if err := s.step(sh); err != nil {
+		return err
+	}
+	s.pos += T
+	if err := cu.MemcpyDtoHAsync(unsafe.Pointer(&s.hostIDs[0]), s.bufs[bufTok], 4*int64(s.B), s.stream); err != nil {
+		return fmt.Errorf("cuda: copy ids: %w", err)
+	}
+	if err := s.stream.Synchronize(); err != nil {
+		return fmt.Errorf("cuda: forward: %w", err)
+	}
+	copy(ids, s.hostIDs)
+	s.fedBack = true
+	return nil
+}
+
+// isFedBack reports whether tokens are one position per sequence equal
+// to the ids the last step chose, which bufTok still holds.
+func (s *Session) isFedBack(tokens [][]int32) bool {
+	if !s.fedBack {
+		return false
+	}
+	for b, seq := range tokens {
+		if len(seq) != 1 || seq[0] != s.hostIDs[b] {
+			return false
+		}
+	}
+	return true
+}
+
 // uploadTokens copies tokens [B][T] to bufTok [B*T] (context current;
 // the buffers already grown for the step, which would drop the tokens).
 func (s *Session) uploadTokens(tokens [][]int32, T int) error {
+	s.fedBack = false
 	N := s.B * T
 	if cap(s.hostTok) < N {
 		s.hostTok = make([]int32, N)
@@ -884,4 +956,7 @@ func (s *Session) GenerateGreedy(ctx context.Context, prompts [][]int32, n int) 
 	return out, st, nil
 }
 
-var _ model.Backend = (*Session)(nil)
+var (
+	_ model.Backend       = (*Session)(nil)
+	_ model.DeviceSampler = (*Session)(nil)
+)

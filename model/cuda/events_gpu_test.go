@@ -56,7 +56,7 @@ func TestDeviceTimer(t *testing.T) {
 				if !slices.Equal(got, want) {
 					t.Fatalf("step %d: timed logits differ from untimed", i)
 				}
-				ls, err := plan(cfg, tensor.F32, shape{B: 1, T: len(tok), Cap: cfg.NPositions})
+				ls, err := plan(cfg, tensor.F32, shape{B: 1, T: len(tok), Cap: cfg.NPositions, NoSample: true})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -155,4 +155,80 @@ func formatOps(m map[string]time.Duration, n int) string {
 	}
 	fmt.Fprintf(&b, "total=%.1fus", float64(total)/1e3)
 	return b.String()
+}
+
+// TestGenerateOnDevice checks model.Generate on a CUDA session: greedy
+// decoding runs through ForwardSample (argmax on the GPU, ids fed back
+// without an upload) and gives transformers' continuation on the fixture,
+// for both kernel sets; a batch of two matches the CPU's Generate; the
+// device profile sees the sampling op once per token; temperature sampling
+// falls back to the host; ForwardSample rejects what it cannot do.
+func TestGenerateOnDevice(t *testing.T) {
+	ctx := context.Background()
+	cfg, p, ref := loadFixture(t, filepath.Join("..", "..", "testdata", "tiny-gpt2"))
+	g := openGPU(t, cfg, p, tensor.F32)
+	n := len(ref.GreedyContinuation)
+	for _, k := range []Kernels{KernelsV1, KernelsV2} {
+		t.Run(k.String(), func(t *testing.T) {
+			s, err := g.NewSession(1, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			s.SetKernels(k)
+			var rec spanRecorder
+			s.SetTracer(&rec)
+			out, err := model.Generate(ctx, s, [][]int32{ref.InputIDs}, model.GenerateOptions{MaxNewTokens: n})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(out[0], ref.GreedyContinuation) {
+				t.Errorf("continuation\n got %v\nwant %v", out[0], ref.GreedyContinuation)
+			}
+			samples := 0
+			for _, o := range rec.ops {
+				if o.op == model.OpSample {
+					samples++
+				}
+			}
+			if samples != n {
+				t.Errorf("%d sampling ops timed for %d tokens", samples, n)
+			}
+		})
+	}
+	t.Run("batch", func(t *testing.T) {
+		const B = 2
+		prompts := rotate(ref.InputIDs, B)
+		s, err := g.NewSession(B, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		cs, err := cpuModel(t, cfg, p, tensor.F32).NewSession(B, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := model.Generate(ctx, s, prompts, model.GenerateOptions{MaxNewTokens: 8})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := model.Generate(ctx, cs, prompts, model.GenerateOptions{MaxNewTokens: 8})
+		for b := range B {
+			if !slices.Equal(got[b], want[b]) {
+				t.Errorf("sequence %d: GPU %v, CPU %v", b, got[b], want[b])
+			}
+		}
+		// Temperature: sampled on the host from Forward's logits.
+		o := model.GenerateOptions{MaxNewTokens: 6, Sampling: model.SampleOptions{Temperature: 0.8, TopK: 20, Seed: 3}}
+		if out, err := model.Generate(ctx, s, prompts, o); err != nil || len(out[0]) != 6 {
+			t.Errorf("temperature sampling: %v, %v", out, err)
+		}
+		ids := make([]int32, B)
+		if err := s.ForwardSample(ctx, prompts, o.Sampling, ids); err == nil {
+			t.Error("ForwardSample at temperature 0.8 succeeded, want an error")
+		}
+		if err := s.ForwardSample(ctx, prompts, model.SampleOptions{}, ids[:1]); err == nil {
+			t.Error("ForwardSample with 1 id for 2 sequences succeeded, want an error")
+		}
+	})
 }

@@ -104,7 +104,7 @@ func (s shape) logitRows() int {
 }
 
 func (s shape) String() string {
-	return fmt.Sprintf("B=%d/T=%d/cap=%d/all=%v/unfused=%v/%v", s.B, s.T, s.Cap, s.All, s.Unfused, s.Kernels)
+	return fmt.Sprintf("B=%d/T=%d/cap=%d/all=%v/unfused=%v/%v/nosample=%v", s.B, s.T, s.Cap, s.All, s.Unfused, s.Kernels, s.NoSample)
 }
 
 func isF16(dt tensor.DType) bool { return dt == tensor.F16 }
@@ -200,6 +200,9 @@ type shape struct {
 	// that feeds a GEMV (N <= 16 rows: decode) is computed inside it.
 	Unfused bool
 	Kernels Kernels // the kernel set of decode-sized fused steps
+	// NoSample leaves out the argmax: the logits go to the host (Forward)
+	// and no ids are chosen on the GPU.
+	NoSample bool
 }
 
 // Sentinel errors of the planner.
@@ -381,7 +384,8 @@ func attnSerialShared(cfg model.Config, capacity int) int {
 // logits). Such a step with s.Kernels == KernelsV2 runs V2's kernels:
 // embed; per block qkv with the cache store (gemv_lnkv), attention_wide,
 // proj (gemv2), mlp_up (gemv_ln2), fc_proj (gemv2); logits (gemv_ln2),
-// argmax_advance.
+// argmax_advance. With s.NoSample the step ends with the logits and
+// advance (no argmax).
 func plan(cfg model.Config, dt tensor.DType, s shape) ([]launch, error) {
 	if err := checkConfig(cfg, dt); err != nil {
 		return nil, err
@@ -462,6 +466,10 @@ func plan(cfg model.Config, dt tensor.DType, s shape) ([]launch, error) {
 	if s.All {
 		astep, aoff = s.T, s.T-1
 	}
+	advance := launch{kernel: "advance", grid: [3]int{1, 1, 1}, block: 1, args: []arg{ptr(bufPos), intArg(s.T)}, layer: -1, op: model.NumOps}
+	if s.NoSample {
+		return append(ls, advance), nil
+	}
 	if v2 { // argmax reads no position and no later kernel does
 		return append(ls, launch{kernel: "argmax_advance", grid: [3]int{s.B, 1, 1}, block: argmaxThreads,
 			args: []arg{ptr(bufTok), ptr(bufLogits), intArg(V), intArg(astep), intArg(aoff), ptr(bufPos), intArg(s.T)}, layer: -1, op: model.OpSample}), nil
@@ -469,8 +477,7 @@ func plan(cfg model.Config, dt tensor.DType, s shape) ([]launch, error) {
 	ls = append(ls,
 		launch{kernel: "argmax", grid: [3]int{s.B, 1, 1}, block: argmaxThreads,
 			args: []arg{ptr(bufTok), ptr(bufLogits), intArg(V), intArg(astep), intArg(aoff)}, layer: -1, op: model.OpSample},
-		launch{kernel: "advance", grid: [3]int{1, 1, 1}, block: 1, args: []arg{ptr(bufPos), intArg(s.T)}, layer: -1, op: model.NumOps},
-	)
+		advance)
 	return ls, nil
 }
 

@@ -65,7 +65,8 @@ func TestPlanABI(t *testing.T) {
 			for _, k := range []Kernels{KernelsV1, KernelsV2} {
 				shapes = append(shapes, shape{B: 1, T: 1, Cap: 64, Kernels: k}, shape{B: 1, T: 1, Cap: 63, Unfused: true, Kernels: k},
 					shape{B: 3, T: 5, Cap: 64, All: true, Kernels: k}, shape{B: 3, T: 7, Cap: 64, All: true, Kernels: k},
-					shape{B: 2, T: 40, Cap: 64, Kernels: k}, shape{B: 32, T: 1, Cap: 64, Kernels: k}, shape{B: 16, T: 1, Cap: 64, Kernels: k})
+					shape{B: 2, T: 40, Cap: 64, Kernels: k}, shape{B: 32, T: 1, Cap: 64, Kernels: k}, shape{B: 16, T: 1, Cap: 64, Kernels: k},
+					shape{B: 1, T: 1, Cap: 64, Kernels: k, NoSample: true})
 			}
 			for _, s := range shapes {
 				t.Run(fmt.Sprintf("C=%d/%s/%v", cfg.NEmbd, dt, s), func(t *testing.T) {
@@ -122,6 +123,9 @@ func TestPlanStructure(t *testing.T) {
 	}{
 		// embed; per layer gemv_ln(qkv) store_kv attention proj gemv_ln(fc) fc_proj; gemv_ln(logits) argmax advance.
 		{"decode/fused", shape{B: 1, T: 1, Cap: 1024}, 1 + 6*cfg.NLayer + 3, "gemv_ln_f16_1", "gemv_ln_f16_1"},
+		// Forward: logits to the host, no argmax.
+		{"decode/nosample", shape{B: 1, T: 1, Cap: 1024, NoSample: true}, 1 + 6*cfg.NLayer + 2, "gemv_ln_f16_1", "gemv_ln_f16_1"},
+		{"decode/v2/nosample", shape{B: 1, T: 1, Cap: 1024, NoSample: true, Kernels: KernelsV2}, 1 + 5*cfg.NLayer + 2, "gemv_lnkv_f16_1", "gemv_ln2_f16_1"},
 		// embed; per layer ln qkv store_kv attention proj ln fc fc_proj; ln_f logits argmax advance.
 		{"decode/unfused", shape{B: 1, T: 1, Cap: 1024, Unfused: true}, 1 + 8*cfg.NLayer + 4, "layernorm", "gemv_f16_1"},
 		{"batch16/fused", shape{B: 16, T: 1, Cap: 1024}, 1 + 6*cfg.NLayer + 3, "gemv_ln_f16_8", "gemv_ln_f16_8"},
@@ -138,7 +142,14 @@ func TestPlanStructure(t *testing.T) {
 			if len(ls) != tc.launches {
 				t.Fatalf("%d launches, want %d", len(ls), tc.launches)
 			}
-			if ls[0].kernel != "embed_f16" || ls[len(ls)-1].kernel != "advance" || ls[len(ls)-2].kernel != "argmax" {
+			wantLast := []string{"argmax", "advance"}
+			if tc.s.NoSample {
+				wantLast = []string{"gemv_ln_f16_1", "advance"}
+				if tc.s.Kernels == KernelsV2 {
+					wantLast[0] = "gemv_ln2_f16_1"
+				}
+			}
+			if ls[0].kernel != "embed_f16" || ls[len(ls)-1].kernel != wantLast[1] || ls[len(ls)-2].kernel != wantLast[0] {
 				t.Errorf("first/last kernels %s ... %s %s", ls[0].kernel, ls[len(ls)-2].kernel, ls[len(ls)-1].kernel)
 			}
 			if ls[1].kernel != tc.first {

@@ -88,6 +88,8 @@ func TestPlanTiming(t *testing.T) {
 		spans int
 	}{
 		{"decode", shape{B: 1, T: 1, Cap: 1024}, 1 + 5*cfg.NLayer + 2},
+		{"decode/nosample", shape{B: 1, T: 1, Cap: 1024, NoSample: true}, 1 + 5*cfg.NLayer + 1},
+		{"decode/v2", shape{B: 1, T: 1, Cap: 1024, Kernels: KernelsV2}, 1 + 5*cfg.NLayer + 2},
 		{"decode/unfused", shape{B: 1, T: 1, Cap: 1024, Unfused: true}, 1 + 7*cfg.NLayer + 3},
 		{"prefill128", shape{B: 1, T: 128, Cap: 1024}, 1 + 7*cfg.NLayer + 2},
 	} {
@@ -124,8 +126,12 @@ func TestPlanTiming(t *testing.T) {
 					t.Errorf("spans %d and %d are both layer %d %s", j-1, j, a.layer, a.op)
 				}
 			}
-			if first, last := tm.spans[0], tm.spans[len(tm.spans)-1]; first.op != model.OpEmbed || last.op != model.OpSample {
-				t.Errorf("spans run %s..%s, want embed..sample", first.op, last.op)
+			wantLast := model.OpSample
+			if tc.s.NoSample {
+				wantLast = model.OpLogits
+			}
+			if first, last := tm.spans[0], tm.spans[len(tm.spans)-1]; first.op != model.OpEmbed || last.op != wantLast {
+				t.Errorf("spans run %s..%s, want embed..%s", first.op, last.op, wantLast)
 			}
 		})
 	}
