@@ -37,12 +37,18 @@ type Sampler struct {
 	idx   []int32   // [V] token ids sorted by probability (top-k / top-p)
 }
 
+// PCGStream is the second seed word of a Sampler's random stream:
+// math/rand/v2's NewPCG(Seed, Seed^PCGStream). A backend that samples on
+// its device (model/cuda) starts its streams the same way, so that the
+// same seed draws the same tokens there.
+const PCGStream = 0x5851f42d4c957f2d
+
 // NewSampler returns a Sampler for a vocabulary of v tokens.
 func NewSampler(opts SampleOptions, v int) (*Sampler, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Sampler{opts: opts, rng: rand.New(rand.NewPCG(opts.Seed, opts.Seed^0x5851f42d4c957f2d))}
+	s := &Sampler{opts: opts, rng: rand.New(rand.NewPCG(opts.Seed, opts.Seed^PCGStream))}
 	if opts.Temperature > 0 {
 		s.probs = make([]float32, v)
 		s.idx = make([]int32, v)

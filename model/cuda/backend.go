@@ -296,6 +296,11 @@ type Session struct {
 	// fedBack is set while bufTok[:B] holds hostIDs, the ids the last
 	// step chose: a next step of exactly those tokens needs no upload.
 	fedBack bool
+	// rngSeed is the seed bufRNG was started from, when rngSet (cleared
+	// by Reset: a new generation starts the random stream again).
+	rngSeed uint64
+	rngSet  bool
+	hostRNG []uint64 // [B][2] staging for seedRNG
 	closed  bool
 }
 
@@ -319,7 +324,7 @@ func (m *Model) NewSession(batch, capacity int) (*Session, error) {
 		return nil, fmt.Errorf("cuda: create stream: %w", err)
 	}
 	sizes := sessionSizes(m.cfg, batch, capacity, batch, batch)
-	for _, b := range []buf{bufK, bufV, bufPos, bufWork} {
+	for _, b := range []buf{bufK, bufV, bufPos, bufWork, bufRNG, bufProbs} {
 		if s.bufs[b], err = cu.MemAlloc(sizes[b]); err != nil {
 			s.free()
 			return nil, fmt.Errorf("cuda: allocate %d bytes for the KV cache (batch %d, capacity %d): %w; lower the batch or the capacity", sizes[b], batch, capacity, err)
@@ -441,6 +446,7 @@ func (s *Session) SetKernels(k Kernels) { s.kernels = k }
 func (s *Session) Reset() {
 	s.pos = 0
 	s.fedBack = false
+	s.rngSet = false
 	exit, err := s.m.enter()
 	if err != nil {
 		return
@@ -526,18 +532,21 @@ func (s *Session) Forward(ctx context.Context, tokens [][]int32, logits []float3
 	return nil
 }
 
-// SamplesOnDevice implements model.DeviceSampler: the GPU chooses greedy
-// tokens (argmax); other options sample on the host from Forward's logits.
-func (s *Session) SamplesOnDevice(o model.SampleOptions) bool { return o.Temperature == 0 }
+// SamplesOnDevice implements model.DeviceSampler: the GPU chooses tokens
+// for every valid option: argmax when greedy, else the sample kernel.
+func (s *Session) SamplesOnDevice(o model.SampleOptions) bool { return o.Validate() == nil }
 
 // ForwardSample implements model.DeviceSampler: it appends tokens to every
-// sequence and writes each sequence's greedy next token to ids [B]. The
-// argmax runs in the step's graph and only the B ids come back; when
-// tokens are the ids the previous step chose, they are not uploaded
-// either (they are where the step reads them).
+// sequence and writes each sequence's next token, chosen with opts, to ids
+// [B]: argmax when greedy, else the sample kernel, which draws as
+// model.Sampler does with sequence b's stream seeded with opts.Seed+b (as
+// model.Generate seeds its samplers), started after Reset or when the seed
+// changes. The choice runs in the step's graph and only the B ids come
+// back; when tokens are the ids the previous step chose, they are not
+// uploaded either (they are where the step reads them).
 func (s *Session) ForwardSample(ctx context.Context, tokens [][]int32, opts model.SampleOptions, ids []int32) error {
-	if !s.SamplesOnDevice(opts) {
-		return fmt.Errorf("cuda: sampling at temperature %g runs on the host: use Forward and model.Sampler (model.Generate does)", opts.Temperature)
+	if err := opts.Validate(); err != nil {
+		return fmt.Errorf("cuda: %w", err)
 	}
 	if len(ids) != s.B {
 		return fmt.Errorf("cuda: %d ids for a batch of %d", len(ids), s.B)
@@ -554,9 +563,14 @@ func (s *Session) ForwardSample(ctx context.Context, tokens [][]int32, opts mode
 		return err
 	}
 	defer exit()
-	sh := shape{B: s.B, T: T, Cap: s.cap}
+	sh := shape{B: s.B, T: T, Cap: s.cap, Sampling: samplingOf(opts)}
 	if err := s.grow(sh.rows(), sh.logitRows()); err != nil {
 		return err
+	}
+	if opts.Temperature > 0 && (!s.rngSet || s.rngSeed != opts.Seed) {
+		if err := s.seedRNG(opts.Seed); err != nil {
+			return err
+		}
 	}
 	if !s.isFedBack(tokens) {
 		if err := s.uploadTokens(tokens, T); err != nil {
@@ -575,6 +589,25 @@ func (s *Session) ForwardSample(ctx context.Context, tokens [][]int32, opts mode
 	}
 	copy(ids, s.hostIDs)
 	s.fedBack = true
+	return nil
+}
+
+// seedRNG starts sequence b's random stream at seed+b, as model.Generate
+// seeds its Samplers: math/rand/v2's NewPCG(seed+b, (seed+b)^PCGStream)
+// (context current).
+func (s *Session) seedRNG(seed uint64) error {
+	if len(s.hostRNG) != 2*s.B {
+		s.hostRNG = make([]uint64, 2*s.B)
+	}
+	st := s.hostRNG
+	for b := range s.B {
+		sb := seed + uint64(b)
+		st[2*b], st[2*b+1] = sb, sb^model.PCGStream
+	}
+	if err := cu.MemcpyHtoDAsync(s.bufs[bufRNG], unsafe.Pointer(&st[0]), 8*int64(len(st)), s.stream); err != nil {
+		return fmt.Errorf("cuda: seed the sampler: %w", err)
+	}
+	s.rngSeed, s.rngSet = seed, true
 	return nil
 }
 

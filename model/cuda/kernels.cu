@@ -1060,3 +1060,224 @@ extern "C" __global__ void argmax_advance(int* __restrict__ tok, const float* __
     if (lane == 0) tok[blockIdx.x] = bi == 0x7fffffff ? 0 : bi;
   }
 }
+
+// ---------------------------------------------------------------------------
+// sample: the next token of sequence b drawn from logits row b*step+off as
+// model.Sampler does on the host, so the same seed gives the same tokens:
+//
+//	p_i = exp((l_i - max) / temperature)   (float32; exp in double)
+//	order: p descending, then id ascending (every key below is unique)
+//	kept: the first topk in that order (topk 0: all), then the shortest
+//	      prefix of them whose mass reaches topp·Σp (topp 0 or 1: all)
+//	r = u·Σ_kept p, u = the sequence's next PCG Float64 (math/rand/v2)
+//	token: the first in order whose cumulative mass exceeds r; without
+//	       top-k or top-p the order is the ids' (as the host draws).
+//
+// The order statistics are radix selections over 64-bit keys (p's bits,
+// then the complement of the id), 8 bits a pass, with the weights (1 per
+// token, or its p) summed per digit in double. grid (B), block 1024
+// (a multiple of 32); rng [B] PCG states (hi, lo), advanced once; probs
+// [B, V] scratch.
+
+// pcg_float64 advances a math/rand/v2 PCG state (hi, lo) and returns
+// Rand.Float64 of its Uint64 (DXSM output).
+__device__ double pcg_float64(unsigned long long* st) {
+  const unsigned long long mulHi = 2549297995355413924ull, mulLo = 4865540595714422341ull;
+  const unsigned long long incHi = 6364136223846793005ull, incLo = 1442695040888963407ull;
+  unsigned long long hi = st[0], lo = st[1];
+  unsigned long long nhi = __umul64hi(lo, mulLo) + hi * mulLo + lo * mulHi;
+  unsigned long long nlo = lo * mulLo;
+  unsigned long long s = nlo + incLo;
+  nhi += incHi + (s < nlo ? 1ull : 0ull);
+  nlo = s;
+  st[0] = nhi;
+  st[1] = nlo;
+  unsigned long long x = nhi;
+  x ^= x >> 32;
+  x *= 0xda942042e4dd58b5ull;
+  x ^= x >> 48;
+  x *= (nlo | 1ull);
+  return (double)(x << 11 >> 11) / 9007199254740992.0;  // / 2^53
+}
+
+// sample_key orders tokens: larger key first (p descending, id ascending).
+__device__ __forceinline__ unsigned long long sample_key(float p, int i) {
+  return ((unsigned long long)__float_as_uint(p) << 32) | (unsigned long long)(0xffffffffu - (unsigned)i);
+}
+
+__device__ __forceinline__ int sample_id(unsigned long long key) {
+  return (int)(0xffffffffu - (unsigned)(key & 0xffffffffull));
+}
+
+// block_sum_double returns the block's sum of v to every thread.
+__device__ double block_sum_double(double v, double* red) {
+  int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  __syncthreads();
+  if (lane == 0) red[warp] = v;
+  __syncthreads();
+  v = lane < nw ? red[lane] : 0.0;
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+
+// sample_select returns the key of the first token in order, among those
+// with key >= kmin, at which the cumulative weight (1 per token when !mass,
+// else p) reaches target (>= target, or > target when strict); *found is
+// false, and the key of the last such token returned, when the total
+// never does. Every thread calls it and gets the same result.
+__device__ unsigned long long sample_select(const float* __restrict__ p, int V, unsigned long long kmin,
+                                            bool mass, double target, bool strict, bool* found,
+                                            double* hist, unsigned long long* shared_key, int* shared_flag) {
+  unsigned long long prefix = 0, mask = 0;
+  double above = 0.0;  // weight of the tokens before the current range
+  bool ok = true;
+  int lane = threadIdx.x & 31;
+  for (int shift = 56; shift >= 0; shift -= 8) {
+    for (int d = threadIdx.x; d < 256; d += blockDim.x) hist[d] = 0.0;
+    __syncthreads();
+    // Every lane of a warp runs the same number of iterations, so the
+    // shuffles below see the whole warp.
+    int rounds = (V + blockDim.x - 1) / blockDim.x;
+    for (int r = 0; r < rounds; r++) {
+      int i = r * blockDim.x + threadIdx.x;
+      int digit = -1;
+      double w = 0.0;
+      if (i < V) {
+        float pv = p[i];
+        unsigned long long k = sample_key(pv, i);
+        if (k >= kmin && (k & mask) == prefix) {
+          digit = (int)((k >> shift) & 255ull);
+          w = mass ? (double)pv : 1.0;
+        }
+      }
+      // Sum the warp's weights per digit; the lowest lane of each digit adds.
+      double sum = 0.0;
+      bool leader = digit >= 0;
+      for (int src = 0; src < 32; src++) {
+        int d = __shfl_sync(0xffffffffu, digit, src);
+        double v = __shfl_sync(0xffffffffu, w, src);
+        if (digit >= 0 && d == digit) {
+          sum += v;
+          if (src < lane) leader = false;
+        }
+      }
+      if (leader) atomicAdd(&hist[digit], sum);
+    }
+    __syncthreads();
+    if (threadIdx.x == 0) {
+      int pick = -1, lowest = -1;
+      for (int d = 255; d >= 0; d--) {
+        if (hist[d] == 0.0) continue;
+        lowest = d;
+        double c = above + hist[d];
+        if (strict ? c > target : c >= target) {
+          pick = d;
+          break;
+        }
+        above = c;
+      }
+      if (pick < 0) {  // never reached: the range's last token
+        pick = lowest < 0 ? 0 : lowest;
+        *shared_flag = 0;
+      } else if (shift == 56) {
+        *shared_flag = 1;
+      }
+      *shared_key = (unsigned long long)pick << shift;
+    }
+    __syncthreads();
+    prefix |= *shared_key;
+    mask |= 255ull << shift;
+    if (shift == 56) ok = *shared_flag != 0;
+    __syncthreads();  // shared_key is rewritten next pass
+  }
+  *found = ok;
+  return prefix;
+}
+
+extern "C" __global__ void sample(int* __restrict__ tok, const float* __restrict__ logits, int V, int step,
+                                  int off, float temperature, int topk, float topp,
+                                  unsigned long long* __restrict__ rng, float* __restrict__ probs) {
+  __shared__ double red[32];
+  __shared__ double hist[256];
+  __shared__ unsigned long long skey;
+  __shared__ int sflag;
+  __shared__ double su;
+  const float* l = logits + (size_t)(blockIdx.x * step + off) * V;
+  float* p = probs + (size_t)blockIdx.x * V;
+  int tid = threadIdx.x;
+
+  // max logit (the host takes logits[Argmax]: the same value).
+  float mx = -INFINITY;
+  for (int i = tid; i < V; i += blockDim.x) mx = fmaxf(mx, l[i]);
+  __shared__ float redf[32];
+  mx = block_max(mx, redf);
+  float inv = 1.f / temperature;
+  double part = 0.0;
+  for (int i = tid; i < V; i += blockDim.x) {
+    float e = (float)exp((double)((l[i] - mx) * inv));
+    p[i] = e;
+    part += (double)e;
+  }
+  double sum = block_sum_double(part, red);  // its barriers also publish p
+  if (tid == 0) su = pcg_float64(rng + 2 * blockIdx.x);
+
+  bool filter = (topk > 0 && topk < V) || (topp > 0.f && topp < 1.f);
+  if (!filter) {
+    // Draw in id order: contiguous chunks, a scan of their sums.
+    __syncthreads();
+    double r = su * sum;
+    int chunk = (V + blockDim.x - 1) / blockDim.x;
+    int lo = min(V, tid * chunk), hi = min(V, lo + chunk);
+    double cs = 0.0;
+    for (int i = lo; i < hi; i++) cs += (double)p[i];
+    // Exclusive scan of the chunk sums, in thread order.
+    __shared__ double scan[1024];
+    scan[tid] = cs;
+    __syncthreads();
+    if (tid == 0) {
+      double run = 0.0;
+      for (int t = 0; t < (int)blockDim.x; t++) {
+        double v = scan[t];
+        scan[t] = run;
+        run += v;
+      }
+    }
+    __syncthreads();
+    double before = scan[tid];
+    if (tid == 0) sflag = V - 1;  // r beyond the total: the last token
+    __syncthreads();
+    if (lo < hi && before <= r && r < before + cs) {
+      double rr = r - before;
+      int pick = hi - 1;
+      for (int i = lo; i < hi; i++) {
+        rr -= (double)p[i];
+        if (rr < 0.0) {
+          pick = i;
+          break;
+        }
+      }
+      atomicMin(&sflag, pick);  // one chunk qualifies; min guards rounding
+    }
+    __syncthreads();
+    if (tid == 0) tok[blockIdx.x] = sflag;
+    return;
+  }
+
+  unsigned long long kmin = 0;
+  bool found;
+  if (topk > 0 && topk < V) kmin = sample_select(p, V, 0, false, (double)topk, false, &found, hist, &skey, &sflag);
+  if (topp > 0.f && topp < 1.f) {
+    unsigned long long k = sample_select(p, V, kmin, true, (double)topp * sum, false, &found, hist, &skey, &sflag);
+    if (found) kmin = k;
+  }
+  part = 0.0;
+  for (int i = tid; i < V; i += blockDim.x)
+    if (sample_key(p[i], i) >= kmin) part += (double)p[i];
+  double ksum = block_sum_double(part, red);
+  double r = su * ksum;
+  unsigned long long k = sample_select(p, V, kmin, true, r, true, &found, hist, &skey, &sflag);
+  if (tid == 0) tok[blockIdx.x] = sample_id(k);
+}

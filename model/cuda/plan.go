@@ -55,6 +55,8 @@ const (
 	bufK      // [L, B, capacity, C] keys; resolved per layer
 	bufV      // [L, B, capacity, C] values
 	bufWork   // [splits, N, M] split-K partial sums, at most workFloats
+	bufRNG    // [B] PCG states (hi, lo uint64) of the device sampler
+	bufProbs  // [B, V] the sampler's probabilities
 	numBufs
 )
 
@@ -104,7 +106,7 @@ func (s shape) logitRows() int {
 }
 
 func (s shape) String() string {
-	return fmt.Sprintf("B=%d/T=%d/cap=%d/all=%v/unfused=%v/%v/nosample=%v", s.B, s.T, s.Cap, s.All, s.Unfused, s.Kernels, s.NoSample)
+	return fmt.Sprintf("B=%d/T=%d/cap=%d/all=%v/unfused=%v/%v/nosample=%v/sampling=%+v", s.B, s.T, s.Cap, s.All, s.Unfused, s.Kernels, s.NoSample, s.Sampling)
 }
 
 func isF16(dt tensor.DType) bool { return dt == tensor.F16 }
@@ -132,6 +134,7 @@ const (
 	attnThreads   = 256 // attention block; HS divides 128
 	normThreads   = 256
 	argmaxThreads = 1024
+	sampleThreads = 1024
 	// splitTarget is the number of blocks below which a GEMM splits K
 	// across blocks: about one per SM of an H100 (132).
 	splitTarget = 128
@@ -203,6 +206,22 @@ type shape struct {
 	// NoSample leaves out the argmax: the logits go to the host (Forward)
 	// and no ids are chosen on the GPU.
 	NoSample bool
+	// Sampling, with a temperature, draws the ids with the sample kernel
+	// instead of argmax.
+	Sampling sampling
+}
+
+// sampling is what the sample kernel's launch depends on: the options of
+// model.SampleOptions but the seed (the state lives in bufRNG).
+type sampling struct {
+	Temperature float32
+	TopK        int
+	TopP        float32
+}
+
+// samplingOf returns the launch parameters of o.
+func samplingOf(o model.SampleOptions) sampling {
+	return sampling{Temperature: o.Temperature, TopK: o.TopK, TopP: o.TopP}
 }
 
 // Sentinel errors of the planner.
@@ -385,7 +404,8 @@ func attnSerialShared(cfg model.Config, capacity int) int {
 // embed; per block qkv with the cache store (gemv_lnkv), attention_wide,
 // proj (gemv2), mlp_up (gemv_ln2), fc_proj (gemv2); logits (gemv_ln2),
 // argmax_advance. With s.NoSample the step ends with the logits and
-// advance (no argmax).
+// advance (no argmax); with a sampling temperature, with sample (which
+// draws the ids as model.Sampler does) and advance.
 func plan(cfg model.Config, dt tensor.DType, s shape) ([]launch, error) {
 	if err := checkConfig(cfg, dt); err != nil {
 		return nil, err
@@ -470,6 +490,11 @@ func plan(cfg model.Config, dt tensor.DType, s shape) ([]launch, error) {
 	if s.NoSample {
 		return append(ls, advance), nil
 	}
+	if sp := s.Sampling; sp.Temperature > 0 {
+		return append(ls, launch{kernel: "sample", grid: [3]int{s.B, 1, 1}, block: sampleThreads, layer: -1, op: model.OpSample,
+			args: []arg{ptr(bufTok), ptr(bufLogits), intArg(V), intArg(astep), intArg(aoff),
+				floatArg(sp.Temperature), intArg(sp.TopK), floatArg(sp.TopP), ptr(bufRNG), ptr(bufProbs)}}, advance), nil
+	}
 	if v2 { // argmax reads no position and no later kernel does
 		return append(ls, launch{kernel: "argmax_advance", grid: [3]int{s.B, 1, 1}, block: argmaxThreads,
 			args: []arg{ptr(bufTok), ptr(bufLogits), intArg(V), intArg(astep), intArg(aoff), ptr(bufPos), intArg(s.T)}, layer: -1, op: model.OpSample}), nil
@@ -485,7 +510,8 @@ func plan(cfg model.Config, dt tensor.DType, s shape) ([]launch, error) {
 func kernelNames() []string {
 	names := []string{"embed_f32", "embed_f16", "layernorm", "store_kv", "attention", "argmax", "advance",
 		"gemm_simt_f32", "gemm_simt_f16", "gemm_wmma_f16", "splitk_reduce", "attention_serial",
-		"attention_wide", "argmax_advance"} // the last two: V2
+		"attention_wide", "argmax_advance", // V2
+		"sample"}
 	for _, wt := range []string{"f32", "f16"} {
 		for _, nr := range []int{1, 2, 4, 8} {
 			names = append(names, fmt.Sprintf("gemv_%s_%d", wt, nr), fmt.Sprintf("gemv_ln_%s_%d", wt, nr),
@@ -504,6 +530,7 @@ func sessionSizes(cfg model.Config, B, capacity, rows, logitRows int) map[buf]in
 	return map[buf]int64{
 		bufX: 4 * N * C, bufXN: 4 * N * C, bufQKV: 4 * N * 3 * C, bufY: 4 * N * C, bufH: 4 * N * F,
 		bufLogits: 4 * int64(logitRows) * V, bufTok: 4 * N, bufPos: 4, bufK: kv, bufV: kv, bufWork: 4 * workFloats,
+		bufRNG: 16 * int64(B), bufProbs: 4 * int64(B) * V,
 	}
 }
 

@@ -66,7 +66,8 @@ func TestPlanABI(t *testing.T) {
 				shapes = append(shapes, shape{B: 1, T: 1, Cap: 64, Kernels: k}, shape{B: 1, T: 1, Cap: 63, Unfused: true, Kernels: k},
 					shape{B: 3, T: 5, Cap: 64, All: true, Kernels: k}, shape{B: 3, T: 7, Cap: 64, All: true, Kernels: k},
 					shape{B: 2, T: 40, Cap: 64, Kernels: k}, shape{B: 32, T: 1, Cap: 64, Kernels: k}, shape{B: 16, T: 1, Cap: 64, Kernels: k},
-					shape{B: 1, T: 1, Cap: 64, Kernels: k, NoSample: true})
+					shape{B: 1, T: 1, Cap: 64, Kernels: k, NoSample: true},
+					shape{B: 2, T: 1, Cap: 64, Kernels: k, Sampling: sampling{Temperature: 0.7, TopK: 5, TopP: 0.9}})
 			}
 			for _, s := range shapes {
 				t.Run(fmt.Sprintf("C=%d/%s/%v", cfg.NEmbd, dt, s), func(t *testing.T) {
@@ -126,6 +127,9 @@ func TestPlanStructure(t *testing.T) {
 		// Forward: logits to the host, no argmax.
 		{"decode/nosample", shape{B: 1, T: 1, Cap: 1024, NoSample: true}, 1 + 6*cfg.NLayer + 2, "gemv_ln_f16_1", "gemv_ln_f16_1"},
 		{"decode/v2/nosample", shape{B: 1, T: 1, Cap: 1024, NoSample: true, Kernels: KernelsV2}, 1 + 5*cfg.NLayer + 2, "gemv_lnkv_f16_1", "gemv_ln2_f16_1"},
+		// Temperature: the sample kernel draws the ids (then advance, V1 and V2).
+		{"decode/sample", shape{B: 1, T: 1, Cap: 1024, Sampling: sampling{Temperature: 0.8, TopK: 40}}, 1 + 6*cfg.NLayer + 3, "gemv_ln_f16_1", "gemv_ln_f16_1"},
+		{"decode/v2/sample", shape{B: 1, T: 1, Cap: 1024, Kernels: KernelsV2, Sampling: sampling{Temperature: 1, TopP: 0.9}}, 1 + 5*cfg.NLayer + 3, "gemv_lnkv_f16_1", "gemv_ln2_f16_1"},
 		// embed; per layer ln qkv store_kv attention proj ln fc fc_proj; ln_f logits argmax advance.
 		{"decode/unfused", shape{B: 1, T: 1, Cap: 1024, Unfused: true}, 1 + 8*cfg.NLayer + 4, "layernorm", "gemv_f16_1"},
 		{"batch16/fused", shape{B: 16, T: 1, Cap: 1024}, 1 + 6*cfg.NLayer + 3, "gemv_ln_f16_8", "gemv_ln_f16_8"},
@@ -143,7 +147,10 @@ func TestPlanStructure(t *testing.T) {
 				t.Fatalf("%d launches, want %d", len(ls), tc.launches)
 			}
 			wantLast := []string{"argmax", "advance"}
-			if tc.s.NoSample {
+			switch {
+			case tc.s.Sampling.Temperature > 0:
+				wantLast[0] = "sample"
+			case tc.s.NoSample:
 				wantLast = []string{"gemv_ln_f16_1", "advance"}
 				if tc.s.Kernels == KernelsV2 {
 					wantLast[0] = "gemv_ln2_f16_1"
@@ -335,7 +342,8 @@ func TestSizes(t *testing.T) {
 	if want := int64(4 * 12 * 32 * 1024 * 768); s[bufK] != want || s[bufV] != want {
 		t.Errorf("KV %d bytes, want %d", s[bufK], want)
 	}
-	if s[bufLogits] != 4*32*int64(cfg.VocabSize) || s[bufH] != 4*32*128*3072 || s[bufTok] != 4*32*128 {
+	if s[bufLogits] != 4*32*int64(cfg.VocabSize) || s[bufH] != 4*32*128*3072 || s[bufTok] != 4*32*128 ||
+		s[bufRNG] != 16*32 || s[bufProbs] != 4*32*int64(cfg.VocabSize) {
 		t.Errorf("sizes %v", s)
 	}
 	if off := kvLayerOffset(cfg, 32, 1024, 11); off+4*32*1024*768 != s[bufK] {
