@@ -76,7 +76,7 @@ log "verify took $((SECONDS - start)) s"
 log "speed: gpt2 124M, random weights, model/cuda"
 (cd model/cuda && GPT2BENCH_CUDA_BENCH=1 GPT2BENCH_CUDA_BENCH_OUT="$out/speed.jsonl" timeout 150 ../../.cuda/cudatest -test.v -test.count=1 -test.run Speed) >"$out/speed.log" 2>&1 ||
 	{ log "speed: FAILED"; tail -n 30 "$out/speed.log" | tee -a "$sum"; }
-grep -E 'ttft|decode_|ops |info:' "$out/speed.log" | sed 's/^ *gpu_test.go:[0-9]*: //' | tee -a "$sum"
+grep -E 'ttft|decode_|ops |generate |info:' "$out/speed.log" | sed -E 's/^ *[a-z_]+_test\.go:[0-9]+: //' | tee -a "$sum"
 
 if command -v python3 >/dev/null && python3 -c 'import torch, transformers' 2>/dev/null; then
 	log "baseline: transformers eager on the same GPU"

@@ -132,6 +132,33 @@ func TestSpeedOps(t *testing.T) {
 		s.SetTracer(nil)
 		t.Logf("ops %s prefill128 (CUDA events, graph): %s", dt, formatOps(prefill, 1))
 		t.Logf("ops %s decode at 128..191 (CUDA events, graph, per step): %s", dt, formatOps(decode, n))
+		// model.Generate end to end, greedy and sampled on the device:
+		// what `gpt2bench bench --backend cuda` measures.
+		for _, so := range []model.SampleOptions{{}, {Temperature: 1, TopK: 50, TopP: 0.95, Seed: 1}, {Temperature: 1, TopP: 0.9, Seed: 1}} {
+			o := model.GenerateOptions{MaxNewTokens: 128, Sampling: so}
+			if _, err := model.Generate(ctx, s, [][]int32{prompt}, o); err != nil { // warm-up, graph capture
+				t.Fatal(err)
+			}
+			t0 := time.Now()
+			if _, err := model.Generate(ctx, s, [][]int32{prompt}, o); err != nil {
+				t.Fatal(err)
+			}
+			el := time.Since(t0)
+			rec.ops = rec.ops[:0]
+			s.SetTracer(&rec)
+			if _, err := model.Generate(ctx, s, [][]int32{prompt}, o); err != nil {
+				t.Fatal(err)
+			}
+			s.SetTracer(nil)
+			var sample time.Duration
+			for _, op := range rec.ops {
+				if op.op == model.OpSample {
+					sample += op.dur
+				}
+			}
+			t.Logf("generate %s t=%g k=%d p=%g: 128+128 tokens in %v (%.0f tok/s incl. prefill); sample op %.1fus/token",
+				dt, so.Temperature, so.TopK, so.TopP, el, 128/el.Seconds(), float64(sample)/1e3/128)
+		}
 		s.Close()
 	}
 }
