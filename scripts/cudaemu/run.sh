@@ -5,9 +5,12 @@
 #
 # Usage: scripts/cudaemu/run.sh [-run REGEXP] [-cmd] [go test flags...]
 #	-run REGEXP  tests of model/cuda to run (default: the kernel tests,
-#	             fixtures, errors and the device timer; gpt2 124M tests
+#	             fixtures, errors, the device timer and Generate on the
+#	             device; gpt2 124M tests
 #	             such as TestDefaultModel and TestSpeed are too slow here)
 #	-cmd         also run cmd/gpt2bench's TestBenchCUDA and TestProfileCUDA
+#	-ci          what .ci/run runs: every test above but the slowest
+#	             cases (-test.short), with -cmd (a few minutes on 2 cores)
 # Other flags (-test.v, -test.count=1, ...) go to the test binaries.
 # CUDAEMU_ORDER=reverse runs threads and blocks in reverse order (races).
 set -euo pipefail
@@ -15,13 +18,18 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 out="$root/.cuda/emu"
-run='^(TestKernel.*|TestFixtures|TestErrors|TestDeviceTimer)$'
+run='^(TestKernel.*|TestFixtures|TestErrors|TestDeviceTimer|TestGenerateOnDevice)$'
 cmd=0
 extra=()
 while [[ $# -gt 0 ]]; do
 	case "$1" in
 	-run) run="$2"; shift 2 ;;
 	-cmd) cmd=1; shift ;;
+	-ci)
+		run='^(TestKernel.*|TestFixtures|TestErrors|TestDeviceTimer|TestGenerateOnDevice)$'
+		cmd=1
+		extra+=(-test.short -test.count=1)
+		shift ;;
 	*) extra+=("$1"); shift ;;
 	esac
 done
