@@ -32,7 +32,7 @@ type Backend interface {
 
 // DeviceSampler is a Backend that can choose the next tokens on its own
 // device, so that per step only the ids cross to the host instead of B*V
-// logits (model/cuda decodes greedily so). Generate uses it when
+// logits (model/cuda chooses greedy and sampled tokens so). Generate uses it when
 // SamplesOnDevice accepts the options.
 type DeviceSampler interface {
 	Backend
