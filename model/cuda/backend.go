@@ -577,6 +577,7 @@ func (s *Session) ForwardSample(ctx context.Context, tokens [][]int32, opts mode
 			return err
 		}
 	}
+	s.fedBack = false // the step overwrites bufTok; set again once hostIDs holds its ids
 	if err := s.step(sh); err != nil {
 		return err
 	}
