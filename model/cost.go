@@ -62,6 +62,22 @@ func attnPairs(st Step) float64 {
 	return T*P + T*(T+1)/2
 }
 
+// shape returns, for any step, N (rows), B·A (query-key pairs per head
+// over all sequences), B·(P+T) (cache rows read per layer) and the rows
+// through the LM head. A lockstep step derives them from B, T and Pos; a
+// ragged step carries them.
+func (st Step) shape() (rows, pairs, cached, logitRows float64) {
+	if st.Ragged {
+		return float64(st.Rows), float64(st.Pairs), float64(st.Cached), float64(st.LogitRows)
+	}
+	B := float64(st.B)
+	logitRows = B
+	if st.AllLogits {
+		logitRows = B * float64(st.T)
+	}
+	return B * float64(st.T), B * attnPairs(st), B * float64(st.Pos+st.T), logitRows
+}
+
 // linearCost is the cost of out[n, M] = x[n, K]·W[M, K]ᵀ + b[M]:
 //
 //	FLOPs = 2·n·K·M (multiply-adds) + n·M (bias, when present)
@@ -85,18 +101,12 @@ func linearCost(n, K, M int, bias bool, wb float64) (flops, bytes float64) {
 // sequence from the step's last logits. An unknown op costs nothing.
 func OpCost(cfg Config, op Op, st Step, weightBytesPerValue float64) (flops, bytes float64) {
 	wb := weightBytesPerValue
-	B, T := float64(st.B), float64(st.T)
-	N := B * T
+	N, BA, cached, lr := st.shape()
+	rows := int(lr)
+	n := int(N)
 	C, F, V := float64(cfg.NEmbd), float64(cfg.Inner()), float64(cfg.VocabSize)
-	span := float64(st.Pos + st.T) // P+T positions held after this step
-	A := attnPairs(st)
 	NH := float64(cfg.NHead)
 	HS := C / NH
-	// Rows through ln_f and the LM head: every position, or the last of each sequence.
-	rows := st.B
-	if st.AllLogits {
-		rows = st.B * st.T
-	}
 	switch op {
 	case OpEmbed:
 		// x[N, C] = wte[tok] + wpe[pos]: N·C adds; read one wte row (wb) and
@@ -108,27 +118,27 @@ func OpCost(cfg Config, op Op, st Step, weightBytesPerValue float64) (flops, byt
 	case OpQKV:
 		// Linear [N, C] -> [N, 3C], then copy K and V rows [N, C] each into
 		// the cache: read 2·N·C from qkv, write 2·N·C to the cache.
-		f, b := linearCost(st.B*st.T, cfg.NEmbd, 3*cfg.NEmbd, true, wb)
+		f, b := linearCost(n, cfg.NEmbd, 3*cfg.NEmbd, true, wb)
 		return f, b + 4*2*2*N*C
 	case OpAttnScores:
-		// s = q·Kᵀ/√HS for B·NH·A pairs: HS multiply-adds plus one scale
-		// multiply each. Read q [N, C] and the P+T cached keys [B, P+T, C];
-		// write the B·NH·A scores.
-		return B * NH * A * (2*HS + 1), 4*N*C + 4*B*span*C + 4*B*NH*A
+		// s = q·Kᵀ/√HS for NH·ΣA pairs: HS multiply-adds plus one scale
+		// multiply each. Read q [N, C] and every sequence's P+T cached keys
+		// [P+T, C]; write the NH·ΣA scores.
+		return NH * BA * (2*HS + 1), 4*N*C + 4*cached*C + 4*NH*BA
 	case OpAttnSoftmax:
-		// Softmax over each row of scores, B·NH·A values in total: read and write them.
-		return SoftmaxFLOPsPerValue * B * NH * A, 4 * 2 * B * NH * A
+		// Softmax over each row of scores, NH·ΣA values in total: read and write them.
+		return SoftmaxFLOPsPerValue * NH * BA, 4 * 2 * NH * BA
 	case OpAttnValues:
 		// y = a·V: HS multiply-adds per (query, key) pair. Read the
-		// probabilities and the P+T cached values [B, P+T, C]; write y [N, C].
-		return B * NH * A * 2 * HS, 4*B*NH*A + 4*B*span*C + 4*N*C
+		// probabilities and every sequence's P+T cached values; write y [N, C].
+		return NH * BA * 2 * HS, 4*NH*BA + 4*cached*C + 4*N*C
 	case OpAttnProj:
-		return linearCost(st.B*st.T, cfg.NEmbd, cfg.NEmbd, true, wb)
+		return linearCost(n, cfg.NEmbd, cfg.NEmbd, true, wb)
 	case OpResidual1, OpResidual2:
 		// x += y over [N, C]: read both, write x.
 		return N * C, 4 * 3 * N * C
 	case OpMLPUp:
-		f, b := linearCost(st.B*st.T, cfg.NEmbd, cfg.Inner(), true, wb)
+		f, b := linearCost(n, cfg.NEmbd, cfg.Inner(), true, wb)
 		if GELUFused {
 			f += GELUFLOPsPerValue * N * F // applied to each output as it is written
 		}
@@ -140,16 +150,23 @@ func OpCost(cfg Config, op Op, st Step, weightBytesPerValue float64) (flops, byt
 		// In place over h [N, F]: read and write.
 		return GELUFLOPsPerValue * N * F, 4 * 2 * N * F
 	case OpMLPDown:
-		return linearCost(st.B*st.T, cfg.Inner(), cfg.NEmbd, true, wb)
+		return linearCost(n, cfg.Inner(), cfg.NEmbd, true, wb)
 	case OpLNF:
-		return LayerNormFLOPsPerValue * float64(rows) * C, 4*2*float64(rows)*C + 4*2*C
+		return LayerNormFLOPsPerValue * lr * C, 4*2*lr*C + 4*2*C
 	case OpLogits:
 		// LM head tied to wte [V, C], no bias.
+		if rows == 0 {
+			return 0, 0
+		}
 		return linearCost(rows, cfg.NEmbd, cfg.VocabSize, false, wb)
 	case OpSample:
-		// One pass over each sequence's V logits (greedy argmax; temperature
-		// and top-k cost a few more FLOPs per logit, not counted).
-		return B * V, 4 * B * V
+		// One pass over each sampled sequence's V logits (greedy argmax;
+		// temperature and top-k cost a few more FLOPs per logit, not counted).
+		sampled := float64(st.B)
+		if st.Ragged {
+			sampled = lr
+		}
+		return sampled * V, 4 * sampled * V
 	}
 	return 0, 0
 }

@@ -54,6 +54,17 @@ type Step struct {
 	// AllLogits is true when logits were computed for all T positions,
 	// false when only for the last one.
 	AllLogits bool
+
+	// Ragged is true for a step of Ragged.Step, whose sequences differ in
+	// new tokens and positions (T and Pos are then meaningless: T is set
+	// only when every sequence has the same count). The fields below
+	// describe such a step; RaggedStepShape fills them.
+	Ragged    bool
+	Rows      int   // N: new tokens across all sequences
+	Pairs     int64 // (query, key) pairs per head, Σ over rows of positions attended
+	Cached    int   // positions held after the step, Σ over sequences (cache rows read)
+	LogitRows int   // rows through ln_f and the LM head
+	Decodes   int   // sequences advancing by exactly one token
 }
 
 // Tracer receives the boundaries of every op of a forward pass. A Session
