@@ -3,9 +3,12 @@ package report
 import "time"
 
 // SchemaVersion is the report schema this package writes. Adding a field keeps
-// "1"; renaming, removing or changing the meaning of a field makes "2".
-// Readers accept any "1" or "1.x" and reject other majors.
-const SchemaVersion = "1"
+// the major version and bumps the minor ("1" -> "1.1"); renaming, removing or
+// changing the meaning of a field makes "2". Readers accept any "1" or "1.x"
+// and reject other majors. "1.1" added the optional load section: a 1.1
+// report without it is a valid 1 report, and a reader from before 1.1
+// rejects one with it (the schema of "1" allows no unknown fields).
+const SchemaVersion = "1.1"
 
 // Report is what `gpt2bench bench` writes. JSON Schema: bench/report/schema/v1.json.
 // Top-level sections follow the benchmark suite this project grew from
@@ -13,7 +16,7 @@ const SchemaVersion = "1"
 // throughput, metadata), plus the optional profile, targets, quality and
 // skipped sections. Renderers never recompute anything from it.
 type Report struct {
-	// SchemaVersion is the report format version, "1"; first field, always set.
+	// SchemaVersion is the report format version, "1" or "1.x"; first field, always set.
 	SchemaVersion string `json:"schema_version"`
 	// ReportName identifies the run: {model}_{YYYYMMDD_HHMMSS}, e.g. gpt2_20260128_170152.
 	ReportName string `json:"report_name"`
@@ -35,6 +38,8 @@ type Report struct {
 	Targets []Target `json:"targets,omitempty"`
 	// Quality measures reduced-precision output against float32; nil when not measured.
 	Quality *Quality `json:"quality,omitempty"`
+	// Load is an OpenAI-compatible server measured under load (`gpt2bench load`, schema 1.1); nil in bench reports.
+	Load *Load `json:"load,omitempty"`
 	// Incomplete is true when the run was interrupted (e.g. Ctrl-C) and some phases are missing or partial.
 	Incomplete bool `json:"incomplete"`
 	// IncompleteReason says why the run is incomplete, e.g. "interrupted during throughput phase".

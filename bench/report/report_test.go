@@ -149,6 +149,8 @@ func TestSchemaMatchesTypes(t *testing.T) {
 	r.Incomplete, r.IncompleteReason = true, "interrupted during throughput phase"
 	r.SystemInfo.CUDA = CUDAInfo{Available: true, Driver: "550.54.15", Device: "NVIDIA H100", Version: "12.4"}
 	r.Memory[0].GPU = &GPUMemory{TotalBytes: 80 << 30, UsedBeforeBytes: 1 << 20, PeakUsedBytes: 2 << 30, AllocatedBytes: 1 << 30}
+	r.Load = fakeLoadReport(1, 1).Load
+	r.Load.Workload.Dataset = "prompts.jsonl"
 	data, err := Marshal(r)
 	if err != nil {
 		t.Fatal(err)

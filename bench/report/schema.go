@@ -55,7 +55,7 @@ func (e *VersionError) Error() string {
 		return "report has no schema_version; it is not a gpt2bench report (or predates v1)"
 	}
 	return fmt.Sprintf("report schema_version %q is not supported: this build reads version %s; use a gpt2bench release that writes version %s",
-		e.Got, SchemaVersion, majorOf(e.Got))
+		e.Got, majorOf(SchemaVersion), majorOf(e.Got))
 }
 
 // Unwrap makes errors.Is(err, ErrUnsupportedVersion) true.
@@ -112,7 +112,7 @@ func checkJSON(data []byte) (version string, err error) {
 	if err := json.Unmarshal(*head.SchemaVersion, &s); err != nil {
 		return "", &VersionError{Got: string(*head.SchemaVersion)}
 	}
-	if majorOf(s) != SchemaVersion {
+	if majorOf(s) != majorOf(SchemaVersion) {
 		return "", &VersionError{Got: s}
 	}
 	return s, nil
