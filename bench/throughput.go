@@ -21,8 +21,10 @@ type request struct {
 
 // throughputStats turns the measured requests of one mode into a
 // report.Throughput: duration from the first start to the last end; rates
-// count successful sequences only; latency is each successful sequence's
-// end-to-end time.
+// and request counts count successful sequences; latency has one sample per
+// successful request, a batched generation being one request of B
+// sequences that share its start and end (one sample, not B copies of it:
+// copies are not independent samples and would fake significance).
 func throughputStats(mode string, concurrency, batch, inputLen, outputLen int, reqs []request) report.Throughput {
 	t := report.Throughput{Mode: mode, Concurrency: concurrency, BatchSize: batch, InputLen: inputLen, OutputLen: outputLen}
 	var first, last time.Time
@@ -41,11 +43,13 @@ func throughputStats(mode string, concurrency, batch, inputLen, outputLen int, r
 			continue
 		}
 		ok += r.seqs
-		for range r.seqs {
-			lat = append(lat, ms(r.end.Sub(r.start)))
-		}
+		lat = append(lat, ms(r.end.Sub(r.start)))
 	}
-	t.Latency = report.Summarize(lat)
+	unit := report.UnitRequest
+	if mode == report.ModeBatched {
+		unit = report.UnitBatch
+	}
+	t.Latency = summarize(lat, unit)
 	if d := last.Sub(first); d > 0 {
 		t.DurationS = d.Seconds()
 		t.RequestsPerS = float64(ok) / t.DurationS

@@ -48,12 +48,20 @@ func (r RunTiming) ITL() []time.Duration {
 	return gaps
 }
 
+// summarize is report.Summarize with the unit of a sample recorded.
+func summarize(samples []float64, unit string) report.Summary {
+	s := report.Summarize(samples)
+	s.SampleUnit = unit
+	return s
+}
+
 // LatencyStats summarises the measured runs of one input length (all with
 // the same number of tokens) into a report.Latency, using the definitions
-// in the package documentation. ITL pools the gaps of every run; every other
-// metric has one sample per run. Runs with no tokens are ignored.
+// in the package documentation. ITL pools the gaps of every run (unit
+// "token gap": for percentiles, not for tests); ITLRunMedian and every
+// other metric have one sample per run. Runs with no tokens are ignored.
 func LatencyStats(inputLen, outputLen int, runs []RunTiming) report.Latency {
-	var ttft, tpot, itl, e2e, prefill, decode []float64
+	var ttft, tpot, itl, itlMed, e2e, prefill, decode []float64
 	n := 0
 	for _, r := range runs {
 		if len(r.Tokens) == 0 {
@@ -72,20 +80,26 @@ func LatencyStats(inputLen, outputLen int, runs []RunTiming) report.Latency {
 				decode = append(decode, float64(len(r.Tokens)-1)/d.Seconds())
 			}
 		}
-		for _, g := range r.ITL() {
+		gaps := r.ITL()
+		for _, g := range gaps {
 			itl = append(itl, ms(g))
 		}
+		if len(gaps) > 0 {
+			itlMed = append(itlMed, report.Percentile(itl[len(itl)-len(gaps):], 50))
+		}
 	}
+	med := summarize(itlMed, report.UnitRun)
 	return report.Latency{
 		InputLen:          inputLen,
 		OutputLen:         outputLen,
 		Runs:              n,
-		TTFT:              report.Summarize(ttft),
-		TPOT:              report.Summarize(tpot),
-		ITL:               report.Summarize(itl),
-		E2E:               report.Summarize(e2e),
-		PrefillTokensPerS: report.Summarize(prefill),
-		DecodeTokensPerS:  report.Summarize(decode),
+		TTFT:              summarize(ttft, report.UnitRun),
+		TPOT:              summarize(tpot, report.UnitRun),
+		ITL:               summarize(itl, report.UnitTokenGap),
+		ITLRunMedian:      &med,
+		E2E:               summarize(e2e, report.UnitRun),
+		PrefillTokensPerS: summarize(prefill, report.UnitRun),
+		DecodeTokensPerS:  summarize(decode, report.UnitRun),
 	}
 }
 

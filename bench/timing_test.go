@@ -4,6 +4,8 @@ import (
 	"math"
 	"testing"
 	"time"
+
+	"github.com/gpt2bench/gpt2bench/bench/report"
 )
 
 // statTol is the float64 tolerance of hand-computed statistics (exact
@@ -88,6 +90,20 @@ func TestLatencyStats(t *testing.T) {
 		{"prefill tok/s run 1", l.PrefillTokensPerS.Samples[0], 640}, // 64 tokens / 0.1 s
 		{"decode tok/s run 1", l.DecodeTokensPerS.Samples[0], 50},    // 3 tokens / 0.06 s
 		{"decode tok/s run 3", l.DecodeTokensPerS.Samples[2], 3 / 0.09},
+		{"itl run medians n", float64(l.ITLRunMedian.N), 3}, // one per run
+		{"itl run median 1", l.ITLRunMedian.Samples[0], 20},
+		{"itl run median 3", l.ITLRunMedian.Samples[2], 10},
+	}
+	units := map[string]string{"ttft": l.TTFT.SampleUnit, "tpot": l.TPOT.SampleUnit, "e2e": l.E2E.SampleUnit,
+		"itl": l.ITL.SampleUnit, "itl run median": l.ITLRunMedian.SampleUnit, "decode": l.DecodeTokensPerS.SampleUnit}
+	for name, u := range units {
+		want := report.UnitRun
+		if name == "itl" {
+			want = report.UnitTokenGap
+		}
+		if u != want {
+			t.Errorf("%s sample unit %q, want %q", name, u, want)
+		}
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -136,5 +152,28 @@ func TestThroughputStats(t *testing.T) {
 				t.Errorf("got %v, want %v", tc.got, tc.want)
 			}
 		})
+	}
+	if tp.Latency.SampleUnit != report.UnitRequest {
+		t.Errorf("unit %q, want %q", tp.Latency.SampleUnit, report.UnitRequest)
+	}
+}
+
+// TestThroughputStatsBatched checks a batched generation is one latency
+// sample (its B sequences share start and end: copies would not be
+// independent), while requests and rates count sequences.
+func TestThroughputStatsBatched(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	at := func(msec float64) time.Time { return t0.Add(time.Duration(msec * float64(time.Millisecond))) }
+	reqs := []request{
+		{start: at(0), end: at(1000), seqs: 4},
+		{start: at(1000), end: at(2200), seqs: 4},
+		{start: at(2200), end: at(3000), seqs: 4},
+	}
+	tp := throughputStats(report.ModeBatched, 1, 4, 10, 20, reqs)
+	if tp.Requests != 12 || !near(tp.OutputTokensPerS, 12*20/3.0) {
+		t.Errorf("requests %d, out tok/s %v; want 12 sequences, 80", tp.Requests, tp.OutputTokensPerS)
+	}
+	if tp.Latency.N != 3 || tp.Latency.SampleUnit != report.UnitBatch {
+		t.Errorf("latency n %d unit %q, want 3 samples of unit %q", tp.Latency.N, tp.Latency.SampleUnit, report.UnitBatch)
 	}
 }

@@ -134,7 +134,7 @@ func (m *Model) NewRagged(kv *KVBlocks) (*Ragged, error) {
 func (r *Ragged) SetTracer(t Tracer) {
 	r.tracer = t
 	r.labeler, _ = t.(LabelTracer)
-	r.run.SetLabels(nil)
+	r.run.ClearLabels()
 }
 
 // SetHidden installs f (nil to remove) to receive the residual stream.

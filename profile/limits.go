@@ -128,6 +128,11 @@ func (l *Limits) Balance(threads int) float64 {
 	return 0
 }
 
+// MaxSpread is the largest Spread of the four measurements.
+func (l *Limits) MaxSpread() float64 {
+	return max(l.MemRead1Core.Spread, l.MemReadAll.Spread, l.Peak1Core.Spread, l.PeakAll.Spread)
+}
+
 // Warnings lists signs that the limits were measured on a busy machine:
 // a run-to-run spread above 10%, or an all-cores FMA peak that does not
 // scale with the cores (compute scales almost linearly on an idle CPU).

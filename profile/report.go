@@ -29,6 +29,10 @@ func (p *Profile) Report() *report.Profile {
 		}
 		if l.Source != "" {
 			r.Machine.Method = "nominal: " + l.Source
+		} else {
+			at := l.MeasuredAt.UTC()
+			r.Machine.MeasuredAt = &at
+			r.Machine.Spread = l.MaxSpread()
 		}
 	} else {
 		r.Machine.Method = fmt.Sprintf("not calibrated: bounds against a nominal balance of %g FLOP/byte", NominalBalance)

@@ -118,8 +118,11 @@ type Runner struct {
 // SetLabels makes the pool's workers carry ctx's pprof labels while they
 // run this Runner's ops, so a CPU profile attributes their share of an op
 // to it as it does the caller's (pprof.SetGoroutineLabels only labels the
-// calling goroutine). nil removes them. It does not allocate.
+// calling goroutine). ClearLabels removes them. It does not allocate.
 func (r *Runner) SetLabels(ctx context.Context) { r.labels = ctx }
+
+// ClearLabels removes the labels SetLabels gave the workers.
+func (r *Runner) ClearLabels() { r.labels = nil }
 
 // NewRunner returns a Runner that splits ops across p's workers.
 func (p *Pool) NewRunner() *Runner { return &Runner{pool: p} }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 
 	"github.com/gpt2bench/gpt2bench/internal/atomicfile"
 	"github.com/gpt2bench/gpt2bench/model"
@@ -98,11 +97,4 @@ func configJSON(cfg model.Config) map[string]any {
 		"reorder_and_upcast_attn":         false,
 		"scale_attn_by_inverse_layer_idx": false,
 	}
-}
-
-// shortest widens f to the float64 that prints as f does (1e-05, not
-// 9.999999747378752e-06).
-func shortest(f float32) float64 {
-	v, _ := strconv.ParseFloat(strconv.FormatFloat(float64(f), 'g', -1, 32), 64)
-	return v
 }

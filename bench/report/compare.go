@@ -100,7 +100,14 @@ type Comparison struct {
 	SystemDiffs []Difference
 	// OnlyInA and OnlyInB list groups present in one report only.
 	OnlyInA, OnlyInB []string
+	// IncompleteA and IncompleteB hold the reason a report is incomplete
+	// (interrupted or a phase failed); empty for a complete report. A gate
+	// should not pass on an incomplete report unless told to.
+	IncompleteA, IncompleteB string
 }
+
+// Incomplete reports whether either report is incomplete.
+func (c *Comparison) Incomplete() bool { return c.IncompleteA != "" || c.IncompleteB != "" }
 
 // Regressions returns the significant regressions whose relative change is
 // beyond Threshold, in row order. A CLI exits non-zero when it is not empty.
@@ -162,6 +169,7 @@ func Compare(a, b *Report, opts CompareOptions) (*Comparison, error) {
 		return nil, &SettingsError{Diffs: c.SettingDiffs}
 	}
 	c.SystemDiffs = systemDiffs(a.SystemInfo, b.SystemInfo)
+	c.IncompleteA, c.IncompleteB = incomplete(a), incomplete(b)
 
 	latMetrics := []struct {
 		name   string
@@ -170,7 +178,7 @@ func Compare(a, b *Report, opts CompareOptions) (*Comparison, error) {
 	}{
 		{"ttft_ms", LowerIsBetter, func(l *Latency) *Summary { return &l.TTFT }},
 		{"tpot_ms", LowerIsBetter, func(l *Latency) *Summary { return &l.TPOT }},
-		{"itl_ms", LowerIsBetter, func(l *Latency) *Summary { return &l.ITL }},
+		{"itl_ms", LowerIsBetter, itlSummary},
 		{"e2e_ms", LowerIsBetter, func(l *Latency) *Summary { return &l.E2E }},
 		{"prefill_tokens_per_s", HigherIsBetter, func(l *Latency) *Summary { return &l.PrefillTokensPerS }},
 		{"decode_tokens_per_s", HigherIsBetter, func(l *Latency) *Summary { return &l.DecodeTokensPerS }},
@@ -185,7 +193,8 @@ func Compare(a, b *Report, opts CompareOptions) (*Comparison, error) {
 		return fmt.Sprintf("mode=%s/conc=%d/batch=%d/input=%d/output=%d", t.Mode, t.Concurrency, t.BatchSize, t.InputLen, t.OutputLen)
 	}
 	pairUp(c, "throughput", a.Throughput, b.Throughput, tpKey, func(k string, ta, tb *Throughput) {
-		c.Rows = append(c.Rows, compareSummary(k, "request_latency_ms", LowerIsBetter, &ta.Latency, &tb.Latency, alpha))
+		la, lb := requestLatency(ta), requestLatency(tb)
+		c.Rows = append(c.Rows, compareSummary(k, "request_latency_ms", LowerIsBetter, &la, &lb, alpha))
 		sa, sb := rateSummary(ta), rateSummary(tb)
 		c.Rows = append(c.Rows, compareSummary(k, "output_tokens_per_s", HigherIsBetter, &sa, &sb, alpha))
 	})
@@ -219,6 +228,46 @@ func pairUp[T any](c *Comparison, section string, as, bs []T, key func(*T) strin
 	}
 }
 
+// incomplete returns why r is incomplete, "" when it is complete.
+func incomplete(r *Report) string {
+	if !r.Incomplete {
+		return ""
+	}
+	if r.IncompleteReason == "" {
+		return "incomplete"
+	}
+	return r.IncompleteReason
+}
+
+// itlSummary returns the ITL samples a test may use: the per-run medians
+// (schema 1.1), else the pooled gaps, which compareSummary does not test.
+func itlSummary(l *Latency) *Summary {
+	if l.ITLRunMedian != nil && l.ITLRunMedian.N > 0 {
+		return l.ITLRunMedian
+	}
+	s := l.ITL
+	s.SampleUnit = UnitTokenGap // pooled, whatever the report's version
+	return &s
+}
+
+// requestLatency returns the request latencies of t as independent
+// samples. Reports before schema 1.1 wrote a batched generation's latency
+// once per sequence; those copies are folded back into one sample per
+// generation.
+func requestLatency(t *Throughput) Summary {
+	s := t.Latency
+	if s.SampleUnit != "" || t.Mode != ModeBatched || t.BatchSize < 2 || len(s.Samples)%t.BatchSize != 0 {
+		return s
+	}
+	one := make([]float64, 0, len(s.Samples)/t.BatchSize)
+	for i := 0; i < len(s.Samples); i += t.BatchSize {
+		one = append(one, s.Samples[i])
+	}
+	out := Summarize(one)
+	out.SampleUnit = UnitBatch
+	return out
+}
+
 // rateSummary returns the per-repetition output tok/s of t, or a
 // single-sample summary of the aggregate rate when the phase ran once.
 func rateSummary(t *Throughput) Summary {
@@ -241,15 +290,31 @@ func compareSummary(group, name string, better Direction, a, b *Summary, alpha f
 		d.Note = "no raw samples"
 		return d
 	}
+	if !a.Independent() || !b.Independent() {
+		d.Note = "pooled token gaps are not independent samples: no test (run with a newer gpt2bench for per-run medians)"
+		return d
+	}
 	d.P, _ = MannWhitneyU(a.Samples, b.Samples)
 	if minP := minPValue(d.NA, d.NB); minP >= alpha {
-		d.Note = fmt.Sprintf("need more samples: %d vs %d can never reach p < %v", d.NA, d.NB, alpha)
+		d.Note = fmt.Sprintf("need >= %d samples each to detect a difference at alpha %v (have %d and %d): no result can be significant; raise --runs",
+			minSamples(alpha), alpha, d.NA, d.NB)
 		return d
 	}
 	d.Significant = d.P < alpha
 	worse := (better == LowerIsBetter && d.B > d.A) || (better == HigherIsBetter && d.B < d.A)
 	d.Regression = d.Significant && worse
 	return d
+}
+
+// minSamples is the smallest n for which n against n samples can reach
+// p < alpha (benchstat's "need >= 4 samples to detect a difference at
+// alpha level 0.05").
+func minSamples(alpha float64) int {
+	n := 1
+	for minPValue(n, n) >= alpha && n < 1000 {
+		n++
+	}
+	return n
 }
 
 // center is the median of the raw samples, or the stored p50 without samples.
@@ -331,6 +396,12 @@ func WriteComparison(w io.Writer, c *Comparison) error {
 	}
 	for _, d := range c.SystemDiffs {
 		fmt.Fprintf(tw, "system differs: %s %q vs %q\n", d.Field, d.A, d.B)
+	}
+	if c.IncompleteA != "" {
+		fmt.Fprintf(tw, "warning: old report is incomplete: %s\n", c.IncompleteA)
+	}
+	if c.IncompleteB != "" {
+		fmt.Fprintf(tw, "warning: new report is incomplete: %s\n", c.IncompleteB)
 	}
 	fmt.Fprintf(tw, "\nsetting\tmetric\told\tnew\tdelta\tp (n)\n")
 	for _, d := range c.Rows {

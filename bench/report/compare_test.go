@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"strings"
 	"testing"
 )
@@ -152,7 +153,7 @@ func TestCompare(t *testing.T) {
 			t.Fatal(err)
 		}
 		d := c.Rows[0]
-		if d.Metric != "ttft_ms" || d.Verdict() != "~" || !strings.Contains(d.Note, "need more samples") {
+		if d.Metric != "ttft_ms" || d.Verdict() != "~" || !strings.Contains(d.Note, "need >= 4 samples each") {
 			t.Errorf("row %+v, want ~ with a need-more-samples note", d)
 		}
 	})
@@ -197,4 +198,114 @@ func TestWriteComparisonGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkGolden(t, "compare.txt", buf.Bytes())
+}
+
+// TestCompareFalsePositiveRate runs the experiment of issue 17 on
+// simulated same-build runs: two reports of the same distribution (each
+// run has its own offset, as on a real machine, and its gaps vary around
+// it), compared many times at alpha 0.05. On the per-run samples compare
+// tests, significance must come no more often than alpha allows; on the
+// pooled token gaps it would come far more often, which is why compare
+// never tests them.
+func TestCompareFalsePositiveRate(t *testing.T) {
+	const (
+		experiments = 400
+		runs, gaps  = 10, 31
+		alpha       = 0.05
+	)
+	rng := rand.New(rand.NewPCG(17, 1))
+	side := func() *Latency {
+		var med, pooled, ttft []float64
+		for range runs {
+			offset := 20 * (1 + 0.03*rng.NormFloat64()) // this run's speed
+			var g []float64
+			for range gaps {
+				g = append(g, offset*(1+0.02*rng.NormFloat64()))
+			}
+			pooled = append(pooled, g...)
+			med = append(med, Percentile(g, 50))
+			ttft = append(ttft, 40*(1+0.05*rng.NormFloat64()))
+		}
+		m := unitSummary(med, UnitRun)
+		return &Latency{InputLen: 32, OutputLen: gaps + 1, Runs: runs, ITL: unitSummary(pooled, UnitTokenGap), ITLRunMedian: &m, TTFT: unitSummary(ttft, UnitRun)}
+	}
+	var sig, sigPooled, sigTTFT int
+	for range experiments {
+		a, b := side(), side()
+		if d := compareSummary("g", "itl_ms", LowerIsBetter, itlSummary(a), itlSummary(b), alpha); d.Significant {
+			sig++
+		}
+		if d := compareSummary("g", "ttft_ms", LowerIsBetter, &a.TTFT, &b.TTFT, alpha); d.Significant {
+			sigTTFT++
+		}
+		if p, _ := MannWhitneyU(a.ITL.Samples, b.ITL.Samples); p < alpha {
+			sigPooled++ // what a test on pooled gaps would say
+		}
+	}
+	// Binomial(400, 0.05): mean 20, sd 4.4; 4 sd above is 37.
+	limit := int(experiments*alpha + 4*math.Sqrt(experiments*alpha*(1-alpha)))
+	t.Logf("false positives in %d same-distribution comparisons at alpha %v: itl (per-run medians) %d, ttft %d; pooled gaps would give %d",
+		experiments, alpha, sig, sigTTFT, sigPooled)
+	if sig > limit || sigTTFT > limit {
+		t.Errorf("false positives itl %d, ttft %d of %d: more than alpha allows (limit %d)", sig, sigTTFT, experiments, limit)
+	}
+	if sigPooled <= limit {
+		t.Errorf("pooled gaps gave %d false positives of %d: the simulation no longer shows why they are not tested", sigPooled, experiments)
+	}
+}
+
+// TestCompareIndependentSamples checks compare tests only independent
+// samples, also on reports written before schema 1.1: pooled ITL gaps are
+// never tested, and a batched generation's latency, once written once per
+// sequence, counts once.
+func TestCompareIndependentSamples(t *testing.T) {
+	old, err := Read("testdata/v1.0_report.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Compare(old, old, CompareOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string]MetricDelta{}
+	for _, d := range c.Rows {
+		rows[d.Group+" "+d.Metric] = d
+	}
+	itl := rows["input=32/output=32 itl_ms"]
+	if !math.IsNaN(itl.P) || itl.Significant || !strings.Contains(itl.Note, "not independent") {
+		t.Errorf("v1.0 pooled ITL: p %v, note %q; want no test and a note", itl.P, itl.Note)
+	}
+	b8 := rows["mode=batched/conc=1/batch=8/input=128/output=32 request_latency_ms"]
+	if b8.NA != 16 || b8.NB != 16 {
+		t.Errorf("v1.0 batch 8 request latency: n = %d+%d, want 16+16 (128 copies folded to one per generation)", b8.NA, b8.NB)
+	}
+	cur := fakeReport(1, 1)
+	c, err = Compare(cur, cur, CompareOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range c.Rows {
+		if d.Metric == "itl_ms" && (d.NA != 10 || d.Note != "") {
+			t.Errorf("%s itl_ms: n %d, note %q; want the 10 per-run medians tested", d.Group, d.NA, d.Note)
+		}
+	}
+}
+
+func TestCompareIncomplete(t *testing.T) {
+	a, b := fakeReport(1, 1), fakeReport(2, 1)
+	b.Incomplete, b.IncompleteReason = true, "interrupted during the throughput phase"
+	c, err := Compare(a, b, CompareOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Incomplete() || c.IncompleteB != b.IncompleteReason || c.IncompleteA != "" {
+		t.Errorf("incomplete a %q b %q", c.IncompleteA, c.IncompleteB)
+	}
+	var buf bytes.Buffer
+	if err := WriteComparison(&buf, c); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), "warning: new report is incomplete: interrupted during the throughput phase") {
+		t.Errorf("comparison does not warn:\n%s", buf.String())
+	}
 }

@@ -6,6 +6,13 @@ import (
 	"time"
 )
 
+// unitSummary is Summarize with the unit of a sample.
+func unitSummary(v []float64, unit string) Summary {
+	s := Summarize(v)
+	s.SampleUnit = unit
+	return s
+}
+
 // fakeReport builds a realistic, fully populated report of GPT-2 (124M) on an
 // 8-core AVX2 machine, deterministic for a given seed. It drives the golden
 // files, plots, HTML and compare tests. slowdown scales every time (1 = none).
@@ -34,7 +41,7 @@ func fakeReport(seed uint64, slowdown float64) *Report {
 	}
 
 	for _, in := range []int{32, 128, 512} {
-		var ttft, tpot, itl, e2e, pre, dec []float64
+		var ttft, tpot, itl, itlMed, e2e, pre, dec []float64
 		for range runs {
 			t := noisy(slowdown*(4+0.42*float64(in)+0.00012*float64(in*in)), 0.04)
 			var gaps []float64
@@ -53,13 +60,16 @@ func fakeReport(seed uint64, slowdown float64) *Report {
 			e2e = append(e2e, t+sum)
 			tpot = append(tpot, sum/float64(outLen-1))
 			itl = append(itl, gaps...)
+			itlMed = append(itlMed, Percentile(gaps, 50))
 			pre = append(pre, float64(in)/(t/1000))
 			dec = append(dec, float64(outLen-1)/(sum/1000))
 		}
+		med := unitSummary(itlMed, UnitRun)
 		r.Latency = append(r.Latency, Latency{
 			InputLen: in, OutputLen: outLen, Runs: runs,
-			TTFT: Summarize(ttft), TPOT: Summarize(tpot), ITL: Summarize(itl), E2E: Summarize(e2e),
-			PrefillTokensPerS: Summarize(pre), DecodeTokensPerS: Summarize(dec),
+			TTFT: unitSummary(ttft, UnitRun), TPOT: unitSummary(tpot, UnitRun), ITL: unitSummary(itl, UnitTokenGap),
+			ITLRunMedian: &med, E2E: unitSummary(e2e, UnitRun),
+			PrefillTokensPerS: unitSummary(pre, UnitRun), DecodeTokensPerS: unitSummary(dec, UnitRun),
 			GCCycles: int64(runs * 3), GCPauseMs: 0.41 * float64(runs),
 		})
 	}
@@ -85,8 +95,12 @@ func fakeReport(seed uint64, slowdown float64) *Report {
 	}
 
 	tp := func(mode string, conc, batch int, tokS, latMs float64) Throughput {
-		n := 16 * max(conc, batch)
-		lat := make([]float64, n)
+		n := 16 * max(conc, batch) // sequences served
+		unit := UnitRequest
+		if mode == ModeBatched {
+			unit = UnitBatch
+		}
+		lat := make([]float64, 16*conc) // one per request; a batched generation is one
 		for i := range lat {
 			lat[i] = noisy(slowdown*latMs, 0.05)
 		}
@@ -95,13 +109,13 @@ func fakeReport(seed uint64, slowdown float64) *Report {
 			runsTokS = append(runsTokS, noisy(tokS/slowdown, 0.03))
 		}
 		dur := float64(n*outLen) / (tokS / slowdown)
-		rs := Summarize(runsTokS)
+		rs := unitSummary(runsTokS, UnitRepetition)
 		return Throughput{
 			Mode: mode, Concurrency: conc, BatchSize: batch, InputLen: 128, OutputLen: outLen,
 			Requests: n, Failed: 0, DurationS: dur,
 			RequestsPerS: float64(n) / dur, OutputTokensPerS: tokS / slowdown,
 			TotalTokensPerS: float64(n*(128+outLen)) / dur,
-			Latency:         Summarize(lat), OutputTokensPerSRuns: &rs,
+			Latency:         unitSummary(lat, unit), OutputTokensPerSRuns: &rs,
 		}
 	}
 	r.Throughput = []Throughput{
@@ -131,6 +145,8 @@ func fakeProfile(slowdown float64) *Profile {
 	const C, L, V, T, steps = 768, 12, 50257, 128, 32
 	m := MachineLimits{MemBandwidthGBPerS1Core: 12.5, MemBandwidthGBPerSAll: 38.0,
 		PeakGFLOPPerS1Core: 98.0, PeakGFLOPPerSAll: 760.0, Method: "measured"}
+	at := time.Date(2026, 1, 27, 9, 30, 0, 0, time.UTC)
+	m.MeasuredAt, m.Spread = &at, 0.042
 	type op struct {
 		name         string
 		flops, bytes func(n, ctx int) float64 // per call, n rows, ctx attended positions

@@ -212,19 +212,6 @@ func throughputRow(t Throughput) []string {
 	}
 }
 
-var opHeader = []string{"phase", "layer", "op", "total ms", "share", "calls", "GFLOP/s", "GB/s", "bound", "of peak"}
-
-func opRow(o OpProfile) []string {
-	layer := strconv.Itoa(o.Layer)
-	if o.Layer < 0 {
-		layer = "-"
-	}
-	return []string{
-		o.Phase, layer, o.Op, fmtFloat(o.TotalMs), fmtPct(o.Share), strconv.FormatInt(o.Calls, 10),
-		fmtFloat(o.GFLOPPerS), fmtFloat(o.GBPerS), o.Bound, fmtPct(o.ShareOfPeak),
-	}
-}
-
 // opTotal is one op summed over layers within a phase.
 type opTotal struct {
 	Phase, Op             string

@@ -12,23 +12,30 @@ import (
 // benchPkg is the pkg: line of WriteBenchstat output.
 const benchPkg = "github.com/gpt2bench/gpt2bench"
 
-// WriteBenchstat writes r in the Go benchmark format, one line per raw
-// sample, so benchstat computes its own statistics:
+// WriteBenchstat writes r in the Go benchmark format, one line per
+// independent sample, so benchstat computes its own statistics and the
+// plain `benchstat old.txt new.txt` compares two reports:
 //
 //	goos: linux
 //	goarch: amd64
 //	pkg: github.com/gpt2bench/gpt2bench
 //	cpu: AMD EPYC 7B13 64-Core Processor
-//	BenchmarkGenerate/model=gpt2/input=128/output=32-8  1  1012345678 ns/op  61.2 ttft-ms  21.6 tpot-ms  2091 prefill-tok/s  46.3 decode-tok/s
-//	BenchmarkITL/model=gpt2/input=128/output=32-8  1  21500000 ns/op
+//	model: gpt2
+//	backend: cpu-avx2
+//	dtype: float32
+//	# report gpt2_20260128_170152, commit 0123abcd
+//	BenchmarkGenerate/model=gpt2/input=128/output=32-8  1  1012345678 ns/op  61.2 ttft-ms  21.6 tpot-ms  21.5 itl-ms  2091 prefill-tok/s  46.3 decode-tok/s
 //	BenchmarkDecode/model=gpt2/mode=batched/conc=1/batch=8-8  1  4870000 ns/op  205.3 tok/s
 //	BenchmarkRequest/model=gpt2/mode=batched/conc=1/batch=8-8  1  1247000000 ns/op
 //
-// Generate lines are one per latency run (ns/op is E2E); ITL lines one per
-// token gap; Decode lines one per throughput repetition (ns/op is ns per
-// output token), or one line with the aggregate rate when the phase ran once;
-// Request lines one per request latency. Compare runs with
-// `benchstat old.txt new.txt`.
+// Generate lines are one per latency run (ns/op is E2E; itl-ms the run's
+// median inter-token gap: pooled gaps are not independent samples); Decode
+// lines one per throughput repetition (ns/op is ns per output token), or
+// one line with the aggregate rate when the phase ran once; Request lines
+// one per request, a batched generation being one request. The header has
+// only keys that two runs of the same settings share: benchstat splits
+// tables on any configuration key that differs, so the report name and
+// commit, which differ per run, are a comment line (which benchstat skips).
 func WriteBenchstat(w io.Writer, r *Report) error {
 	if r == nil {
 		return fmt.Errorf("report: benchstat: nil report")
@@ -37,12 +44,15 @@ func WriteBenchstat(w io.Writer, r *Report) error {
 	cfg := []kv{
 		{"goos", r.SystemInfo.OS}, {"goarch", r.SystemInfo.Arch}, {"pkg", benchPkg},
 		{"cpu", r.SystemInfo.CPUModel}, {"model", r.ModelName}, {"backend", r.SystemInfo.Backend},
-		{"dtype", r.Metadata.DType}, {"commit", r.SystemInfo.GitCommit}, {"report", r.ReportName},
+		{"dtype", r.Metadata.DType},
 	}
 	for _, c := range cfg {
 		if v := oneLine(c.V); v != "" {
 			fmt.Fprintf(bw, "%s: %s\n", c.K, v)
 		}
+	}
+	if r.ReportName != "" || r.SystemInfo.GitCommit != "" {
+		fmt.Fprintf(bw, "# report %s, commit %s\n", orDash(oneLine(r.ReportName)), orDash(oneLine(r.SystemInfo.GitCommit)))
 	}
 	model := SanitizeName(r.ModelName)
 	procs := ""
@@ -51,26 +61,25 @@ func WriteBenchstat(w io.Writer, r *Report) error {
 	}
 	ns := func(ms float64) string { return strconv.FormatFloat(ms*1e6, 'f', 0, 64) }
 	num := func(v float64) string { return strconv.FormatFloat(v, 'g', 6, 64) }
-	for _, l := range r.Latency {
+	for i := range r.Latency {
+		l := &r.Latency[i]
 		name := fmt.Sprintf("model=%s/input=%d/output=%d%s", model, l.InputLen, l.OutputLen, procs)
 		per := []struct {
-			s    Summary
+			s    *Summary
 			unit string
-		}{{l.TTFT, "ttft-ms"}, {l.TPOT, "tpot-ms"}, {l.PrefillTokensPerS, "prefill-tok/s"}, {l.DecodeTokensPerS, "decode-tok/s"}}
+		}{{&l.TTFT, "ttft-ms"}, {&l.TPOT, "tpot-ms"}, {l.ITLRunMedian, "itl-ms"}, {&l.PrefillTokensPerS, "prefill-tok/s"}, {&l.DecodeTokensPerS, "decode-tok/s"}}
 		for i, e2e := range l.E2E.Samples {
 			fmt.Fprintf(bw, "BenchmarkGenerate/%s 1 %s ns/op", name, ns(e2e))
 			for _, p := range per {
-				if len(p.s.Samples) == len(l.E2E.Samples) {
+				if p.s != nil && len(p.s.Samples) == len(l.E2E.Samples) {
 					fmt.Fprintf(bw, " %s %s", num(p.s.Samples[i]), p.unit)
 				}
 			}
 			fmt.Fprintln(bw)
 		}
-		for _, g := range l.ITL.Samples {
-			fmt.Fprintf(bw, "BenchmarkITL/%s 1 %s ns/op\n", name, ns(g))
-		}
 	}
-	for _, t := range r.Throughput {
+	for i := range r.Throughput {
+		t := &r.Throughput[i]
 		name := fmt.Sprintf("model=%s/mode=%s/conc=%d/batch=%d%s", model, t.Mode, t.Concurrency, t.BatchSize, procs)
 		rates := []float64{t.OutputTokensPerS}
 		if t.OutputTokensPerSRuns != nil && len(t.OutputTokensPerSRuns.Samples) > 0 {
@@ -82,7 +91,7 @@ func WriteBenchstat(w io.Writer, r *Report) error {
 			}
 			fmt.Fprintf(bw, "BenchmarkDecode/%s 1 %s ns/op %s tok/s\n", name, ns(1e3/rate), num(rate))
 		}
-		for _, lat := range t.Latency.Samples {
+		for _, lat := range requestLatency(t).Samples {
 			fmt.Fprintf(bw, "BenchmarkRequest/%s 1 %s ns/op\n", name, ns(lat))
 		}
 	}

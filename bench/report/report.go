@@ -2,13 +2,30 @@ package report
 
 import "time"
 
-// SchemaVersion is the report schema this package writes. Adding a field keeps
-// the major version and bumps the minor ("1" -> "1.1"); renaming, removing or
-// changing the meaning of a field makes "2". Readers accept any "1" or "1.x"
-// and reject other majors. "1.1" added the optional load section: a 1.1
-// report without it is a valid 1 report, and a reader from before 1.1
-// rejects one with it (the schema of "1" allows no unknown fields).
-const SchemaVersion = "1.1"
+// SchemaVersion is the report schema this package writes, "MAJOR.MINOR"
+// ("1" reads as "1.0"). The versioning rule (README, "Report versions"):
+//
+//   - A minor version (1.0 -> 1.1) may only add optional fields or new
+//     values of an open-ended field (a sample unit). It never renames,
+//     removes or changes the meaning of a field, so a 1.x reader reads any
+//     1.y report: it ignores the fields it does not know, and a 1.y reader
+//     reads a 1.x report, in which the newer fields are absent (zero).
+//   - A major version (2) may rename, remove or change the meaning of a
+//     field. A reader rejects a report of another major with a
+//     *VersionError naming the version it reads.
+//
+// The published schema therefore leaves objects open (no
+// "additionalProperties": false): a newer minor's fields must validate.
+//
+// History: 1 (1.0) first release; 1.1 adds the optional load section
+// (gpt2bench load); 1.2 adds sample_unit to every summary,
+// itl_run_median_ms to latency, and when the profile's calibration was
+// measured and how steady it was.
+const SchemaVersion = "1.2"
+
+// SchemaMajor is the major version of SchemaVersion: the reports this
+// package reads.
+const SchemaMajor = "1"
 
 // Report is what `gpt2bench bench` writes. JSON Schema: bench/report/schema/v1.json.
 // Top-level sections follow the benchmark suite this project grew from
@@ -16,7 +33,7 @@ const SchemaVersion = "1.1"
 // throughput, metadata), plus the optional profile, targets, quality and
 // skipped sections. Renderers never recompute anything from it.
 type Report struct {
-	// SchemaVersion is the report format version, "1" or "1.x"; first field, always set.
+	// SchemaVersion is the report format version, "1.2" (MAJOR.MINOR, see the rule at SchemaVersion); first field, always set.
 	SchemaVersion string `json:"schema_version"`
 	// ReportName identifies the run: {model}_{YYYYMMDD_HHMMSS}, e.g. gpt2_20260128_170152.
 	ReportName string `json:"report_name"`
@@ -74,7 +91,34 @@ type Summary struct {
 	P99 float64 `json:"p99"`
 	// Samples are the raw measurements in the order taken, so that compare can redo the statistics.
 	Samples []float64 `json:"samples"`
+	// SampleUnit says what one sample is: one of the Unit constants, e.g.
+	// "run" (one measured generation) or "token gap" (gaps pooled over
+	// runs, not independent of each other). Compare tests significance only
+	// on independent units. Empty in reports before schema 1.1.
+	SampleUnit string `json:"sample_unit,omitempty"`
 }
+
+// Sample units (Summary.SampleUnit).
+const (
+	// UnitRun is one measured generation at batch 1: independent samples.
+	UnitRun = "run"
+	// UnitRequest is one request of the throughput phase: independent samples.
+	UnitRequest = "request"
+	// UnitBatch is one batched generation, serving BatchSize sequences that
+	// share its start and end: one sample per generation, not per sequence.
+	UnitBatch = "batched generation"
+	// UnitRepetition is one repetition of a throughput phase.
+	UnitRepetition = "repetition"
+	// UnitTokenGap is one gap between tokens, pooled over runs: the gaps of
+	// one run are not independent, so no significance test uses them.
+	UnitTokenGap = "token gap"
+)
+
+// Independent reports whether the samples of s are independent of each
+// other (one per run, request, batched generation or repetition), so that a
+// significance test may use them. Pooled token gaps are not. A summary from
+// before schema 1.1 (no unit) counts as independent.
+func (s *Summary) Independent() bool { return s.SampleUnit != UnitTokenGap }
 
 // Latency is the single-request latency of one (input length, output length)
 // setting, batch size 1, measured over Runs runs after warm-up.
@@ -91,8 +135,12 @@ type Latency struct {
 	// TPOT is time per output token in ms, per run: (E2E - TTFT) / (N_out - 1).
 	TPOT Summary `json:"tpot_ms"`
 	// ITL is inter-token latency in ms: the gaps between consecutive generated
-	// tokens, pooled over all runs ((N_out-1) samples per run).
+	// tokens, pooled over all runs ((N_out-1) samples per run, unit "token
+	// gap"): for its percentiles, never for a significance test.
 	ITL Summary `json:"itl_ms"`
+	// ITLRunMedian is the median inter-token gap of each run in ms, one
+	// sample per run: what compare tests ITL on. Absent before schema 1.1.
+	ITLRunMedian *Summary `json:"itl_run_median_ms,omitempty"`
 	// E2E is end-to-end latency in ms per run: request start to the last token.
 	E2E Summary `json:"e2e_ms"`
 	// PrefillTokensPerS is prompt tokens per second per run: InputLen / TTFT.
@@ -190,7 +238,11 @@ type Throughput struct {
 	OutputTokensPerS float64 `json:"output_tokens_per_s"`
 	// TotalTokensPerS is (prompt + generated tokens) of successful requests / DurationS.
 	TotalTokensPerS float64 `json:"total_tokens_per_s"`
-	// Latency is the per-request end-to-end latency in ms, one sample per successful request.
+	// Latency is the end-to-end latency in ms of each successful request
+	// (single, concurrent: unit "request") or of each batched generation
+	// (batched: unit "batched generation", one sample for its BatchSize
+	// sequences, since they share start and end). Reports before schema
+	// 1.1 repeated a batched generation's latency once per sequence.
 	Latency Summary `json:"latency_ms"`
 	// OutputTokensPerSRuns is OutputTokensPerS of each repetition of the phase,
 	// when it was repeated; nil otherwise. Compare uses its samples.
@@ -285,6 +337,12 @@ type MachineLimits struct {
 	PeakGFLOPPerSAll float64 `json:"peak_gflop_per_s_all"`
 	// Method says how the limits were obtained, e.g. "measured" or "nominal".
 	Method string `json:"method,omitempty"`
+	// MeasuredAt is when the limits were calibrated (a cached calibration
+	// keeps its time); nil in reports before schema 1.1.
+	MeasuredAt *time.Time `json:"measured_at,omitempty"`
+	// Spread is the largest run-to-run spread, (max - min) / median, of the
+	// calibration's measurements: how steady the machine was.
+	Spread float64 `json:"spread,omitempty"`
 }
 
 // OpProfile is the time spent in one op of one layer during one phase.

@@ -20,6 +20,7 @@ import (
 type buf uint8
 
 const (
+	//lint:ignore U1000 the zero buf, never a real buffer (named so it is not confused with bufLn1W)
 	bufNone buf = iota
 	// Per-layer weights ([out, in] for matrices).
 	bufLn1W  // [C]
@@ -220,6 +221,8 @@ type sampling struct {
 }
 
 // samplingOf returns the launch parameters of o.
+//
+//lint:ignore U1000 used by backend.go (build tag cuda), which staticcheck's default build does not see
 func samplingOf(o model.SampleOptions) sampling {
 	return sampling{Temperature: o.Temperature, TopK: o.TopK, TopP: o.TopP}
 }
@@ -391,6 +394,8 @@ func attnWide(cfg model.Config, capacity, blocks int) (threads, shared int) {
 }
 
 // attnSerialShared is attention_serial's (128 threads) shared memory.
+//
+//lint:ignore U1000 used by the GPU tests (build tag cuda)
 func attnSerialShared(cfg model.Config, capacity int) int {
 	return 4 * (cfg.HeadSize() + capacity + 32 + 128)
 }
