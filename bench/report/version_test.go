@@ -27,7 +27,7 @@ func TestVersionRule(t *testing.T) {
 		t.Fatal(err)
 	}
 	doc["schema_version"] = "1.9"
-	doc["load"] = map[string]any{"arrival": "poisson", "rate_per_s": 4.0}
+	doc["energy"] = map[string]any{"joules": 812.5, "meter": "rapl"}
 	doc["system_info"].(map[string]any)["numa_nodes"] = 2
 	lat := doc["latency"].([]any)[0].(map[string]any)
 	lat["ttft_ms"].(map[string]any)["ci95"] = []any{1.0, 2.0}

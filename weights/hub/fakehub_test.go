@@ -111,12 +111,6 @@ func (f *fakeHub) config(t *testing.T) Config {
 	}
 }
 
-func (f *fakeHub) count(file string) int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.gets[file]
-}
-
 func (f *fakeHub) serveHub(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
