@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"runtime"
@@ -11,8 +12,9 @@ import (
 	"github.com/gpt2bench/gpt2bench/tensor"
 )
 
-// kvElemBytes is the size of one KV-cache element: the CPU backend keeps
-// keys and values in float32 whatever the weights' dtype.
+// kvElemBytes is the size of one KV-cache element unless Env says
+// otherwise: the CPU backend keeps keys and values in float32 whatever the
+// weights' dtype.
 const kvElemBytes = 4
 
 // KVCacheBytes returns the analytic KV-cache size of B sequences holding
@@ -93,7 +95,7 @@ func (b *runner) memory(ctx context.Context, T, B int) (report.Memory, error) {
 		WeightsBytes:         b.env.WeightsBytes,
 		LoadPeakRSSBytes:     b.env.Load.PeakRSSBytes,
 		LoadHeapDeltaBytes:   b.env.Load.HeapDeltaBytes,
-		KVCacheAnalyticBytes: KVCacheBytes(b.cfg, B, T+N-1, kvElemBytes),
+		KVCacheAnalyticBytes: KVCacheBytes(b.cfg, B, T+N-1, cmp.Or(b.env.KVElemBytes, kvElemBytes)),
 	}
 	if m.WeightsBytes == nil {
 		m.WeightsBytes = map[string]int64{}

@@ -36,8 +36,11 @@ type Progress interface {
 type Env struct {
 	Engine    Engine
 	ModelName string
-	// WeightsBytes is the memory of the weights by dtype ("float32", "float16", "int8").
+	// WeightsBytes is the memory of the weights by dtype ("float32", "float16", "int8", "float64").
 	WeightsBytes map[string]int64
+	// KVElemBytes is the size of one KV-cache element: 0 means 4 (float32,
+	// the CPU and GPU backends); the float64 reference backend uses 8.
+	KVElemBytes int
 	// Load is the cost of loading the model, measured by MeasureLoad.
 	Load LoadMemory
 	// GPUUsedBefore is device memory in use before the model was loaded

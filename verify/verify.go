@@ -30,6 +30,10 @@ type Result struct {
 	Continuation []int32 // greedy tokens the backend produced
 	Expected     []int32 // greedy tokens of the reference
 	LogitTol     float64 // the tolerance applied to MaxLogitErr
+	// MaxRelLogitErr is max |logit - reference| / max(1, |reference|): the
+	// error against the logit's own scale (transformers' float32 logits are
+	// themselves only that close to the exact ones: ~1e-6 of their size).
+	MaxRelLogitErr float64
 }
 
 // ContinuationMatches reports whether the greedy continuations are identical.
@@ -93,7 +97,11 @@ func Check(ctx context.Context, be model.Backend, ref *reference.Reference, logi
 	for t, row := range ref.Logits {
 		for v, want := range row {
 			got := logits[t*V+v]
-			if d := math.Abs(float64(got) - float64(want)); d > res.MaxLogitErr || math.IsNaN(d) {
+			d := math.Abs(float64(got) - float64(want))
+			if rel := d / math.Max(1, math.Abs(float64(want))); rel > res.MaxRelLogitErr || math.IsNaN(rel) {
+				res.MaxRelLogitErr = rel
+			}
+			if d > res.MaxLogitErr || math.IsNaN(d) {
 				res.MaxLogitErr, res.WorstPos, res.WorstToken, res.Got, res.Want = d, t, v, got, want
 				if math.IsNaN(d) {
 					res.MaxLogitErr = math.Inf(1)

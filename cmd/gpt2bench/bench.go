@@ -368,6 +368,11 @@ func (bf *benchFlags) env(a *app, e *engine, load bench.LoadMemory) bench.Env {
 			DType:         bench.DTypeName(e.DType),
 		},
 	}
+	if e.ref != nil { // widened to float64 at load, cache in float64
+		env.WeightsBytes = map[string]int64{"float64": 8 * e.Config().NumParams()}
+		env.KVElemBytes = 8
+		env.Metadata.DType = "float64"
+	}
 	if e.gpu != nil {
 		info := e.gpu.Info()
 		env.System.CUDA = report.CUDAInfo{Available: true, Device: info["device"], Driver: info["driver_cuda_version"], Version: info["cuda_header_version"]}

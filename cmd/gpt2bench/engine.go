@@ -20,7 +20,7 @@ type modelFlags struct {
 	revision string // --revision of a hub model in the cache
 	dtype    string // --dtype: f32, f16, int8
 	threads  int    // --threads: cores per op
-	backend  string // --backend: cpu or cuda
+	backend  string // --backend: cpu, gonum, reference or cuda
 }
 
 func (f *modelFlags) register(fs *pflag.FlagSet) {
@@ -29,7 +29,7 @@ func (f *modelFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.revision, "revision", "main", "revision of a hub model in the cache")
 	fs.StringVar(&f.dtype, "dtype", "f32", "weight storage: f32, f16 or int8 (converted once at load)")
 	fs.IntVar(&f.threads, "threads", 0, "cores each op is split across (0 = all)")
-	fs.StringVar(&f.backend, "backend", "cpu", "backend: cpu, or cuda (binaries built with -tags cuda)")
+	fs.StringVar(&f.backend, "backend", "cpu", "backend: cpu (gpt2bench's kernels), gonum (float32, gonum's BLAS), reference (float64 gonum/mat, for reading), or cuda (binaries built with -tags cuda)")
 }
 
 // validate checks the flags before any work.
@@ -42,8 +42,12 @@ func (f *modelFlags) validate() error {
 	}
 	switch f.backend {
 	case "cpu", "cuda":
+	case "gonum", "reference":
+		if dt, _ := tensor.ParseDType(f.dtype); dt != tensor.F32 {
+			return usagef("--backend %s runs float32 weights only (the reference widens them to float64); drop --dtype %s or use --backend cpu", f.backend, f.dtype)
+		}
 	default:
-		return usagef("--backend %q: want cpu or cuda", f.backend)
+		return usagef("--backend %q: want cpu, gonum, reference or cuda", f.backend)
 	}
 	return nil
 }
@@ -52,8 +56,10 @@ func (f *modelFlags) validate() error {
 type engine struct {
 	W     *weights.Model // the checkpoint as loaded
 	DType tensor.DType
-	cpu   *model.Model // the CPU model (backend cpu)
-	gpu   gpuModel     // the CUDA model (backend cuda)
+	cpu   *model.Model      // the CPU model (backend cpu)
+	gonum *model.GonumModel // float32 through gonum's BLAS (backend gonum)
+	ref   *model.RefModel   // float64 gonum/mat (backend reference)
+	gpu   gpuModel          // the CUDA model (backend cuda)
 	flags modelFlags
 }
 
@@ -80,6 +86,14 @@ func (f *modelFlags) open(ctx context.Context) (*engine, error) {
 		if e.gpu, err = openCUDA(w, dt); err != nil {
 			return nil, err
 		}
+	case "gonum":
+		if e.gonum, err = model.NewGonum(w.Config, w.Params); err != nil {
+			return nil, fmt.Errorf("load %s: %w", w.Name, err)
+		}
+	case "reference":
+		if e.ref, err = model.NewRef(w.Config, w.Params); err != nil {
+			return nil, fmt.Errorf("load %s: %w", w.Name, err)
+		}
 	default:
 		if e.cpu, err = model.New(w.Config, w.Params, model.Options{DType: dt, Threads: f.threads}); err != nil {
 			return nil, fmt.Errorf("load %s: %w", w.Name, err)
@@ -91,10 +105,35 @@ func (f *modelFlags) open(ctx context.Context) (*engine, error) {
 // NewSession returns a backend for batch sequences of up to capacity
 // positions (0 = n_positions).
 func (e *engine) NewSession(batch, capacity int) (model.Backend, error) {
-	if e.gpu != nil {
+	switch {
+	case e.gpu != nil:
 		return e.gpu.NewSession(batch, capacity)
+	case e.gonum != nil:
+		return e.gonum.NewSession(batch, capacity)
+	case e.ref != nil:
+		return e.ref.NewSession(batch, capacity)
 	}
 	return e.cpu.NewSession(batch, capacity)
+}
+
+// Threads returns the goroutines a CPU backend splits an op across (1 for
+// the reference, which runs on one).
+func (e *engine) Threads() int {
+	switch {
+	case e.cpu != nil:
+		return e.cpu.Threads()
+	case e.gonum != nil:
+		return e.gonum.Threads()
+	}
+	return 1
+}
+
+// dtypeName is the weights' storage as Describe and reports name it.
+func (e *engine) dtypeName() string {
+	if e.ref != nil {
+		return "f32 (as float64)"
+	}
+	return e.DType.String()
 }
 
 // Config returns the architecture.
@@ -105,7 +144,7 @@ func (e *engine) Config() model.Config { return e.W.Config }
 func (e *engine) Describe() string {
 	c := e.W.Config
 	s := fmt.Sprintf("model %s: %d layers, %d heads, n_embd %d, vocab %d, context %d, %.1fM params, %s weights on %s",
-		e.W.Name, c.NLayer, c.NHead, c.NEmbd, c.VocabSize, c.NPositions, float64(c.NumParams())/1e6, e.DType, e.flags.backend)
+		e.W.Name, c.NLayer, c.NHead, c.NEmbd, c.VocabSize, c.NPositions, float64(c.NumParams())/1e6, e.dtypeName(), e.flags.backend)
 	if e.W.Random {
 		s += " (RANDOM weights: the embedded default; output text is gibberish, speed is real)"
 	}

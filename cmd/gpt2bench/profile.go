@@ -180,7 +180,7 @@ func (e *engine) profileTarget(ctx context.Context, a *app, measure bool) (profi
 	if err != nil {
 		return profileTarget{}, err
 	}
-	return profileTarget{limits: limits, threads: e.cpu.Threads()}, nil
+	return profileTarget{limits: limits, threads: e.Threads()}, nil
 }
 
 // warmupRuns maps --warmup to RunOptions.Warmup, where 0 means the default.

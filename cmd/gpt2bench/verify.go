@@ -29,30 +29,55 @@ func defaultTolerance(dt tensor.DType) float64 {
 
 func newVerifyCmd(a *app) *cobra.Command {
 	var (
-		mf  modelFlags
-		ref string
-		tol float64
+		mf        modelFlags
+		ref       string
+		against   string
+		prompt    string
+		promptIDs string
+		decode    int
+		tol       float64
 	)
 	cmd := &cobra.Command{
-		Use:   "verify --model M --reference FILE",
-		Short: "Compare logits, hidden states and greedy text with a transformers reference",
+		Use:   "verify --model M (--reference FILE | --against reference)",
+		Short: "Compare logits, hidden states and greedy text with a transformers reference, or every op with the float64 pass",
 		Long: `verify runs the prompt of a gpt2-reference/v1 file (written by transformers,
 e.g. with scripts/hf_reference.py), compares the logits at every position and
 the hidden-state norms, and decodes the greedy continuation. It exits 0 only
 when the max |logit error| is below the tolerance (1e-3 for f32 weights) and
-the continuation is identical, 1 otherwise.`,
+the continuation is identical, 1 otherwise.
+
+--against reference needs no transformers: it runs the prompt (--prompt,
+--prompt-ids, or 16 random ids) and --decode greedy steps through the chosen
+--backend and through the float64 gonum/mat pass (--backend reference) on
+the same weights, feeding both the reference's greedy tokens, and prints the
+max |error| of every op's output in every layer, then the logits'. It exits
+0 when the logits are within the tolerance (1e-4 for f32 weights).`,
 		Example: `  gpt2bench verify --model testdata/tiny-gpt2 --reference testdata/tiny-gpt2/reference.json
+  gpt2bench verify --model testdata/tiny-gpt2 --against reference --backend gonum
+  gpt2bench verify --model gpt2 --against reference --prompt "Hello, I'm a language model," --decode 16
   python3 scripts/hf_reference.py gpt2 gpt2-ref.json && gpt2bench verify --model gpt2 --reference gpt2-ref.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if ref == "" {
-				return usagef("--reference FILE is required (a gpt2-reference/v1 file)")
+			switch {
+			case (ref == "") == (against == ""):
+				return usagef("give one of --reference FILE (a gpt2-reference/v1 file) or --against reference")
+			case against != "" && against != "reference":
+				return usagef("--against %q: the one pass to verify against is reference (float64 gonum/mat)", against)
+			case ref != "" && (prompt != "" || promptIDs != ""):
+				return usagef("--prompt and --prompt-ids go with --against reference; --reference FILE brings its own prompt")
+			case prompt != "" && promptIDs != "":
+				return usagef("give at most one of --prompt TEXT or --prompt-ids 1,2,3")
+			case decode < 0:
+				return usagef("--decode %d: want >= 0", decode)
 			}
 			if tol < 0 || math.IsNaN(tol) {
 				return usagef("--tolerance %g: want > 0", tol)
 			}
 			if err := mf.validate(); err != nil {
 				return err
+			}
+			if against != "" {
+				return verifyAgainst(cmd.Context(), a, &mf, prompt, promptIDs, decode, tol)
 			}
 			r, err := reference.Read(ref)
 			if err != nil {
@@ -86,7 +111,11 @@ the continuation is identical, 1 otherwise.`,
 	f := cmd.Flags()
 	mf.register(f)
 	f.StringVarP(&ref, "reference", "r", "", "gpt2-reference/v1 `file` to compare with")
-	f.Float64Var(&tol, "tolerance", 0, "max |logit error| allowed (0 = 1e-3 for f32, 2e-2 for f16, 0.25 for int8)")
+	f.StringVar(&against, "against", "", "`pass` to compare every op with: reference (float64 gonum/mat, same weights)")
+	f.StringVarP(&prompt, "prompt", "p", "", "prompt `text` for --against (default: 16 random token ids)")
+	f.StringVar(&promptIDs, "prompt-ids", "", "prompt as comma-separated token `ids` for --against")
+	f.IntVar(&decode, "decode", 8, "greedy decode steps after the prompt, for --against")
+	f.Float64Var(&tol, "tolerance", 0, "max |logit error| allowed (0 = 1e-3 for f32 against transformers, 1e-4 against the reference; 2e-2 for f16, 0.25 for int8)")
 	return cmd
 }
 
@@ -101,6 +130,7 @@ func printVerify(a *app, ref string, T int, r *verify.Result) {
 	fmt.Fprintf(w, "reference            %s (%d prompt tokens)\n", ref, T)
 	fmt.Fprintf(w, "max |logit error|    %.3g at position %d, token %d (got %.6g, want %.6g), tolerance %.0e: %s\n",
 		r.MaxLogitErr, r.WorstPos, r.WorstToken, r.Got, r.Want, r.LogitTol, mark(r.MaxLogitErr < r.LogitTol))
+	fmt.Fprintf(w, "relative logit error %.3g (|error| / max(1, |logit|))\n", r.MaxRelLogitErr)
 	if math.IsNaN(r.MaxNormErr) {
 		fmt.Fprintf(w, "hidden-state norms   not measured by this backend\n")
 	} else {
