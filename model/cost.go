@@ -38,7 +38,8 @@ const GELUFLOPsPerValue = 9
 // (tensor Runner.LinearAct, each thread activating its own columns): the
 // activation's FLOPs are then counted in OpMLPUp, h is never re-read, and
 // OpGELU, still reported around an empty span, costs nothing. It must
-// match Session.block.
+// match Ragged.block (Session), and GonumSession and RefSession, which
+// apply GELU inside their mlp_up span for the same accounting.
 const GELUFused = true
 
 // WeightBytesPerValue returns the bytes one weight occupies when stored as

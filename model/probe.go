@@ -159,7 +159,29 @@ func (sc scratch) read(cfg Config, st Step, op Op) Activation {
 // OpOutput implements Inspectable. The logits are not kept by a Session
 // (they go straight to the caller's buffer): OpLogits returns nil.
 func (s *Session) OpOutput(st Step, op Op) Activation {
-	return scratch{x: s.x, xn: s.xn, qkv: s.qkv, y: s.y, proj: s.proj, h: s.h, att: s.att, last: s.last}.read(s.m.cfg, st, op)
+	r := s.r
+	switch op {
+	case OpAttnScores, OpAttnSoftmax:
+		// Ragged keeps row i's scores of head h at rowAtt[i] + h*n, n = pos_i+1:
+		// reorder them to [B, NH, T, P+T].
+		cfg := s.m.cfg
+		NH, span := cfg.NHead, st.Pos+st.T
+		out := make([]float64, st.B*NH*st.T*span)
+		for i := range st.B * st.T {
+			b, t := i/st.T, i%st.T
+			n := st.Pos + t + 1
+			for h := range NH {
+				dst := out[((b*NH+h)*st.T+t)*span:]
+				for p, v := range r.att[r.rowAtt[i]+h*n : r.rowAtt[i]+(h+1)*n] {
+					dst[p] = float64(v)
+				}
+			}
+		}
+		return Activation{Shape: OpShape(cfg, st, op), Data: out}
+	case OpLNF:
+		return scratch{xn: r.last, last: r.last}.read(s.m.cfg, st, op)
+	}
+	return scratch{x: r.x, xn: r.xn, qkv: r.qkv, y: r.y, proj: r.proj, h: r.h}.read(s.m.cfg, st, op)
 }
 
 // Head implements Inspectable with the kernels Session's own logits use.
@@ -170,7 +192,7 @@ func (s *Session) Head(x Activation) Activation {
 	in, xn := narrow(x.Data), make([]float32, n*C)
 	tensor.LayerNorm(xn, in, s.m.lnFW, s.m.lnFB, n, C, cfg.LayerNormEps)
 	logits := make([]float32, n*V)
-	s.run.Linear(logits, xn, s.m.wte, nil, n)
+	s.r.run.Linear(logits, xn, s.m.wte, nil, n)
 	return Activation{Shape: []int{n, V}, Data: widen(logits)}
 }
 
