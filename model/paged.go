@@ -140,6 +140,13 @@ func (r *Ragged) SetTracer(t Tracer) {
 // SetHidden installs f (nil to remove) to receive the residual stream.
 func (r *Ragged) SetHidden(f HiddenFunc) { r.hidden = f }
 
+// SetBatchInvariant makes every row's result independent of the other
+// rows of its step, bit for bit (tensor.Runner.SetBatchInvariant): a
+// sequence then gets the same logits alone, mixed into any batch, or
+// after a prefix-cache hit, at some cost in speed. Attention, layer norm
+// and the activations are row-invariant already.
+func (r *Ragged) SetBatchInvariant(on bool) { r.run.SetBatchInvariant(on) }
+
 // KV returns the blocks the steps read and write.
 func (r *Ragged) KV() *KVBlocks { return r.kv }
 

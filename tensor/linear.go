@@ -41,7 +41,7 @@ func (r *Runner) LinearAct(out, x []float32, w *Mat, b []float32, N int, act Act
 	checkLinear(out, x, w, b, N)
 	K, M := w.Cols, w.Rows
 	kc := blockK(N, K)
-	if outerN(N) {
+	if outerN(N) && !r.invariant {
 		np := (N + outerNR - 1) / outerNR
 		if len(r.xt) < np*outerNR*K {
 			r.xt = make([]float32, np*outerNR*K)
@@ -53,6 +53,13 @@ func (r *Runner) LinearAct(out, x []float32, w *Mat, b []float32, N int, act Act
 		r.growScratch(outerScratchLen(kc))
 		r.lin = linearTask{out: out, xt: xt, w: w, b: b, n: N, kc: kc, act: act, scratch: r.scratch}
 		r.For(M, outerAlign, &r.lin)
+		r.lin = linearTask{}
+		return
+	}
+	if r.invariant {
+		r.growScratch(groupOuterScratch(K, N))
+		r.lin = linearTask{out: out, x: x, w: w, b: b, n: N, act: act, scratch: r.scratch, invariant: true}
+		r.For(M, linearAlign, &r.lin)
 		r.lin = linearTask{}
 		return
 	}
@@ -131,7 +138,7 @@ func scratchLen(w *Mat, N, kc int) int {
 	case N <= 1:
 		return 0
 	case smallN(N, w.Cols):
-		return 4*(w.Cols+rowPad) + 4*N
+		return groupOuterScratch(w.Cols, N)
 	case packX(N, w.Cols, kc):
 		return (4+N)*(kc+rowPad) + 4*N
 	}
@@ -145,6 +152,7 @@ type linearTask struct {
 	n, kc     int
 	act       Act
 	scratch   [][]float32 // [threads][4·kc]
+	invariant bool        // groupOuterRange for every N (batch-invariant mode)
 }
 
 // Run implements Task; the pool calls runWorker instead.
@@ -157,6 +165,15 @@ func (t *linearTask) runWorker(w, lo, hi int) {
 	}
 	if t.xt != nil {
 		outerRange(t.out, t.xt, t.w, t.b, t.n, lo, hi, t.kc, buf)
+		if t.act != ActNone {
+			for n := range t.n {
+				activateSlice(t.act, t.out[n*t.w.Rows+lo:n*t.w.Rows+hi])
+			}
+		}
+		return
+	}
+	if t.invariant {
+		groupOuterRange(t.out, t.x, t.w, t.b, t.n, lo, hi, buf, true)
 		if t.act != ActNone {
 			for n := range t.n {
 				activateSlice(t.act, t.out[n*t.w.Rows+lo:n*t.w.Rows+hi])
@@ -182,22 +199,7 @@ func linearRange(out, x []float32, w *Mat, b []float32, N, lo, hi, kc int, act A
 		gemvRange(out, x, w, b, lo, hi, act)
 		return
 	case smallN(N, K):
-		for m := lo; m < hi; m += 4 {
-			rows := min(4, hi-m)
-			wb, ldw := weightBlock(w, m, rows, 0, K, buf)
-			for k0 := 0; k0 < K; k0 += l1K {
-				k1 := min(k0+l1K, K)
-				st := store{out: out, b: b, m: M, first: k0 == 0, last: k1 == K}
-				// While the first tile computes, prefetch this K-block's
-				// share of the next 4 rows of a float32 W, so that their
-				// load overlaps compute (batched decode is near memory-bound).
-				var pf *float32
-				if w.DType == F32 && m+8 <= hi {
-					pf = &w.F32[(m+4)*K+4*k0]
-				}
-				groupTiles(&st, wb[k0:], ldw, x[k0:], K, k1-k0, N, m, rows, buf[4*(K+rowPad):], pf)
-			}
-		}
+		groupOuterRange(out, x, w, b, N, lo, hi, buf, false)
 	default:
 		pack := packX(N, K, kc)
 		nx := 0 // rows of packed x in buf
@@ -229,6 +231,55 @@ func linearRange(out, x []float32, w *Mat, b []float32, N, lo, hi, kc int, act A
 		}
 	}
 }
+
+// groupOuterRange is linearRange's loop for small N: the groups of 4
+// weight rows outermost, each copied or widened into buf once, K blocked
+// by l1K for L1, and a register tile down the N rows of x. Every output
+// value is computed the same way whatever N is and wherever its row sits
+// among the N when invariant is set (groupRows), which is what the
+// batch-invariant mode (Runner.SetBatchInvariant) relies on.
+func groupOuterRange(out, x []float32, w *Mat, b []float32, N, lo, hi int, buf []float32, invariant bool) {
+	K, M := w.Cols, w.Rows
+	for m := lo; m < hi; m += 4 {
+		rows := min(4, hi-m)
+		wb, ldw := weightBlock(w, m, rows, 0, K, buf)
+		for k0 := 0; k0 < K; k0 += l1K {
+			k1 := min(k0+l1K, K)
+			st := store{out: out, b: b, m: M, first: k0 == 0, last: k1 == K}
+			// While the first tile computes, prefetch this K-block's
+			// share of the next 4 rows of a float32 W, so that their
+			// load overlaps compute (batched decode is near memory-bound).
+			var pf *float32
+			if w.DType == F32 && m+8 <= hi {
+				pf = &w.F32[(m+4)*K+4*k0]
+			}
+			if invariant {
+				groupRows(&st, wb[k0:], ldw, x[k0:], K, k1-k0, N, m, rows, buf[4*(K+rowPad):])
+				continue
+			}
+			groupTiles(&st, wb[k0:], ldw, x[k0:], K, k1-k0, N, m, rows, buf[4*(K+rowPad):], pf)
+		}
+	}
+}
+
+// groupRows is groupTiles one row of x at a time: every row takes the
+// same 4-row GEMV kernel, so its result does not depend on N or on its
+// place among the rows (the tiles of 3 and 2 rows order their sums
+// differently). Batch-invariant mode; W stays in L1 across the rows.
+func groupRows(st *store, wb []float32, ldw int, xs []float32, ldx, kk, N, m, rows int, res []float32) {
+	if rows < 4 {
+		groupTiles(st, wb, ldw, xs, ldx, kk, N, m, rows, res, nil)
+		return
+	}
+	res = res[:4*N]
+	for n := range N {
+		gemv4F32((*[4]float32)(res[4*n:4*n+4]), wb, ldw, xs[n*ldx:n*ldx+kk])
+	}
+	st.putRows(m, res)
+}
+
+// groupOuterScratch is the per-thread scratch of groupOuterRange.
+func groupOuterScratch(K, N int) int { return 4*(K+rowPad) + 4*N }
 
 // groupTiles computes the partial sums of weight rows m..m+rows-1 (wb,
 // stride ldw) with the N rows of x (xs, stride ldx) over kk columns into

@@ -113,7 +113,17 @@ type Runner struct {
 	ln      lnTask
 	scratch [][]float32     // [threads][...] per-worker scratch of Linear, grown only
 	labels  context.Context // pprof labels the workers wear while running this Runner's ops; nil for none
+
+	invariant bool // Linear computes every row alike whatever N is (SetBatchInvariant)
 }
+
+// SetBatchInvariant makes Linear compute each output row with the same
+// operations in the same order whatever the number of rows N is and
+// wherever the row sits among them, so that a row's result never depends
+// on what else shares its call (bit for bit). It costs speed: batch-1
+// GEMV and the prefill outer-product kernel give way to the small-batch
+// tile loop for every N. The other kernels are row-invariant already.
+func (r *Runner) SetBatchInvariant(on bool) { r.invariant = on }
 
 // SetLabels makes the pool's workers carry ctx's pprof labels while they
 // run this Runner's ops, so a CPU profile attributes their share of an op
