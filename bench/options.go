@@ -158,7 +158,7 @@ func (e *ContextError) Error() string {
 	for i, s := range e.Skipped {
 		reasons[i] = s.Reason
 	}
-	return strings.Join(reasons, "; ") + "; lower --input-lengths or --output-len"
+	return strings.Join(reasons, "; ") + "; lower --input-len or --output-len"
 }
 
 // PlanFor splits o.InputLens into those that fit a context of nPositions

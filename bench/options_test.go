@@ -61,7 +61,7 @@ func TestPlanFor(t *testing.T) {
 	o.InputLens = []int{2048}
 	_, err = o.PlanFor(1024)
 	var ce *ContextError
-	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "lower --input-lengths or --output-len") {
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "lower --input-len or --output-len") {
 		t.Fatalf("PlanFor(2048) = %v, want a *ContextError naming the fix", err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -36,7 +37,7 @@ type benchFlags struct {
 	outputLen   int
 	concurrency []int
 	batchSizes  []int
-	seed        int64
+	seed        uint64
 	out         string
 	format      string
 	quiet       bool
@@ -74,7 +75,7 @@ listed in the report (refused when none fits).
 when a target fails (the report is still written). Ctrl-C stops the run,
 writes the report marked incomplete and exits 130.`,
 		Example: `  gpt2bench bench --quick
-  gpt2bench bench --model gpt2 --phases latency --input-lengths 128,512 --output-len 64
+  gpt2bench bench --model gpt2 --phases latency --input-len 128,512 --output-len 64
   gpt2bench bench --phases throughput --concurrency 1,2,4 --batch-sizes 1,4,8 --runs 5
   gpt2bench bench --quick --targets targets.yaml --format markdown --quiet`,
 		Args: cobra.NoArgs,
@@ -90,14 +91,15 @@ writes the report marked incomplete and exits 130.`,
 		q.Warmup, q.Runs, joinInts(q.InputLens), q.OutputLen, joinInts(q.Concurrency), joinInts(q.BatchSizes)))
 	f.IntVar(&bf.warmup, "warmup", def.Warmup, "unmeasured warm-up runs before each setting")
 	f.IntVar(&bf.runs, "runs", def.Runs, "measured runs per setting")
-	f.IntSliceVar(&bf.inputLens, "input-lengths", def.InputLens, "prompt lengths in tokens")
+	f.IntSliceVar(&bf.inputLens, "input-len", def.InputLens, "prompt lengths in tokens, comma-separated")
 	f.IntVar(&bf.outputLen, "output-len", def.OutputLen, "tokens generated per request (EOS ignored)")
 	f.IntSliceVar(&bf.concurrency, "concurrency", def.Concurrency, "concurrent requests of the throughput phase (1 = single stream)")
 	f.IntSliceVar(&bf.batchSizes, "batch-sizes", def.BatchSizes, "sequences per forward pass of the throughput phase (1 = single stream)")
-	f.Int64Var(&bf.seed, "seed", def.Seed, "seed of the random prompts")
+	f.Uint64Var(&bf.seed, "seed", uint64(def.Seed), "seed of the random prompts")
+	aliasFlags(f, map[string]string{"input-lengths": "input-len"})
 	f.StringVarP(&bf.out, "out", "o", defaultOut, "`directory` the report is written to (created if missing)")
 	f.StringVar(&bf.format, "format", "table", "summary on stdout: table, json or markdown")
-	f.BoolVarP(&bf.quiet, "quiet", "q", false, "no progress bars or messages on stderr")
+	f.BoolVarP(&bf.quiet, "quiet", "q", false, "no progress or messages on stderr, only the report's path and errors")
 	f.StringVar(&bf.targets, "targets", "", "performance targets `FILE` (YAML or JSON) to check; a failure exits 1")
 	f.BoolVar(&bf.profile, "profile", true, "add the per-layer, per-op profile of one generation to the report (on a GPU: CUDA events)")
 	return cmd
@@ -117,7 +119,7 @@ func runDefault(ctx context.Context, a *app) error {
 	}
 	q := bench.QuickOptions()
 	bf.warmup, bf.runs, bf.inputLens, bf.outputLen = q.Warmup, q.Runs, q.InputLens, q.OutputLen
-	bf.concurrency, bf.batchSizes, bf.seed = q.Concurrency, q.BatchSizes, q.Seed
+	bf.concurrency, bf.batchSizes, bf.seed = q.Concurrency, q.BatchSizes, uint64(q.Seed)
 	return runBench(ctx, a, &bf, nil)
 }
 
@@ -127,7 +129,10 @@ func (bf *benchFlags) options(fs *pflag.FlagSet) (bench.Options, error) {
 	changed := func(name string) bool { return fs != nil && fs.Changed(name) }
 	o := bench.Options{
 		Warmup: bf.warmup, Runs: bf.runs, InputLens: bf.inputLens, OutputLen: bf.outputLen,
-		Concurrency: bf.concurrency, BatchSizes: bf.batchSizes, Seed: bf.seed, EOS: bench.GPT2EOS, Quick: bf.quick,
+		Concurrency: bf.concurrency, BatchSizes: bf.batchSizes, Seed: int64(bf.seed), EOS: bench.GPT2EOS, Quick: bf.quick,
+	}
+	if bf.seed > math.MaxInt64 {
+		return o, usagef("--seed %d: want at most %d", bf.seed, int64(math.MaxInt64))
 	}
 	if bf.quick {
 		q := bench.QuickOptions()
@@ -137,7 +142,7 @@ func (bf *benchFlags) options(fs *pflag.FlagSet) (bench.Options, error) {
 		if !changed("runs") {
 			o.Runs = q.Runs
 		}
-		if !changed("input-lengths") {
+		if !changed("input-len") {
 			o.InputLens = q.InputLens
 		}
 		if !changed("output-len") {
@@ -168,7 +173,7 @@ func (bf *benchFlags) options(fs *pflag.FlagSet) (bench.Options, error) {
 // flagNames maps bench.Options' names in its errors to the flags.
 var flagNames = strings.NewReplacer(
 	"phases:", "--phases:", "warm-up runs:", "--warmup:", "runs:", "--runs:",
-	"output length:", "--output-len:", "input lengths:", "--input-lengths:",
+	"output length:", "--output-len:", "input lengths:", "--input-len:",
 	"concurrency:", "--concurrency:", "batch sizes:", "--batch-sizes:",
 )
 
@@ -282,28 +287,32 @@ func runBench(ctx context.Context, a *app, bf *benchFlags, fs *pflag.FlagSet) er
 	})
 	if err != nil {
 		if ctx.Err() != nil {
-			return &interruptError{exitInterrupted, fmt.Errorf("interrupted while loading the model; no report written: %w", err)}
+			return &interruptError{interruptCode(ctx), fmt.Errorf("interrupted while loading the model; no report written: %w", err)}
 		}
 		return err
 	}
 	defer e.Close()
 	cfg := e.Config()
 	if _, err := opts.PlanFor(cfg.NPositions); err != nil {
-		return usagef("--input-lengths: %v", err)
+		return usagef("--input-len: %v", err)
 	}
 	logf("%s\n", e.Describe())
 	logf("benchmark: phases %s; input lengths %s, output %d tokens; warm-up %d, runs %d; concurrency %s, batch sizes %s\n",
 		joinPhases(opts.Phases), joinInts(opts.InputLens), opts.OutputLen, opts.Warmup, opts.Runs, joinInts(opts.Concurrency), joinInts(opts.BatchSizes))
 
 	env := bf.env(a, e, load)
-	if a.stderrTTY && !bf.quiet {
+	switch {
+	case bf.quiet:
+	case a.stderrTTY:
 		env.Progress = &barProgress{w: a.stderr}
+	default: // a log (CI): plain lines, a few seconds apart
+		env.Progress = &lineProgress{w: a.stderr, every: progressEvery, now: time.Now}
 	}
 	r, runErr := bench.Run(ctx, env, opts)
 	if r == nil {
 		var ce *bench.ContextError
 		if errors.As(runErr, &ce) {
-			return usagef("--input-lengths: %v", runErr)
+			return usagef("--input-len: %v", runErr)
 		}
 		return runErr
 	}
@@ -334,11 +343,12 @@ func runBench(ctx context.Context, a *app, bf *benchFlags, fs *pflag.FlagSet) er
 	if err := printSummary(a.stdout, r, format); err != nil {
 		return err
 	}
-	logf("report: %s (summary %s)\n", path, strings.TrimSuffix(path, ".json")+".md")
+	// Always, even with --quiet: the path is the result a script looks for.
+	fmt.Fprintf(a.stderr, "report: %s (summary %s)\n", path, strings.TrimSuffix(path, ".json")+".md")
 
 	switch {
 	case runErr != nil && ctx.Err() != nil:
-		return &interruptError{exitInterrupted, fmt.Errorf("interrupted; the incomplete report is %s", path)}
+		return &interruptError{interruptCode(ctx), fmt.Errorf("interrupted; the incomplete report is %s", path)}
 	case runErr != nil:
 		return fmt.Errorf("%w; the incomplete report is %s", runErr, path)
 	}
@@ -467,6 +477,47 @@ func joinPhases(ps []bench.Phase) string {
 		}
 	}
 	return strings.Join(s, ",")
+}
+
+// progressEvery is how often lineProgress prints while a task runs.
+const progressEvery = 5 * time.Second
+
+// lineProgress prints plain progress lines for logs (stderr not a
+// terminal): one when a task has run for every since the last line, and one
+// when it ends, with its count and elapsed time.
+type lineProgress struct {
+	w            io.Writer
+	every        time.Duration
+	now          func() time.Time
+	title        string
+	done, total  int
+	start, since time.Time
+}
+
+func (p *lineProgress) Start(title string, total int) {
+	p.title, p.done, p.total = strings.TrimSpace(title), 0, total
+	p.start = p.now()
+	p.since = p.start
+}
+
+func (p *lineProgress) Add(n int) {
+	p.done += n
+	if t := p.now(); t.Sub(p.since) >= p.every {
+		p.since = t
+		fmt.Fprintf(p.w, "%s: %d/%d (%.0f s)\n", p.title, p.done, p.total, t.Sub(p.start).Seconds())
+	}
+}
+
+func (p *lineProgress) Finish() {
+	if p.title == "" {
+		return
+	}
+	state := "done"
+	if p.done < p.total {
+		state = "stopped"
+	}
+	fmt.Fprintf(p.w, "%s: %s, %d/%d in %.1f s\n", p.title, state, p.done, p.total, p.now().Sub(p.start).Seconds())
+	p.title = ""
 }
 
 // barProgress draws one progress bar per task on a terminal.

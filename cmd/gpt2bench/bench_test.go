@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/gpt2bench/gpt2bench/bench/report"
@@ -158,8 +159,9 @@ func TestBenchFormats(t *testing.T) {
 		t.Run(tc.format, func(t *testing.T) {
 			out := t.TempDir()
 			code, stdout, stderr := runCLI(t, tinyBench(out, "8,16", "--format", tc.format, "--quiet", "--phases", "latency")...)
-			if code != exitOK || stderr != "" {
-				t.Fatalf("exit %d, stderr %q; want 0 and nothing on stderr (--quiet)", code, stderr)
+			// --quiet leaves one line: where the report is.
+			if code != exitOK || !regexp.MustCompile(`^report: \S+\.json \(summary \S+\.md\)\n$`).MatchString(stderr) {
+				t.Fatalf("exit %d, stderr %q; want 0 and only the report's path on stderr (--quiet)", code, stderr)
 			}
 			tc.check(t, stdout)
 			readOnlyReport(t, out)
@@ -227,11 +229,11 @@ func TestBenchBadInput(t *testing.T) {
 		{"zero runs", []string{"--runs", "0"}, exitUsage, "--runs: 0, want >= 1"},
 		{"negative warm-up", []string{"--warmup", "-1"}, exitUsage, "--warmup: -1, want >= 0"},
 		{"zero output", []string{"--output-len", "0"}, exitUsage, "--output-len: 0 tokens, want >= 1"},
-		{"zero input length", []string{"--input-lengths", "0"}, exitUsage, "--input-lengths: 0, want >= 1"},
-		{"input length not a number", []string{"--input-lengths", "12x"}, exitUsage, "--input-lengths"},
+		{"zero input length", []string{"--input-len", "0"}, exitUsage, "--input-len: 0, want >= 1"},
+		{"input length not a number", []string{"--input-len", "12x"}, exitUsage, "--input-len"},
 		{"negative concurrency", []string{"--concurrency", "-2"}, exitUsage, "--concurrency: -2, want >= 1"},
 		{"zero batch", []string{"--batch-sizes", "0"}, exitUsage, "--batch-sizes: 0, want >= 1"},
-		{"beyond the context", []string{"--input-lengths", "2048"}, exitUsage, "--input-lengths: input 2048 + output 4 tokens need 2051 positions, the model's context is 64"},
+		{"beyond the context", []string{"--input-len", "2048"}, exitUsage, "--input-len: input 2048 + output 4 tokens need 2051 positions, the model's context is 64"},
 		{"unknown phase", []string{"--phases", "latency,speed"}, exitUsage, `--phases: unknown phase "speed"`},
 		{"unknown format", []string{"--format", "xml"}, exitUsage, `--format "xml": want table, json or markdown`},
 		{"out is a file", []string{"--out", file}, exitUsage, "is not a directory"},
@@ -277,22 +279,32 @@ func (w *cancelOn) Write(p []byte) (int, error) {
 	return w.buf.Write(p)
 }
 
+// TestBenchInterrupted stops a bench as its phases start, by Ctrl-C and by
+// SIGTERM (as main's signalContext cancels): both write the report marked
+// incomplete and exit 128 + the signal.
 func TestBenchInterrupted(t *testing.T) {
-	out := t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	// Ctrl-C as the phases start (the "benchmark:" line comes just before).
-	stderr := &cancelOn{prefix: "benchmark:", cancel: cancel}
-	var stdout bytes.Buffer
-	code := run(ctx, tinyBench(out, "8,16"), &stdout, stderr)
-	if code != exitInterrupted {
-		t.Fatalf("exit %d, want %d\nstderr:\n%s", code, exitInterrupted, stderr.buf.String())
-	}
-	r := readOnlyReport(t, out)
-	if !r.Incomplete || !strings.Contains(r.IncompleteReason, "interrupted during the latency phase") {
-		t.Errorf("report incomplete %v, reason %q; want an interrupted latency phase", r.Incomplete, r.IncompleteReason)
-	}
-	if !strings.Contains(stdout.String(), "INCOMPLETE") || !strings.Contains(stderr.buf.String(), "interrupted; the incomplete report is") {
-		t.Errorf("stdout/stderr do not say the run is incomplete:\n%s\n%s", stdout.String(), stderr.buf.String())
+	for _, tc := range []struct {
+		sig  syscall.Signal
+		code int
+	}{{syscall.SIGINT, exitInterrupted}, {syscall.SIGTERM, 143}} {
+		t.Run(tc.sig.String(), func(t *testing.T) {
+			out := t.TempDir()
+			ctx, cancel := context.WithCancelCause(context.Background())
+			defer cancel(nil)
+			// The signal as the phases start (the "benchmark:" line comes just before).
+			stderr := &cancelOn{prefix: "benchmark:", cancel: func() { cancel(&signalError{tc.sig}) }}
+			var stdout bytes.Buffer
+			code := run(ctx, tinyBench(out, "8,16"), &stdout, stderr)
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d\nstderr:\n%s", code, tc.code, stderr.buf.String())
+			}
+			r := readOnlyReport(t, out)
+			if !r.Incomplete || !strings.Contains(r.IncompleteReason, "interrupted during the latency phase") {
+				t.Errorf("report incomplete %v, reason %q; want an interrupted latency phase", r.Incomplete, r.IncompleteReason)
+			}
+			if !strings.Contains(stdout.String(), "INCOMPLETE") || !strings.Contains(stderr.buf.String(), "interrupted; the incomplete report is") {
+				t.Errorf("stdout/stderr do not say the run is incomplete:\n%s\n%s", stdout.String(), stderr.buf.String())
+			}
+		})
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"path"
 
 	"github.com/spf13/cobra"
 
@@ -31,6 +32,14 @@ Environment: HF_ENDPOINT, HF_TOKEN, HF_HUB_CACHE, HF_HOME, HF_HUB_OFFLINE=1.`,
 			repo, err := hub.RepoID(args[0])
 			if err != nil {
 				return usageError{err}
+			}
+			if err := hub.CheckRevision(revision); err != nil {
+				return usagef("--revision: %v", err)
+			}
+			for _, p := range include {
+				if _, err := path.Match(p, ""); err != nil {
+					return usagef("--include pattern %q: %v; use path.Match syntax like '*.json'", p, err)
+				}
 			}
 			cfg, err := hub.ConfigFromEnv(a.getenv)
 			if err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/gpt2bench/gpt2bench/model"
 	"github.com/gpt2bench/gpt2bench/tensor"
 	"github.com/gpt2bench/gpt2bench/weights"
+	"github.com/gpt2bench/gpt2bench/weights/hub"
 )
 
 // modelFlags are the flags of every subcommand that runs a model.
@@ -48,6 +49,9 @@ func (f *modelFlags) validate() error {
 		}
 	default:
 		return usagef("--backend %q: want cpu, gonum, reference or cuda", f.backend)
+	}
+	if err := hub.CheckRevision(f.revision); err != nil {
+		return usagef("--revision: %v", err)
 	}
 	return nil
 }

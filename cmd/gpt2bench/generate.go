@@ -2,8 +2,10 @@ package main
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/spf13/cobra"
 
@@ -22,7 +24,7 @@ func newGenerateCmd(a *app) *cobra.Command {
 		ids       bool
 	)
 	cmd := &cobra.Command{
-		Use:   "generate --prompt TEXT [-n N] [flags]",
+		Use:   "generate --prompt TEXT [--output-len N] [flags]",
 		Short: "Generate text from a prompt, streaming tokens as they come",
 		Example: `  gpt2bench generate --model gpt2 --prompt "Hello, I'm a language model," -n 40
   gpt2bench generate --prompt "The meaning of life is" -n 30 --temperature 0.8 --top-k 40 --seed 7
@@ -30,7 +32,10 @@ func newGenerateCmd(a *app) *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if n < 1 {
-				return usagef("-n %d: want at least 1 new token", n)
+				return usagef("--output-len (-n) %d: want at least 1 new token", n)
+			}
+			if !cmd.Flags().Changed("seed") {
+				sampling.Seed = rand.Uint64() // printed below, so the run can be repeated
 			}
 			if err := sampling.Validate(); err != nil {
 				return usageError{err}
@@ -65,9 +70,12 @@ func newGenerateCmd(a *app) *cobra.Command {
 				}
 			}
 			if len(input)+n-1 > cfg.NPositions {
-				return fmt.Errorf("prompt has %d tokens and -n asks for %d more, context is %d; shorten the prompt or lower -n", len(input), n, cfg.NPositions)
+				return fmt.Errorf("prompt has %d tokens and --output-len asks for %d more, context is %d; shorten the prompt or lower --output-len (-n)", len(input), n, cfg.NPositions)
 			}
 			fmt.Fprintln(a.stderr, e.Describe())
+			if sampling.Temperature > 0 {
+				fmt.Fprintf(a.stderr, "sampling with seed %d (--seed %d repeats this text)\n", sampling.Seed, sampling.Seed)
+			}
 			be, err := e.NewSession(1, 0)
 			if err != nil {
 				return err
@@ -106,11 +114,12 @@ func newGenerateCmd(a *app) *cobra.Command {
 	mf.register(f)
 	f.StringVarP(&prompt, "prompt", "p", "", "prompt `text`")
 	f.StringVar(&promptIDs, "prompt-ids", "", "prompt as comma-separated token `ids` (for models without the GPT-2 vocabulary)")
-	f.IntVarP(&n, "max-new-tokens", "n", 32, "tokens to generate")
+	f.IntVarP(&n, "output-len", "n", 32, "tokens to generate (at most; <|endoftext|> stops earlier unless --ignore-eos)")
 	f.Float32Var(&sampling.Temperature, "temperature", 0, "sampling temperature; 0 is greedy")
 	f.IntVar(&sampling.TopK, "top-k", 0, "sample among the K most likely tokens (0 = all)")
 	f.Float32Var(&sampling.TopP, "top-p", 0, "sample among the most likely tokens up to cumulative probability P (0 or 1 = all)")
-	f.Uint64Var(&sampling.Seed, "seed", 0, "random seed: the same seed gives the same text")
+	f.Uint64Var(&sampling.Seed, "seed", 0, "random seed: the same seed gives the same text (default: drawn at random and printed)")
+	aliasFlags(f, map[string]string{"max-new-tokens": "output-len"})
 	f.BoolVar(&noStop, "ignore-eos", false, "keep generating after <|endoftext|>")
 	f.BoolVar(&ids, "ids", false, "print token ids instead of text")
 	return cmd
@@ -119,7 +128,7 @@ func newGenerateCmd(a *app) *cobra.Command {
 // parseIDs parses "15496,995" into token ids.
 func parseIDs(s string) ([]int32, error) {
 	var ids []int32
-	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '[' || r == ']' }) {
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || unicode.IsSpace(r) || r == '[' || r == ']' }) {
 		v, err := strconv.ParseInt(f, 10, 32)
 		if err != nil || v < 0 {
 			return nil, fmt.Errorf("%q is not a token id (want a non-negative integer)", f)

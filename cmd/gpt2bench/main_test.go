@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -30,11 +31,18 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// runCLI runs the command line as main would and returns the exit code and output.
+// runCLI runs the command line as main would, with empty stdin, and
+// returns the exit code and output.
 func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
+	return runStdin(t, "", args...)
+}
+
+// runStdin is runCLI with stdin.
+func runStdin(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
 	var out, errb bytes.Buffer
-	code = run(context.Background(), args, &out, &errb)
+	code = runIO(context.Background(), args, strings.NewReader(stdin), &out, &errb)
 	return code, out.String(), errb.String()
 }
 
@@ -57,6 +65,59 @@ func TestTokenize(t *testing.T) {
 				t.Fatalf("exit %d, stdout %q, stderr %q; want 0, %q", code, out, errs, tc.want)
 			}
 		})
+	}
+}
+
+// TestTokenizeStdin checks tokenize and detokenize read stdin when given no
+// argument or "-", as Unix tools do, and that they pipe into each other.
+func TestTokenizeStdin(t *testing.T) {
+	tests := []struct {
+		name, stdin string
+		args        []string
+		want        string
+	}{
+		{"no argument", "hi", []string{"tokenize"}, "[5303]\n"},
+		{"dash", "Hello world", []string{"tokenize", "-"}, "[15496,995]\n"},
+		{"echo's newline is kept", "hi\n", []string{"tokenize"}, "[5303,198]\n"},
+		{"a dash argument with text is text", "", []string{"tokenize", "-", "x"}, "[12,2124]\n"},
+		{"detokenize a JSON array", "[15496,995]\n", []string{"detokenize"}, "Hello world\n"},
+		{"detokenize lines", "15496\n995\n", []string{"detokenize", "-"}, "Hello world\n"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errs := runStdin(t, tc.stdin, tc.args...)
+			if code != exitOK || out != tc.want {
+				t.Fatalf("exit %d, stdout %q, stderr %q; want 0, %q", code, out, errs, tc.want)
+			}
+		})
+	}
+}
+
+// TestGenerateSeed checks sampling without --seed draws a seed and prints
+// it, and that the printed seed repeats the text.
+func TestGenerateSeed(t *testing.T) {
+	args := []string{"generate", "--model", tinyDir, "--prompt-ids", "203,802,2", "--output-len", "12", "--ids", "--temperature", "1"}
+	seedRE := regexp.MustCompile(`sampling with seed (\d+) \(--seed \d+ repeats this text\)`)
+	var texts []string
+	var seeds []string
+	for range 2 {
+		code, out, errs := runCLI(t, args...)
+		m := seedRE.FindStringSubmatch(errs)
+		if code != exitOK || m == nil {
+			t.Fatalf("exit %d, stderr %q; want the drawn seed printed", code, errs)
+		}
+		texts, seeds = append(texts, out), append(seeds, m[1])
+	}
+	if seeds[0] == seeds[1] {
+		t.Errorf("two runs without --seed drew the same seed %s", seeds[0])
+	}
+	code, again, errs := runCLI(t, append(args, "--seed", seeds[0])...)
+	if code != exitOK || again != texts[0] {
+		t.Errorf("--seed %s: exit %d, text %q, want %q (stderr %q)", seeds[0], code, again, texts[0], errs)
+	}
+	// The old flag name still works, hidden.
+	if code, _, errs := runCLI(t, "generate", "--model", tinyDir, "--prompt-ids", "1", "--max-new-tokens", "2", "--ids"); code != exitOK {
+		t.Errorf("--max-new-tokens: exit %d, %s", code, errs)
 	}
 }
 
@@ -123,7 +184,7 @@ func TestBadInput(t *testing.T) {
 		{"bad dtype", []string{"generate", "--prompt", "x", "--dtype", "f8"}, exitUsage, "unknown dtype"},
 		{"bad backend", []string{"generate", "--prompt", "x", "--backend", "tpu"}, exitUsage, "--backend"},
 		{"no prompt", []string{"generate"}, exitUsage, "--prompt"},
-		{"zero tokens", []string{"generate", "--prompt", "x", "-n", "0"}, exitUsage, "-n 0"},
+		{"zero tokens", []string{"generate", "--prompt", "x", "-n", "0"}, exitUsage, "--output-len (-n) 0"},
 		{"bad temperature", []string{"generate", "--prompt", "x", "--temperature", "-1"}, exitUsage, "temperature"},
 		{"bad top-p", []string{"generate", "--prompt", "x", "--top-p", "1.5"}, exitUsage, "top-p"},
 		{"prompt too long", []string{"generate", "--model", tinyDir, "--prompt-ids", strings.Repeat("1,", 60) + "1", "-n", "10"}, exitFailure, "context is 64"},

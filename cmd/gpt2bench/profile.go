@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gpt2bench/gpt2bench/bench"
 	"github.com/gpt2bench/gpt2bench/internal/atomicfile"
 	"github.com/gpt2bench/gpt2bench/model"
 	"github.com/gpt2bench/gpt2bench/profile"
@@ -18,7 +19,7 @@ import (
 func newProfileCmd(a *app) *cobra.Command {
 	var (
 		mf            modelFlags
-		inputLen      int
+		inputLens     []int
 		outputLen     int
 		timeline      string
 		format        string
@@ -27,6 +28,7 @@ func newProfileCmd(a *app) *cobra.Command {
 		labels        bool
 		noCalibrate   bool
 		seed          uint64
+		inputLen      int
 	)
 	cmd := &cobra.Command{
 		Use:   "profile [--model M] [--input-len N] [--output-len N] [flags]",
@@ -60,6 +62,10 @@ execution trace (go tool trace).`,
   gpt2bench profile --backend cuda --dtype f16    # -tags cuda binary on a GPU machine`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if len(inputLens) != 1 {
+				return usagef("--input-len: profile runs one input length, got %d (bench sweeps several)", len(inputLens))
+			}
+			inputLen = inputLens[0]
 			switch {
 			case inputLen < 1:
 				return usagef("--input-len %d: want >= 1", inputLen)
@@ -85,7 +91,7 @@ execution trace (go tool trace).`,
 	}
 	fl := cmd.Flags()
 	mf.register(fl)
-	fl.IntVar(&inputLen, "input-len", 128, "prompt length in tokens (random token ids)")
+	fl.IntSliceVar(&inputLens, "input-len", []int{128}, "prompt length in tokens (random token ids); one value")
 	fl.IntVar(&outputLen, "output-len", 32, "tokens to generate: 1 prefill step and N-1 decode steps")
 	fl.StringVar(&timeline, "timeline", "", "write the profiled generation as Chrome trace-event JSON to `FILE` (ui.perfetto.dev, chrome://tracing)")
 	fl.StringVar(&format, "format", "table", "output format: table, json or markdown")
@@ -93,7 +99,8 @@ execution trace (go tool trace).`,
 	fl.IntVar(&overheadPairs, "overhead-runs", 2, "generations without and with the tracer, each, to measure its overhead (0 = skip)")
 	fl.BoolVar(&labels, "labels", true, "set pprof labels phase, layer and op while ops run")
 	fl.BoolVar(&noCalibrate, "no-calibrate", false, "use cached machine limits only; never measure them here")
-	fl.Uint64Var(&seed, "seed", 0, "seed of the random prompt")
+	fl.Uint64Var(&seed, "seed", uint64(bench.DefaultOptions().Seed), "seed of the random prompt")
+	aliasFlags(fl, map[string]string{"input-lengths": "input-len"})
 	return cmd
 }
 
@@ -259,12 +266,12 @@ directory (e.g. ~/.cache/gpt2bench/limits.json) under this machine's CPU
 model and core count; later runs print the cached values unless --force.
 Other load on the machine lowers the numbers: calibrate on a quiet machine.`,
 		Example: `  gpt2bench calibrate
-  gpt2bench calibrate --force --runs 11 --format json`,
+  gpt2bench calibrate --force --repeats 11 --format json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			switch {
 			case runs < 1:
-				return usagef("--runs %d: want >= 1", runs)
+				return usagef("--repeats %d: want >= 1", runs)
 			case bufferMB < 1:
 				return usagef("--buffer-mb %d: want >= 1 (512 defeats every cache)", bufferMB)
 			case threads < 0:
@@ -298,10 +305,11 @@ Other load on the machine lowers the numbers: calibrate on a quiet machine.`,
 	}
 	fl := cmd.Flags()
 	fl.BoolVar(&force, "force", false, "measure again even when limits are cached")
-	fl.IntVar(&runs, "runs", 7, "repetitions of each measurement")
+	fl.IntVar(&runs, "repeats", 7, "repetitions of each measurement (the best is the limit)")
 	fl.IntVar(&bufferMB, "buffer-mb", 512, "size of the slice streamed for bandwidth, in MiB")
 	fl.IntVar(&threads, "threads", 0, "goroutines of the all-cores measurements (0 = all cores)")
 	fl.StringVar(&format, "format", "table", "output format: table or json")
+	aliasFlags(fl, map[string]string{"runs": "repeats"}) // --runs means measured generations in bench
 	return cmd
 }
 

@@ -101,8 +101,9 @@ func (e exitError) ExitCode() int { return e.code }
 
 func newCompareCmd(a *app) *cobra.Command {
 	var (
-		opts      report.CompareOptions
-		threshold string
+		opts            report.CompareOptions
+		threshold       string
+		allowIncomplete bool
 	)
 	cmd := &cobra.Command{
 		Use:   "compare BASE.json NEW.json [NEW2.json ...]",
@@ -111,8 +112,15 @@ func newCompareCmd(a *app) *cobra.Command {
 both medians, the change in percent, and the p-value of a two-sided
 Mann-Whitney U test on the raw samples. "~" marks a change that is not
 significant at --alpha. With --threshold, a significant regression beyond it
-makes the exit code 1, so compare can gate CI. Reports of different models or
-settings are refused unless --force; differing system info is always listed.`,
+makes the exit code 1, so compare can gate CI; so does an incomplete
+(interrupted) report, unless --allow-incomplete. Reports of different models or
+settings are refused unless --force; differing system info is always listed.
+
+Only independent samples are tested: one per run, request or batched
+generation. Inter-token latency is tested on each run's median gap (the
+pooled gaps of a run are not independent). When a side has too few samples
+for any p-value to fall below --alpha (3 against 3 at 0.05), the row is "~"
+and a note says how many runs are needed: raise bench --runs.`,
 		Example: `  gpt2bench compare base.json new.json
   gpt2bench compare base.json new.json --threshold 5%`,
 		Args: cobra.MinimumNArgs(2),
@@ -131,7 +139,7 @@ settings are refused unless --force; differing system info is always listed.`,
 			if err != nil {
 				return err
 			}
-			var regressions []string
+			var regressions, incomplete []string
 			for _, path := range args[1:] {
 				r, err := report.Read(path)
 				if err != nil {
@@ -149,9 +157,22 @@ settings are refused unless --force; differing system info is always listed.`,
 				for _, d := range c.Regressions() {
 					regressions = append(regressions, fmt.Sprintf("%s: %s %s", path, d.Group, d.Metric))
 				}
+				if c.IncompleteA != "" && len(incomplete) == 0 {
+					incomplete = append(incomplete, fmt.Sprintf("%s: %s", args[0], c.IncompleteA))
+				}
+				if c.IncompleteB != "" {
+					incomplete = append(incomplete, fmt.Sprintf("%s: %s", path, c.IncompleteB))
+				}
 			}
+			var fails []string
 			if threshold != "" && len(regressions) > 0 {
-				return exitError{exitFailure, fmt.Sprintf("%d significant regression(s) beyond %s:\n  %s", len(regressions), threshold, strings.Join(regressions, "\n  "))}
+				fails = append(fails, fmt.Sprintf("%d significant regression(s) beyond %s:\n  %s", len(regressions), threshold, strings.Join(regressions, "\n  ")))
+			}
+			if threshold != "" && len(incomplete) > 0 && !allowIncomplete {
+				fails = append(fails, fmt.Sprintf("incomplete report(s), so the gate cannot pass (--allow-incomplete to compare what is there):\n  %s", strings.Join(incomplete, "\n  ")))
+			}
+			if len(fails) > 0 {
+				return exitError{exitFailure, strings.Join(fails, "\n")}
 			}
 			return nil
 		},
@@ -160,6 +181,7 @@ settings are refused unless --force; differing system info is always listed.`,
 	f.Float64Var(&opts.Alpha, "alpha", 0.05, "significance level of the Mann-Whitney U test")
 	f.StringVar(&threshold, "threshold", "", "exit 1 on a significant regression beyond this change, e.g. 5%")
 	f.BoolVar(&opts.Force, "force", false, "compare reports of different models or settings")
+	f.BoolVar(&allowIncomplete, "allow-incomplete", false, "let --threshold pass when a report is incomplete (interrupted)")
 	return cmd
 }
 

@@ -7,10 +7,13 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"runtime/trace"
+	"syscall"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"golang.org/x/term"
 )
 
@@ -20,13 +23,50 @@ const (
 	exitFailure = 1 // runtime error, verify mismatch, targets missed
 	exitUsage   = 2 // unknown subcommand, bad flag or value
 	// exitInterrupted follows Ctrl-C (128 + SIGINT, as shells report it);
-	// bench still writes its report, marked incomplete.
+	// bench still writes its report, marked incomplete. SIGTERM stops the
+	// work the same way and exits 143 (128 + SIGTERM).
 	exitInterrupted = 130
 )
+
+// signalError is the cause of a context cancelled by a signal.
+type signalError struct{ sig os.Signal }
+
+func (e *signalError) Error() string { return "interrupted by " + signalName(e.sig) }
+
+// ExitCode is 128 + the signal's number, as shells report it.
+func (e *signalError) ExitCode() int {
+	if s, ok := e.sig.(syscall.Signal); ok {
+		return 128 + int(s)
+	}
+	return exitInterrupted
+}
+
+// signalName names SIGINT as the key that sends it.
+func signalName(s os.Signal) string {
+	if s == os.Interrupt {
+		return "Ctrl-C (SIGINT)"
+	}
+	if s == syscall.SIGTERM {
+		return "SIGTERM"
+	}
+	return s.String()
+}
+
+// interruptCode is the exit code of work stopped because ctx was
+// cancelled: 128 + the signal's number (130 for Ctrl-C, 143 for SIGTERM).
+func interruptCode(ctx context.Context) int {
+	var se *signalError
+	if errors.As(context.Cause(ctx), &se) {
+		return se.ExitCode()
+	}
+	return exitInterrupted
+}
 
 // app is what every subcommand writes to and reads from; tests build one
 // around buffers.
 type app struct {
+	stdin          io.Reader // tokenize and detokenize read it when given no argument or "-"
+	stdinTTY       bool      // stdin is a terminal: never wait on it
 	stdout, stderr io.Writer
 	// stderrTTY is true when stderr is a terminal: progress bars only then.
 	stderrTTY bool
@@ -48,17 +88,25 @@ func (e usageError) Unwrap() error { return e.err }
 func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
 
 // run is main without the process: it parses args, runs one subcommand and
-// returns the exit code.
+// returns the exit code. Standard input is the process's.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	a := &app{stdout: stdout, stderr: stderr, getenv: os.Getenv, args: append([]string{"gpt2bench"}, args...)}
+	return runIO(ctx, args, os.Stdin, stdout, stderr)
+}
+
+// runIO is run with standard input given.
+func runIO(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv, args: append([]string{"gpt2bench"}, args...)}
 	if f, ok := stderr.(*os.File); ok {
 		a.stderrTTY = term.IsTerminal(int(f.Fd()))
+	}
+	if f, ok := stdin.(*os.File); ok {
+		a.stdinTTY = term.IsTerminal(int(f.Fd()))
 	}
 	root := newRootCmd(a)
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	err := root.ExecuteContext(ctx)
+	err := execute(ctx, root)
 	if perr := a.stopProfiles(); err == nil {
 		err = perr
 	}
@@ -68,16 +116,43 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stderr, "gpt2bench: %v\n", err)
 	var ue usageError
 	var code interface{ ExitCode() int }
+	var pe *panicError
 	switch {
+	case errors.As(err, &pe):
+		fmt.Fprintf(stderr, "%s\nthis is a bug in gpt2bench; please report it with the lines above\n", pe.stack)
+		return exitFailure
 	case errors.As(err, &ue):
-		fmt.Fprintln(stderr, "run 'gpt2bench --help' for usage")
+		name := "gpt2bench"
+		if c, _, ferr := root.Find(args); ferr == nil && c != root {
+			name = c.CommandPath()
+		}
+		fmt.Fprintf(stderr, "run '%s --help' for usage\n", name)
 		return exitUsage
 	case errors.As(err, &code):
 		return code.ExitCode()
-	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
-		return exitInterrupted // Ctrl-C
+	case ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.Cause(ctx))):
+		return interruptCode(ctx) // Ctrl-C or SIGTERM
 	}
 	return exitFailure
+}
+
+// panicError is a panic of the command's goroutine, recovered so that it
+// exits 1 (a failure) rather than 2, which means a usage error here.
+type panicError struct {
+	v     any
+	stack []byte
+}
+
+func (e *panicError) Error() string { return fmt.Sprintf("internal error: %v", e.v) }
+
+// execute runs root, turning a panic into a *panicError.
+func execute(ctx context.Context, root *cobra.Command) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &panicError{v: v, stack: debug.Stack()}
+		}
+	}()
+	return root.ExecuteContext(ctx)
 }
 
 func newRootCmd(a *app) *cobra.Command {
@@ -93,7 +168,7 @@ finds (else the embedded default: gpt2's architecture with random weights).`,
 		Example: `  gpt2bench                                   # quick benchmark, all phases
   gpt2bench generate --model gpt2 --prompt "Hello, I'm a language model," -n 40
   gpt2bench verify --model testdata/tiny-gpt2 --reference testdata/tiny-gpt2/reference.json
-  gpt2bench bench --phases latency --input-lengths 128,512 --output-len 64
+  gpt2bench bench --phases latency --input-len 128,512 --output-len 64
   gpt2bench download gpt2`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -104,6 +179,11 @@ finds (else the embedded default: gpt2's architecture with random weights).`,
 			return nil
 		},
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			if a.memProfile != "" {
+				if err := checkWritable(a.memProfile); err != nil {
+					return usagef("--memprofile: %w; pass a writable path", err)
+				}
+			}
 			return a.startProfiles()
 		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -111,6 +191,8 @@ finds (else the embedded default: gpt2's architecture with random weights).`,
 		},
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.Version = versionLine()
+	root.SetVersionTemplate("{{.Version}}\n")
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.cpuProfile, "cpuprofile", "", "write a CPU profile (pprof) of the command to `FILE`")
 	pf.StringVar(&a.memProfile, "memprofile", "", "write a heap profile (pprof) at the end of the command to `FILE`")
@@ -134,6 +216,14 @@ finds (else the embedded default: gpt2's architecture with random weights).`,
 	for _, c := range root.Commands() {
 		c.SilenceUsage, c.SilenceErrors = true, true
 		c.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+		if args := c.Args; args != nil { // a wrong argument count is a usage error
+			c.Args = func(cmd *cobra.Command, a []string) error {
+				if err := args(cmd, a); err != nil {
+					return usageError{err}
+				}
+				return nil
+			}
+		}
 	}
 	return root
 }
@@ -147,7 +237,7 @@ func (a *app) startProfiles() error {
 	if a.cpuProfile != "" {
 		f, err := os.Create(a.cpuProfile)
 		if err != nil {
-			return fmt.Errorf("--cpuprofile: %w", err)
+			return usagef("--cpuprofile: %w; pass a writable path", err)
 		}
 		if err := pprof.StartCPUProfile(f); err != nil {
 			f.Close()
@@ -158,13 +248,42 @@ func (a *app) startProfiles() error {
 	if a.traceFile != "" {
 		f, err := os.Create(a.traceFile)
 		if err != nil {
-			return fmt.Errorf("--trace: %w", err)
+			return usagef("--trace: %w; pass a writable path", err)
 		}
 		if err := trace.Start(f); err != nil {
 			f.Close()
 			return fmt.Errorf("--trace: %w", err)
 		}
 		a.profiles.tr = f
+	}
+	return nil
+}
+
+// aliasFlags makes each old flag name in aliases (old -> new) an alias of
+// its new name: accepted on the command line, absent from the help. One
+// idea has one flag name, type and meaning across the commands; the old
+// names keep scripts working.
+func aliasFlags(fs *pflag.FlagSet, aliases map[string]string) {
+	prev := fs.GetNormalizeFunc()
+	fs.SetNormalizeFunc(func(f *pflag.FlagSet, name string) pflag.NormalizedName {
+		if n, ok := aliases[name]; ok {
+			name = n
+		}
+		return prev(f, name)
+	})
+}
+
+// checkWritable checks a file can be created at path (it is not left behind
+// when it did not exist).
+func checkWritable(path string) error {
+	_, statErr := os.Stat(path)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o644)
+	if err != nil {
+		return err
+	}
+	f.Close()
+	if errors.Is(statErr, os.ErrNotExist) {
+		os.Remove(path)
 	}
 	return nil
 }

@@ -37,9 +37,14 @@ func newVersionCmd(a *app) *cobra.Command {
 		Short: "Print the version, commit and Go toolchain",
 		Args:  cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			v, c := buildVersion()
-			_, err := fmt.Fprintf(a.stdout, "gpt2bench %s (commit %s, %s, %s/%s)\n", v, c, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			_, err := fmt.Fprintln(a.stdout, versionLine())
 			return err
 		},
 	}
+}
+
+// versionLine is what `gpt2bench version` and `gpt2bench --version` print.
+func versionLine() string {
+	v, c := buildVersion()
+	return fmt.Sprintf("gpt2bench %s (commit %s, %s, %s/%s)", v, c, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }

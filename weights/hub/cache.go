@@ -145,6 +145,14 @@ func checkRevision(rev string) (string, error) {
 	return rev, nil
 }
 
+// CheckRevision returns an error when rev (a branch, tag or commit) could
+// not name a revision in the cache: one that would escape refs/ or
+// snapshots/. The empty revision is DefaultRevision.
+func CheckRevision(rev string) error {
+	_, err := checkRevision(rev)
+	return err
+}
+
 // validRelPath accepts a relative slash-separated path with no empty, . or ..
 // parts: a revision or repo file name that stays inside its folder.
 func validRelPath(p string) bool {
