@@ -104,6 +104,11 @@ type Comparison struct {
 	// (interrupted or a phase failed); empty for a complete report. A gate
 	// should not pass on an incomplete report unless told to.
 	IncompleteA, IncompleteB string
+	// Ops compares the reports' per-op profiles (phase, op, summed over
+	// layers, then a total per phase); empty when either has none. OpsNote
+	// says why profiles present on both sides were not compared.
+	Ops     []OpDelta
+	OpsNote string
 }
 
 // Incomplete reports whether either report is incomplete.
@@ -198,6 +203,7 @@ func Compare(a, b *Report, opts CompareOptions) (*Comparison, error) {
 		sa, sb := rateSummary(ta), rateSummary(tb)
 		c.Rows = append(c.Rows, compareSummary(k, "output_tokens_per_s", HigherIsBetter, &sa, &sb, alpha))
 	})
+	c.Ops, c.OpsNote = compareOps(a.Profile, b.Profile)
 	return c, nil
 }
 
@@ -433,5 +439,5 @@ func WriteComparison(w io.Writer, c *Comparison) error {
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("report: write comparison: %w", err)
 	}
-	return nil
+	return writeOps(w, c)
 }

@@ -141,3 +141,28 @@ func TestOtherBackendsGenerate(t *testing.T) {
 		})
 	}
 }
+
+// TestCompareCPUWithGonum checks that compare of a cpu and a gonum report
+// shows the time of each op on both and the speed-up.
+func TestCompareCPUWithGonum(t *testing.T) {
+	withCachedLimits(t)
+	var paths []string
+	for _, backend := range []string{"gonum", "cpu"} {
+		out := t.TempDir()
+		if code, _, errs := runCLI(t, tinyBench(out, "8", "--backend", backend, "--quiet", "--phases", "latency")...); code != exitOK {
+			t.Fatalf("bench --backend %s: exit %d\n%s", backend, code, errs)
+		}
+		paths = append(paths, filepath.Join(out, reports(t, out)[0]))
+	}
+	code, out, errs := runCLI(t, "compare", paths[0], paths[1])
+	if code != exitUsage && code != exitFailure || !strings.Contains(errs, "--force") {
+		t.Errorf("compare of two backends without --force: exit %d, stderr %q; want a refusal naming --force", code, errs)
+	}
+	code, out, errs = runCLI(t, "compare", "--force", paths[0], paths[1])
+	if code != exitOK || !strings.Contains(out, "PER-OP PROFILE") || !regexp.MustCompile(`(?m)^decode +qkv +\S+ +\S+ +[0-9.]+×`).MatchString(out) {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+	}
+	if !strings.Contains(out, `backend "gonum" vs "cpu-`) {
+		t.Errorf("the differing backend is not listed:\n%s", out)
+	}
+}
