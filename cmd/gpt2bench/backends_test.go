@@ -154,11 +154,11 @@ func TestCompareCPUWithGonum(t *testing.T) {
 		}
 		paths = append(paths, filepath.Join(out, reports(t, out)[0]))
 	}
-	code, out, errs := runCLI(t, "compare", paths[0], paths[1])
+	code, _, errs := runCLI(t, "compare", paths[0], paths[1])
 	if code != exitUsage && code != exitFailure || !strings.Contains(errs, "--force") {
 		t.Errorf("compare of two backends without --force: exit %d, stderr %q; want a refusal naming --force", code, errs)
 	}
-	code, out, errs = runCLI(t, "compare", "--force", paths[0], paths[1])
+	code, out, errs := runCLI(t, "compare", "--force", paths[0], paths[1])
 	if code != exitOK || !strings.Contains(out, "PER-OP PROFILE") || !regexp.MustCompile(`(?m)^decode +qkv +\S+ +\S+ +[0-9.]+×`).MatchString(out) {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
 	}
