@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"unicode"
+
+	"github.com/gpt2bench/gpt2bench/internal/atomicfile"
 )
 
 // maxReportBytes bounds what Read loads; real reports are well under 10 MiB.
@@ -94,32 +96,18 @@ const maxSuffix = 1000
 // WriteNew writes r as {dir}/{model}_{YYYYMMDD_HHMMSS}.json and a Markdown
 // summary beside it with the same base name and ".md", and returns the JSON
 // path. It never overwrites: when the name is taken it tries _2, _3, ...
-// Each file is written to a temporary file in dir, synced, then hard-linked
-// to its final name (which fails if the name exists, so concurrent writers
-// cannot clobber each other) and the temporary file removed; on any error
-// nothing is left behind. An empty SchemaVersion is set to SchemaVersion and
-// an empty ReportName to the chosen base name; r is otherwise unchanged.
+// Each file is written through internal/atomicfile.Create (a synced
+// temporary file hard-linked to its name, mode 0644, failing if the name
+// exists, so concurrent writers cannot clobber each other); on any error
+// nothing is left behind. An empty SchemaVersion is set to SchemaVersion;
+// an empty ReportName is set to the base name chosen, suffix included, so
+// that report_name always names the file. r is otherwise unchanged.
 func WriteNew(dir string, r *Report) (path string, err error) {
 	if r == nil {
 		return "", errors.New("report: write: nil report")
 	}
 	if r.SchemaVersion == "" {
 		r.SchemaVersion = SchemaVersion
-	}
-	base := FileBase(r)
-	if r.ReportName == "" {
-		r.ReportName = base
-	}
-	data, err := Marshal(r)
-	if err != nil {
-		return "", err
-	}
-	if err := Validate(data); err != nil {
-		return "", fmt.Errorf("report: refusing to write an invalid report: %w", err)
-	}
-	var md bytes.Buffer
-	if err := WriteMarkdown(&md, r); err != nil {
-		return "", err
 	}
 	fi, err := os.Stat(dir)
 	if err != nil {
@@ -128,17 +116,8 @@ func WriteNew(dir string, r *Report) (path string, err error) {
 	if !fi.IsDir() {
 		return "", fmt.Errorf("report: output %s is not a directory; pass a directory", dir)
 	}
-	jsonTmp, err := writeTemp(dir, data)
-	if err != nil {
-		return "", err
-	}
-	defer os.Remove(jsonTmp)
-	mdTmp, err := writeTemp(dir, md.Bytes())
-	if err != nil {
-		return "", err
-	}
-	defer os.Remove(mdTmp)
-
+	base := FileBase(r)
+	named := r.ReportName != ""
 	for i := 1; i <= maxSuffix; i++ {
 		name := base
 		if i > 1 {
@@ -146,77 +125,60 @@ func WriteNew(dir string, r *Report) (path string, err error) {
 		}
 		jsonPath := filepath.Join(dir, name+".json")
 		mdPath := filepath.Join(dir, name+".md")
-		if _, err := os.Lstat(mdPath); err == nil {
-			continue // keep the pair together: an earlier .md owns this name
+		if exists(jsonPath) || exists(mdPath) {
+			continue // keep the pair together: an earlier report owns this name
 		}
-		if err := publish(jsonTmp, jsonPath, data); err != nil {
+		if !named {
+			r.ReportName = name
+		}
+		data, md, err := encode(r)
+		if err != nil {
+			if !named {
+				r.ReportName = ""
+			}
+			return "", err
+		}
+		if err := atomicfile.Create(jsonPath, data); err != nil {
 			if errors.Is(err, fs.ErrExist) {
 				continue
 			}
-			return "", fmt.Errorf("report: write %s: %w", jsonPath, err)
+			return "", fmt.Errorf("report: cannot write in %s: %w; check it is writable or pass another directory", dir, err)
 		}
-		if err := publish(mdTmp, mdPath, md.Bytes()); err != nil {
+		if err := atomicfile.Create(mdPath, md); err != nil {
 			os.Remove(jsonPath)
 			if errors.Is(err, fs.ErrExist) {
 				continue
 			}
-			return "", fmt.Errorf("report: write %s: %w", mdPath, err)
+			return "", fmt.Errorf("report: cannot write in %s: %w; check it is writable or pass another directory", dir, err)
 		}
 		syncDir(dir)
 		return jsonPath, nil
 	}
+	if !named {
+		r.ReportName = ""
+	}
 	return "", fmt.Errorf("report: %s already has %d reports named %s*; clean it up or pass another directory", dir, maxSuffix, base)
 }
 
-// publish gives the synced temporary file tmp the name dst, failing with
-// fs.ErrExist when dst exists. It hard-links; where the file system has no
-// hard links it creates dst with O_EXCL and writes data (still never
-// overwriting, but a crash can leave dst short).
-func publish(tmp, dst string, data []byte) error {
-	err := os.Link(tmp, dst)
-	if err == nil || errors.Is(err, fs.ErrExist) {
-		return err
+// encode returns r as validated JSON and as its Markdown summary.
+func encode(r *Report) (data, md []byte, err error) {
+	if data, err = Marshal(r); err != nil {
+		return nil, nil, err
 	}
-	f, cerr := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if cerr != nil {
-		if errors.Is(cerr, fs.ErrExist) {
-			return cerr
-		}
-		return fmt.Errorf("%w (hard link: %v)", cerr, err)
+	if err := Validate(data); err != nil {
+		return nil, nil, fmt.Errorf("report: refusing to write an invalid report: %w", err)
 	}
-	_, werr := f.Write(data)
-	if werr == nil {
-		werr = f.Sync()
+	var buf bytes.Buffer
+	if err := WriteMarkdown(&buf, r); err != nil {
+		return nil, nil, err
 	}
-	if cerr := f.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr != nil {
-		os.Remove(dst)
-	}
-	return werr
+	return data, buf.Bytes(), nil
 }
 
-// writeTemp writes data to a new temporary file in dir and syncs it.
-func writeTemp(dir string, data []byte) (string, error) {
-	f, err := os.CreateTemp(dir, ".gpt2bench-report-*.tmp")
-	if err != nil {
-		return "", fmt.Errorf("report: cannot write in %s: %w; check it is writable or pass another directory", dir, err)
-	}
-	name := f.Name()
-	_, werr := f.Write(data)
-	if werr == nil {
-		werr = f.Sync()
-	}
-	cerr := f.Close()
-	if werr == nil {
-		werr = cerr
-	}
-	if werr != nil {
-		os.Remove(name)
-		return "", fmt.Errorf("report: write temporary file in %s: %w", dir, werr)
-	}
-	return name, nil
+// exists reports whether anything (a file, link or directory) has name p.
+func exists(p string) bool {
+	_, err := os.Lstat(p)
+	return err == nil
 }
 
 // syncDir flushes the directory entry of new links; best effort, since some

@@ -206,3 +206,46 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestWriteNewNamesAndModes checks a suffixed report's report_name is its
+// file's name, and that reports get the mode os.Create gives (0644 under
+// umask 022), not a temporary file's 0600.
+func TestWriteNewNamesAndModes(t *testing.T) {
+	dir := t.TempDir()
+	f, err := os.Create(filepath.Join(t.TempDir(), "plain"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, err := f.Stat()
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantMode := fi.Mode().Perm()
+	var paths []string
+	for range 3 {
+		r := fakeReport(1, 1)
+		r.ReportName = ""
+		p, err := WriteNew(dir, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, p)
+		want := strings.TrimSuffix(filepath.Base(p), ".json")
+		if r.ReportName != want {
+			t.Errorf("report_name %q, file %s", r.ReportName, p)
+		}
+		back, err := Read(p)
+		if err != nil || back.ReportName != want {
+			t.Errorf("written report_name %q (%v), want %q", back.ReportName, err, want)
+		}
+		for _, f := range []string{p, strings.TrimSuffix(p, ".json") + ".md"} {
+			if fi, err := os.Stat(f); err != nil || fi.Mode().Perm() != wantMode {
+				t.Errorf("%s: mode %v, %v; want %v as os.Create gives", f, fi.Mode().Perm(), err, wantMode)
+			}
+		}
+	}
+	if filepath.Base(paths[1]) != "gpt2_20260128_170152_2.json" || filepath.Base(paths[2]) != "gpt2_20260128_170152_3.json" {
+		t.Errorf("paths %v", paths)
+	}
+}
