@@ -57,6 +57,7 @@ func BenchmarkLinear(b *testing.B) {
 			if s.N >= outerMinN {
 				impls = append(impls, "avx2-outer")
 			}
+			impls = append(impls, "avx512")
 			if dt == F32 {
 				impls = append(impls, "gonum")
 			}
@@ -65,6 +66,9 @@ func BenchmarkLinear(b *testing.B) {
 				b.Run(name, func(b *testing.B) {
 					if impl != "generic" && impl != "gonum" && !hasAVX2FMA() {
 						b.Skip("no AVX2+FMA+F16C")
+					}
+					if impl == "avx512" && !hasAVX512() {
+						b.Skip("no AVX-512 F/BW/DQ/VL/VNNI")
 					}
 					b.ReportAllocs()
 					if impl == "gonum" {

@@ -46,6 +46,7 @@ func (m *Mat) Convert(dt DType) (*Mat, error) {
 				q[j] = int8(math.RoundToEven(float64(v / s)))
 			}
 		}
+		out.Sums = q8RowSums(out)
 	default:
 		return nil, fmt.Errorf("tensor: convert to unknown dtype %v", dt)
 	}
@@ -89,4 +90,24 @@ func FloatToHalf(f float32) uint16 {
 		h++ // may carry into the exponent, which is still correct (up to Inf)
 	}
 	return sign | uint16(h)
+}
+
+// q8RowSums returns Σ_k s[b(k)]·q[k] for each row of an int8 matrix, in
+// float64 rounded once: the VNNI kernels see x + 128 and subtract 128
+// times this.
+func q8RowSums(m *Mat) []float32 {
+	nb := m.Cols / Q8Block
+	sums := make([]float32, m.Rows)
+	for r := range sums {
+		var t float64
+		for b := range nb {
+			var blk int64
+			for _, v := range m.Q8[(r*nb+b)*Q8Block : (r*nb+b+1)*Q8Block] {
+				blk += int64(v)
+			}
+			t += float64(m.Scales[r*nb+b]) * float64(blk)
+		}
+		sums[r] = float32(t)
+	}
+	return sums
 }

@@ -124,14 +124,15 @@ func TestWidenQ8(t *testing.T) {
 	}
 }
 
-// forEachLinearVariant is forEachVariant with Linear's two assembly paths
+// forEachLinearVariant is forEachVariant with Linear's two AVX2 paths
 // for N > 1: "avx2" runs the dot-product tiles for every N, "avx2-outer"
-// the outer-product path for N >= outerMinN (flipping useOuter).
+// the outer-product path for N >= outerMinN (flipping useOuter);
+// "avx512" runs the AVX-512 path for every N >= 2.
 func forEachLinearVariant(t testing.TB, f func(name string)) {
 	saved := useOuter
 	defer func() { useOuter = saved }()
 	forEachVariant(t, func(v string) {
-		if v == "generic" {
+		if v != "avx2" {
 			f(v)
 			return
 		}
@@ -207,6 +208,28 @@ func linearOracle(x []float32, w *Mat, b []float32, N int, act Act) (want, mag [
 	return want, mag
 }
 
+// quantizeRows returns x [N, K] with each row rounded to the int8 grid
+// of the VNNI path: s = max|row|/127, round-to-even(x·(127/max))·s, in
+// float64 from the float32 products the kernel rounds.
+func quantizeRows(x []float32, N, K int) []float32 {
+	q := make([]float32, len(x))
+	for n := range N {
+		row := x[n*K : (n+1)*K]
+		var amax float32
+		for _, v := range row {
+			amax = max(amax, float32(math.Abs(float64(v))))
+		}
+		if amax == 0 {
+			continue
+		}
+		s, inv := amax/127, 127/amax
+		for k, v := range row {
+			q[n*K+k] = float32(math.RoundToEven(float64(v*inv))) * s
+		}
+	}
+	return q
+}
+
 func TestLinear(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	for _, threads := range []int{1, 2, 3} {
@@ -227,8 +250,19 @@ func TestLinear(t *testing.T) {
 					b = nil
 				}
 				want, mag := linearOracle(x, w, b, c.N, act)
+				wantQ, magQ := linearOracle(quantizeRows(x, c.N, c.K), w, b, c.N, act)
 				forEachLinearVariant(t, func(variant string) {
 					name := fmt.Sprintf("threads=%d/%v/%s/N=%d/K=%d/M=%d/act=%d", threads, dt, variant, c.N, c.K, c.M, act)
+					want, mag := want, mag
+					if variant == "avx512" && wideN(c.N, w) && dt == Q8 {
+						// VNNI: x quantised per row, as the kernel does; the
+						// sums include x+128 (offset removed after), so
+						// float32 rounding scales with 255·Σ|w|·xs.
+						want, mag = wantQ, magQ
+						for i := range mag {
+							mag[i] *= 255
+						}
+					}
 					buf, out := guarded(c.N*c.M, 1)
 					r.LinearAct(out, x, w, b, c.N, act)
 					checkGuards(t, buf, 1, len(out))
@@ -250,6 +284,12 @@ func TestLinearRange(t *testing.T) {
 		w, _ := NewMat(randSlice(rng, M*K), M, K).Convert(dt)
 		x := randSlice(rng, N*K)
 		want, mag := linearOracle(x, w, nil, N, ActNone)
+		if wideN(N, w) && dt == Q8 { // VNNI: x quantised per row (see TestLinear)
+			want, mag = linearOracle(quantizeRows(x, N, K), w, nil, N, ActNone)
+			for i := range mag {
+				mag[i] *= 255
+			}
+		}
 		out := make([]float32, N*M)
 		LinearRange(out, x, w, nil, N, 0, 20)
 		LinearRange(out, x, w, nil, N, 20, M)

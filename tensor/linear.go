@@ -40,6 +40,34 @@ func (r *Runner) Linear(out, x []float32, w *Mat, b []float32, N int) {
 func (r *Runner) LinearAct(out, x []float32, w *Mat, b []float32, N int, act Act) {
 	checkLinear(out, x, w, b, N)
 	K, M := w.Cols, w.Rows
+	if wideN(N, w) {
+		kc := wideKC(N, K, w.DType)
+		np := (N + outerNR - 1) / outerNR
+		var xt, xs []float32
+		var xq []byte
+		if w.DType == Q8 {
+			if len(r.xq) < np*outerNR*K {
+				r.xq = make([]byte, np*outerNR*K)
+			}
+			if len(r.xs) < np*outerNR {
+				r.xs = make([]float32, np*outerNR)
+			}
+			xq, xs = r.xq[:np*outerNR*K], r.xs[:np*outerNR]
+		} else {
+			if len(r.xt) < np*outerNR*K {
+				r.xt = make([]float32, np*outerNR*K)
+			}
+			xt = r.xt[:np*outerNR*K]
+		}
+		r.pk = packTask{xt: xt, xq: xq, xs: xs, x: x, n: N, k: K}
+		r.For(np, 1, &r.pk)
+		r.pk = packTask{}
+		r.growScratch(wideScratchLen(kc))
+		r.lin = linearTask{out: out, xt: xt, xq: xq, xs: xs, wide: true, w: w, b: b, n: N, kc: kc, act: act, scratch: r.scratch}
+		r.For(M, wideAlign, &r.lin)
+		r.lin = linearTask{}
+		return
+	}
 	kc := blockK(N, K)
 	if outerN(N) && !r.invariant {
 		np := (N + outerNR - 1) / outerNR
@@ -76,6 +104,22 @@ func LinearRange(out, x []float32, w *Mat, b []float32, N, lo, hi int) {
 	checkLinear(out, x, w, b, N)
 	if lo < 0 || hi > w.Rows || lo > hi {
 		panic(fmt.Sprintf("tensor: LinearRange: range [%d, %d) outside [0, %d)", lo, hi, w.Rows))
+	}
+	if wideN(N, w) {
+		K := w.Cols
+		kc := wideKC(N, K, w.DType)
+		np := (N + outerNR - 1) / outerNR
+		var xt, xs []float32
+		var xq []byte
+		if w.DType == Q8 {
+			xq, xs = make([]byte, np*outerNR*K), make([]float32, np*outerNR)
+			packXQ(xq, xs, x, N, K, 0, np)
+		} else {
+			xt = make([]float32, np*outerNR*K)
+			packXT(xt, x, N, K, 0, np)
+		}
+		wideRange(out, xt, xq, xs, w, b, N, lo, hi, kc, make([]float32, wideScratchLen(kc)))
+		return
 	}
 	kc := blockK(N, w.Cols)
 	if outerN(N) {
@@ -148,6 +192,9 @@ func scratchLen(w *Mat, N, kc int) int {
 type linearTask struct {
 	out, x, b []float32
 	xt        []float32 // x packed by packXT: the outer-product path when not nil
+	xq        []byte    // x quantised by packXQ (AVX-512 path, int8 weights)
+	xs        []float32 // the row scales of xq
+	wide      bool      // the AVX-512 path (wideRange)
 	w         *Mat
 	n, kc     int
 	act       Act
@@ -163,8 +210,12 @@ func (t *linearTask) runWorker(w, lo, hi int) {
 	if w < len(t.scratch) {
 		buf = t.scratch[w]
 	}
-	if t.xt != nil {
-		outerRange(t.out, t.xt, t.w, t.b, t.n, lo, hi, t.kc, buf)
+	if t.xt != nil || t.wide {
+		if t.wide {
+			wideRange(t.out, t.xt, t.xq, t.xs, t.w, t.b, t.n, lo, hi, t.kc, buf)
+		} else {
+			outerRange(t.out, t.xt, t.w, t.b, t.n, lo, hi, t.kc, buf)
+		}
 		if t.act != ActNone {
 			for n := range t.n {
 				activateSlice(t.act, t.out[n*t.w.Rows+lo:n*t.w.Rows+hi])
@@ -410,14 +461,22 @@ func outerN(N int) bool { return useAVX2FMA && useOuter && N >= outerMinN }
 // and a widened group of 6 weight rows.
 func outerScratchLen(kc int) int { return 128 + outerMR*(kc+rowPad) }
 
-// packTask packs x for the outer-product path, by panel.
+// packTask packs x for the outer-product path (xt) or quantises it for
+// the VNNI tiles (xq, xs), by panel.
 type packTask struct {
-	xt, x []float32
-	n, k  int
+	xt, x, xs []float32
+	xq        []byte
+	n, k      int
 }
 
 // Run implements Task.
-func (t *packTask) Run(lo, hi int) { packXT(t.xt, t.x, t.n, t.k, lo, hi) }
+func (t *packTask) Run(lo, hi int) {
+	if t.xq != nil {
+		packXQ(t.xq, t.xs, t.x, t.n, t.k, lo, hi)
+		return
+	}
+	packXT(t.xt, t.x, t.n, t.k, lo, hi)
+}
 
 // outerRange computes out[:, lo:hi] from xt (x packed by packXT) with the
 // 6×16 tile; partial sums of earlier K-blocks accumulate in out.

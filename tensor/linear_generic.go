@@ -1,5 +1,7 @@
 package tensor
 
+import "math"
+
 // The pure-Go kernels of Linear: the fallback, and the oracle the assembly
 // is tested against. Each computes dot products of weight rows with
 // activation rows; the driver in linear.go adds bias and activation.
@@ -174,4 +176,83 @@ func packXT8Generic(dst, x []float32, n0, N, K int) {
 			dst[k*16+r] = v
 		}
 	}
+}
+
+// outer12F32Generic computes dst[j*p+i] = Σ_{kk<k} w[j*ldw+kk]·x_i[kk]
+// for 12 weight rows and the first p (8, 16 or 32) rows of x packed
+// transposed (see packXT), x_i[kk] = xt[(i/16)*ldp + kk*16 + i%16]
+// (p = 32 spans two panels ldp floats apart): the tile of the AVX-512
+// path, by weight row.
+func outer12F32Generic(dst, w []float32, ldw int, xt []float32, ldp, k, p int) {
+	for j := range 12 {
+		wr := w[j*ldw : j*ldw+k]
+		acc := dst[j*p : j*p+p]
+		for i := range acc {
+			xp := xt[(i/16)*ldp+i%16:]
+			var s float32
+			for kk, wv := range wr {
+				s += wv * xp[16*kk]
+			}
+			acc[i] = s
+		}
+	}
+}
+
+// vnni12Q8Generic computes, for 12 int8 weight rows (w, stride ldw, and
+// their block scales s, stride lds) and the first p rows of a panel of x
+// quantised by packXQ, over kb blocks of 32 columns:
+//
+//	dst[j*p+i] = Σ_b s[j*lds+b] · Σ_{kk<32} w[j*ldw+32b+kk] · xq[(8b+kk/4)*64 + 4i + kk%4]
+//
+// with xq read as unsigned bytes (x quantised + 128).
+func vnni12Q8Generic(dst []float32, w []int8, ldw int, s []float32, lds int, xq []byte, kb, p int) {
+	for j := range 12 {
+		for i := range p {
+			var f float32
+			for b := range kb {
+				var acc int32
+				for kk := range 32 {
+					acc += int32(w[j*ldw+32*b+kk]) * int32(xq[(8*b+kk/4)*64+4*i+kk%4])
+				}
+				f += s[j*lds+b] * float32(acc)
+			}
+			dst[j*p+i] = f
+		}
+	}
+}
+
+// storeTile12Generic stores tile [12][lanes] (weight row j, x row i at
+// tile[j*lanes+i]) into out: for i < nn, j < rows,
+// out[i*ldo+j] = alpha[i]·(tile[j*lanes+i] + beta[j]) + bias[j], plus
+// what out held if acc.
+func storeTile12Generic(out []float32, ldo int, tile []float32, lanes, nn, rows int, alpha []float32, beta, bias *[16]float32, acc bool) {
+	for i := range nn {
+		o := out[i*ldo : i*ldo+rows]
+		for j := range o {
+			v := alpha[i]*(tile[j*lanes+i]+beta[j]) + bias[j]
+			if acc {
+				v += o[j]
+			}
+			o[j] = v
+		}
+	}
+}
+
+// quantPackRowGeneric quantises src (one row of x) symmetrically to int8
+// with s = max|src|/127, stores each value + 128 as a byte at
+// dst[(j/4)*64 + j%4] (one row of a packXQ panel) and returns s.
+func quantPackRowGeneric(dst []byte, src []float32) float32 {
+	var amax float32
+	for _, v := range src {
+		amax = max(amax, float32(math.Abs(float64(v))))
+	}
+	var s, inv float32
+	if amax != 0 {
+		s, inv = amax/127, 127/amax
+	}
+	for j, v := range src {
+		q := int8(math.RoundToEven(float64(v * inv)))
+		dst[(j/4)*64+j%4] = byte(q) ^ 0x80
+	}
+	return s
 }

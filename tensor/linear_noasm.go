@@ -27,3 +27,17 @@ func addTile6(out []float32, ldo int, tile *[128]float32, bias *[8]float32, acc 
 }
 
 func packXT(xt, x []float32, N, K, plo, phi int) { packXTGeneric(xt, x, N, K, plo, phi) }
+
+func outer12F32(dst, w []float32, ldw int, xt []float32, ldp, k, p int, _ []byte) {
+	outer12F32Generic(dst, w, ldw, xt, ldp, k, p)
+}
+
+func vnni12Q8(dst []float32, w []int8, ldw int, s []float32, lds int, xq []byte, kb, p int) {
+	vnni12Q8Generic(dst, w, ldw, s, lds, xq, kb, p)
+}
+
+func storeTile12(out []float32, ldo int, tile []float32, lanes, nn, rows int, alpha []float32, beta, bias *[16]float32, acc bool) {
+	storeTile12Generic(out, ldo, tile, lanes, nn, rows, alpha, beta, bias, acc)
+}
+
+func quantPackRow(dst []byte, src []float32) float32 { return quantPackRowGeneric(dst, src) }

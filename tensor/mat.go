@@ -46,6 +46,7 @@ type Mat struct {
 	F16        []uint16  // [Rows, Cols] when DType == F16
 	Q8         []int8    // [Rows, Cols] when DType == Q8
 	Scales     []float32 // [Rows, Cols/32] when DType == Q8
+	Sums       []float32 // [Rows] Σ of each row's dequantised values when DType == Q8 (the VNNI kernels' offset correction); may be nil
 }
 
 // NewMat wraps float32 data [rows, cols] without copying it.
@@ -58,7 +59,7 @@ func NewMat(data []float32, rows, cols int) *Mat {
 
 // Bytes returns the memory the matrix occupies.
 func (m *Mat) Bytes() int64 {
-	return int64(4*len(m.F32) + 2*len(m.F16) + len(m.Q8) + 4*len(m.Scales))
+	return int64(4*len(m.F32) + 2*len(m.F16) + len(m.Q8) + 4*len(m.Scales) + 4*len(m.Sums))
 }
 
 // Row writes row i of m, widened to float32, into dst [Cols].

@@ -110,6 +110,8 @@ type Runner struct {
 	lin     linearTask
 	pk      packTask
 	xt      []float32 // x packed for Linear's outer-product path, grown only
+	xq      []byte    // x quantised for Linear's VNNI path, grown only
+	xs      []float32 // the row scales of xq, grown only
 	ln      lnTask
 	scratch [][]float32     // [threads][...] per-worker scratch of Linear, grown only
 	labels  context.Context // pprof labels the workers wear while running this Runner's ops; nil for none

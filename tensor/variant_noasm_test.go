@@ -8,3 +8,4 @@ import "testing"
 func forEachVariant(t testing.TB, f func(name string)) { f("generic") }
 
 func hasAVX2FMA() bool { return false }
+func hasAVX512() bool  { return false }

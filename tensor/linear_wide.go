@@ -1,0 +1,154 @@
+package tensor
+
+// The AVX-512 path of Linear, for every N >= 2 (batched decode and
+// prefill) when useAVX512: x is packed once per call into panels of 16
+// rows transposed ([K][16], packXT), and a register tile of 12 weight rows
+// by one panel (outer12F32: w[j][k] broadcast from memory against the
+// panel's x[k], 12 accumulators of 8 or 16 lanes, no horizontal sums)
+// runs over each group of 12 weight rows and every panel. A float32 W is
+// read in place, once per step for N <= 16 (so batched decode streams it
+// at memory bandwidth); float16 and int8 groups are widened into scratch.
+// With several panels, K is blocked so that a group stays in L1 while the
+// panels reuse it.
+const (
+	wideMR     = 12  // weight rows per tile
+	wideAlign  = 48  // rows of W per thread split: whole tiles and 16-row groups
+	wideKBlock = 512 // K-block with several panels: 12 rows × 512 float32 = 24 KiB
+)
+
+// wideN reports whether Linear takes the AVX-512 path for N rows of x
+// times w: int8 weights with their row sums (VNNI) for every N >= 2,
+// float32 and float16 for N below outerMinN (from there the AVX2
+// outer-product tile is as fast: AVX-512 does not raise this machine's
+// float32 FMA peak).
+func wideN(N int, w *Mat) bool {
+	if !useAVX512 || N < 2 {
+		return false
+	}
+	if w.DType == Q8 {
+		return len(w.Sums) == w.Rows && w.Rows >= wideMR
+	}
+	return N < outerMinN
+}
+
+// wideKC returns the K-block of the AVX-512 path: all of K for one panel
+// (nothing reuses the group) or for int8 (x is 1 byte per value), else
+// wideKBlock.
+func wideKC(N, K int, dt DType) int {
+	if N <= outerNR || dt == Q8 {
+		return K
+	}
+	return min(K, wideKBlock)
+}
+
+// wideScratchLen is the per-thread scratch of wideRange: the result tile
+// and a widened group of 12 weight rows.
+func wideScratchLen(kc int) int { return wideMR*2*outerNR + wideMR*(kc+rowPad) }
+
+// ones is alpha for float32 tiles.
+var ones = [2 * outerNR]float32{1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}
+
+// wideRange computes out[:, lo:hi] from x packed by packXT (xt, float32
+// and float16 weights) or by packXQ (xq and the row scales xs, int8
+// weights) with the 12-row tile; partial sums of earlier K-blocks
+// accumulate in out.
+func wideRange(out, xt []float32, xq []byte, xs []float32, w *Mat, b []float32, N, lo, hi, kc int, buf []float32) {
+	if w.DType == Q8 {
+		wideRangeQ8(out, xq, xs, w, b, N, lo, hi, buf)
+		return
+	}
+	K, M := w.Cols, w.Rows
+	np := (N + outerNR - 1) / outerNR
+	tile := buf[:wideMR*2*outerNR]
+	wbuf := buf[wideMR*2*outerNR:]
+	var beta, bias [16]float32
+	for k0 := 0; k0 < K; k0 += kc {
+		k1 := min(k0+kc, K)
+		kk := k1 - k0
+		for m := lo; m < hi; m += wideMR {
+			rows := min(wideMR, hi-m)
+			var wb []float32
+			ldw := K
+			if w.DType == F32 && rows == wideMR {
+				wb = w.F32[m*K+k0:]
+			} else {
+				wb, ldw = weightBlock(w, m, rows, k0, k1, wbuf)
+				for i := rows; i < wideMR; i++ {
+					clear(wb[i*ldw : i*ldw+kk])
+				}
+			}
+			clear(bias[:])
+			if k1 == K && b != nil {
+				copy(bias[:rows], b[m:m+rows])
+			}
+			for p := 0; p < np; {
+				nn := min(2*outerNR, N-p*outerNR)
+				lanes := 32
+				switch {
+				case nn <= 8:
+					lanes = 8
+				case nn <= 16:
+					lanes = 16
+				}
+				outer12F32(tile, wb, ldw, xt[p*outerNR*K+outerNR*k0:], outerNR*K, kk, lanes, nil)
+				storeTile12(out[p*outerNR*M+m:], M, tile, lanes, nn, rows, ones[:], &beta, &bias, k0 > 0)
+				p += (lanes + outerNR - 1) / outerNR
+			}
+		}
+	}
+}
+
+// wideRangeQ8 is wideRange for int8 weights with VNNI: x was quantised
+// per row (xq = round(x/xs) + 128 as bytes, packed by packXQ), so the
+// tile holds F = Σ_b s_b·Σ w·xq and the result is xs·(F - 128·Σ w).
+func wideRangeQ8(out []float32, xq []byte, xs []float32, w *Mat, b []float32, N, lo, hi int, buf []float32) {
+	K, M := w.Cols, w.Rows
+	nb := K / Q8Block
+	np := (N + outerNR - 1) / outerNR
+	tile := buf[:wideMR*outerNR]
+	var beta, bias [16]float32
+	for m := lo; m < hi; m += wideMR {
+		rows := min(wideMR, hi-m)
+		// The tile reads 12 rows: for a last group of fewer, rows past
+		// hi (another thread's, or before m at the end of w) are read
+		// and not stored.
+		m0 := min(m, w.Rows-wideMR)
+		for j := range wideMR {
+			beta[j], bias[j] = 0, 0
+			if j < rows {
+				beta[j] = -128 * w.Sums[m+j]
+				if b != nil {
+					bias[j] = b[m+j]
+				}
+			}
+		}
+		for p := range np {
+			nn := min(outerNR, N-p*outerNR)
+			lanes := 16
+			if nn <= 8 {
+				lanes = 8
+			}
+			xp := xq[p*outerNR*K:]
+			vnni12Q8(tile, w.Q8[m0*K:], K, w.Scales[m0*nb:], nb, xp, nb, lanes)
+			t := tile[(m-m0)*lanes:]
+			storeTile12(out[p*outerNR*M+m:], M, t, lanes, nn, rows, xs[p*outerNR:], &beta, &bias, false)
+		}
+	}
+}
+
+// packXQ quantises rows [16p, 16p+16) of x [N, K], for p in [plo, phi),
+// into panels of bytes: xq[p*16*K + (k/4)*64 + 4i + k%4] = round(x[16p+i,
+// k]/xs[16p+i]) + 128, with xs[n] = max|x[n, :]|/127 (symmetric, per row).
+// Bytes of rows past N are left as they are (their results are never
+// stored).
+func packXQ(xq []byte, xs, x []float32, N, K, plo, phi int) {
+	for p := plo; p < phi; p++ {
+		for i := range outerNR {
+			n := p*outerNR + i
+			if n >= N {
+				break
+			}
+			xs[n] = quantPackRow(xq[p*outerNR*K+4*i:], x[n*K:(n+1)*K])
+		}
+	}
+}
