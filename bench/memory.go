@@ -25,7 +25,8 @@ func KVCacheBytes(cfg model.Config, B, tokens, elemBytes int) int64 {
 
 // WeightsBytesByDType splits the weight memory of cfg stored as dt the way
 // model.New lays it out: the embedding/LM-head and the four linear weights
-// of every block in dt (int8 adds one float32 scale per 32 values), every
+// of every block in dt (int8 adds one float32 scale per 32 values and one
+// float32 sum per row), every
 // other tensor (position embeddings, biases, layer norms) in float32. The
 // total equals (*model.Model).WeightBytes. Keys are "float32", "float16"
 // and "int8".
@@ -39,7 +40,8 @@ func WeightsBytesByDType(cfg model.Config, dt tensor.DType) map[string]int64 {
 		out["float16"] = 2 * mat
 	case tensor.Q8:
 		out["int8"] = mat
-		f32 += mat / tensor.Q8Block // scales
+		f32 += mat / tensor.Q8Block              // scales
+		f32 += V + int64(cfg.NLayer)*(3*C+C+F+C) // row sums (tensor.Mat.Sums)
 	default:
 		f32 += mat
 	}

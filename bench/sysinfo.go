@@ -11,7 +11,7 @@ import (
 )
 
 // backendName qualifies the CPU backend with its kernel variant:
-// "cpu-avx2" or "cpu-generic"; other backends keep their name.
+// "cpu-avx512", "cpu-avx2" or "cpu-generic"; other backends keep their name.
 func backendName(backend string) string {
 	if backend == "cpu" {
 		return "cpu-" + tensor.Kernels()
@@ -63,20 +63,29 @@ func SystemInfo(backend, toolVersion string) report.SystemInfo {
 	return s
 }
 
-// CPUFeatures lists the SIMD features the float32 kernels use on this
-// machine (never nil): AVX2, FMA and F16C when tensor.Kernels() is "avx2",
-// none for the pure-Go kernels. Detection is golang.org/x/sys/cpu's.
+// CPUFeatures lists the SIMD features the kernels use on this machine
+// (never nil): AVX2, FMA and F16C when tensor.Kernels() is "avx2", those
+// plus AVX-512 F, BW, DQ, VL and VNNI when it is "avx512", none for the
+// pure-Go kernels. Detection is golang.org/x/sys/cpu's.
 func CPUFeatures() []string {
 	f := []string{}
-	if tensor.Kernels() == "avx2" {
-		add := func(ok bool, name string) {
-			if ok {
-				f = append(f, name)
-			}
+	add := func(ok bool, name string) {
+		if ok {
+			f = append(f, name)
 		}
+	}
+	k := tensor.Kernels()
+	if k == "avx2" || k == "avx512" {
 		add(cpu.X86.HasAVX2, "avx2")
 		add(cpu.X86.HasFMA, "fma")
 		add(cpu.X86.HasF16C, "f16c")
+	}
+	if k == "avx512" {
+		add(cpu.X86.HasAVX512F, "avx512f")
+		add(cpu.X86.HasAVX512BW, "avx512bw")
+		add(cpu.X86.HasAVX512DQ, "avx512dq")
+		add(cpu.X86.HasAVX512VL, "avx512vl")
+		add(cpu.X86.HasAVX512VNNI, "avx512vnni")
 	}
 	return f
 }

@@ -188,10 +188,10 @@ func outer12F32Generic(dst, w []float32, ldw int, xt []float32, ldp, k, p int) {
 		wr := w[j*ldw : j*ldw+k]
 		acc := dst[j*p : j*p+p]
 		for i := range acc {
-			xp := xt[(i/16)*ldp+i%16:]
+			x0 := (i/16)*ldp + i%16
 			var s float32
 			for kk, wv := range wr {
-				s += wv * xp[16*kk]
+				s += wv * xt[x0+16*kk]
 			}
 			acc[i] = s
 		}
