@@ -40,7 +40,7 @@ func (r *Runner) Linear(out, x []float32, w *Mat, b []float32, N int) {
 func (r *Runner) LinearAct(out, x []float32, w *Mat, b []float32, N int, act Act) {
 	checkLinear(out, x, w, b, N)
 	K, M := w.Cols, w.Rows
-	if wideN(N, w) {
+	if wideN(N, w) && !r.invariant {
 		kc := wideKC(N, K, w.DType)
 		np := (N + outerNR - 1) / outerNR
 		var xt, xs []float32
