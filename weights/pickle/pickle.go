@@ -12,16 +12,23 @@
 // not read at Open but one tensor at a time by (*File).Float32, straight into
 // the caller's buffer. Storage offsets and strided views are honoured.
 //
-// Before unpickling, every pickle is scanned opcode by opcode and each
-// declared length is checked against the bytes that remain, and a panic in
-// the unpickler is recovered and returned as an error: malformed input yields
-// an error, never a panic or a huge allocation.
+// Before unpickling, every pickle is scanned opcode by opcode: each declared
+// length is checked against the bytes that remain, and the whole pickle
+// against budgets of opcodes, MARK depth and integer size (see scan.go), so
+// that unpickling takes memory and time linear in a pickle of bounded size.
+// A panic in the unpickler is recovered and returned as an error. Every
+// tensor view must lie inside its storage and address no more elements than
+// the storage holds (no stride-0 expansions), and compressed storages may
+// inflate to at most twice the bytes the tensors hold (plus 64 MiB): malformed
+// or crafted input yields a one-line error, never a panic or a huge
+// allocation.
 package pickle
 
 import (
 	"archive/zip"
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -29,6 +36,7 @@ import (
 	"math"
 	"math/big"
 	"os"
+	"slices"
 	"strings"
 
 	gopickle "github.com/nlpodyssey/gopickle/pickle"
@@ -87,8 +95,13 @@ var (
 // legacyMagic is torch's MAGIC_NUMBER, the first pickle of a legacy file.
 const legacyMagic = "1950a86a20f9469cfc6c"
 
-// maxPickleSize bounds data.pkl: the pickle holds names and shapes, not data.
-const maxPickleSize = 1 << 30
+// maxPickleSize bounds data.pkl and each pickle of a legacy file: the
+// pickle holds names and shapes, not data (gpt2-xl's is about 100 KB).
+const maxPickleSize = 64 << 20
+
+// inflateSlack is what compressed storages may inflate to beyond twice the
+// bytes the tensors hold.
+const inflateSlack = 64 << 20
 
 // TensorInfo describes one tensor of a checkpoint.
 type TensorInfo struct {
@@ -113,6 +126,10 @@ type File struct {
 	f       *os.File
 	tensors []TensorInfo
 	refs    map[string]*tensorRef
+
+	// inflated counts the bytes compressed storages inflated to so far;
+	// inflateBudget bounds it (twice the tensors' bytes plus inflateSlack).
+	inflated, inflateBudget int64
 }
 
 type storageClass struct {
@@ -143,7 +160,17 @@ type tensorRef struct {
 
 // Open reads the object and storage layout of the checkpoint at path. Call
 // Close to release the file.
-func Open(path string) (file *File, err error) {
+func Open(path string) (*File, error) { return OpenContext(context.Background(), path) }
+
+// OpenContext is Open that stops unpickling when ctx is done. path must be a
+// regular file (or a symlink to one): a FIFO or a device is refused before
+// it is opened.
+func OpenContext(ctx context.Context, path string) (file *File, err error) {
+	if fi, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("pickle: %w", err)
+	} else if !fi.Mode().IsRegular() && !fi.IsDir() {
+		return nil, fmt.Errorf("pickle: %s is a %s, not a regular file; give the checkpoint file itself", path, fileKind(fi.Mode()))
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("pickle: %w", err)
@@ -162,10 +189,27 @@ func Open(path string) (file *File, err error) {
 	if err != nil {
 		return nil, err
 	}
-	return open(f, fi.Size())
+	return open(ctx, f, fi.Size())
 }
 
-func open(f *os.File, size int64) (*File, error) {
+// fileKind names a non-regular file mode for an error message.
+func fileKind(m os.FileMode) string {
+	switch {
+	case m&os.ModeNamedPipe != 0:
+		return "named pipe (FIFO)"
+	case m&os.ModeCharDevice != 0:
+		return "character device"
+	case m&os.ModeDevice != 0:
+		return "device"
+	case m&os.ModeSocket != 0:
+		return "socket"
+	case m.IsDir():
+		return "directory"
+	}
+	return "special file"
+}
+
+func open(ctx context.Context, f *os.File, size int64) (*File, error) {
 	var head [264]byte // up to the tar magic at 257
 	n, err := f.ReadAt(head[:], 0)
 	if err != nil && !errors.Is(err, io.EOF) { // EOF: a file shorter than head
@@ -173,18 +217,18 @@ func open(f *os.File, size int64) (*File, error) {
 	}
 	switch {
 	case n >= 4 && string(head[:4]) == "PK\x03\x04":
-		return openZip(f, size)
+		return openZip(ctx, f, size)
 	case n >= 262 && string(head[257:262]) == "ustar":
 		return nil, fmt.Errorf("%w: the tar-based checkpoint format of torch < 0.4 is not supported; re-save it with a recent torch.save", ErrNotCheckpoint)
 	case n >= 2 && head[0] == 0x80:
-		return openLegacy(f, size)
+		return openLegacy(ctx, f, size)
 	case n == 0:
 		return nil, fmt.Errorf("%w: the file is empty; re-download it", ErrNotCheckpoint)
 	}
 	return nil, fmt.Errorf("%w: neither a zip archive nor a pickle stream (first bytes % x)", ErrNotCheckpoint, head[:min(n, 4)])
 }
 
-func openZip(f *os.File, size int64) (*File, error) {
+func openZip(ctx context.Context, f *os.File, size int64) (*File, error) {
 	zr, err := zip.NewReader(f, size)
 	if err != nil {
 		return nil, fmt.Errorf("corrupt zip archive: %w; re-download the file", err)
@@ -258,7 +302,7 @@ func openZip(f *os.File, size int64) (*File, error) {
 		storages[key] = st
 		return st, nil
 	}
-	obj, err := unpickle(data, int64(len(data)), persistentLoad)
+	obj, err := unpickle(ctx, data, int64(len(data)), persistentLoad)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", pkl.Name, err)
 	}
@@ -283,11 +327,11 @@ func readEntry(e *zip.File, limit int64) ([]byte, error) {
 	return b, nil
 }
 
-func openLegacy(f *os.File, size int64) (*File, error) {
+func openLegacy(ctx context.Context, f *os.File, size int64) (*File, error) {
 	var pos int64
 	next := func(what string, persistentLoad func(any) (any, error)) (any, error) {
 		br := bufio.NewReader(io.NewSectionReader(f, pos, size-pos))
-		n, err := scanPickle(br, size-pos)
+		n, err := scanPickle(br, min(size-pos, maxPickleSize))
 		if err != nil {
 			return nil, fmt.Errorf("legacy checkpoint: %s at byte %d: %w", what, pos, err)
 		}
@@ -295,7 +339,7 @@ func openLegacy(f *os.File, size int64) (*File, error) {
 		if _, err := f.ReadAt(buf, pos); err != nil {
 			return nil, fmt.Errorf("legacy checkpoint: %s: %w", what, err)
 		}
-		obj, err := unpickle(buf, n, persistentLoad)
+		obj, err := unpickle(ctx, buf, n, persistentLoad)
 		if err != nil {
 			return nil, fmt.Errorf("legacy checkpoint: %s at byte %d: %w", what, pos, err)
 		}
@@ -447,12 +491,16 @@ func storageArgs(t *types.Tuple) (storageClass, string, int64, error) {
 }
 
 // unpickle decodes one pickle held in buf (whose first n bytes are the scanned
-// pickle), with torch's classes and the given persistent_load.
-func unpickle(buf []byte, n int64, persistentLoad func(any) (any, error)) (any, error) {
+// pickle), with torch's classes and the given persistent_load, until ctx is
+// done.
+func unpickle(ctx context.Context, buf []byte, n int64, persistentLoad func(any) (any, error)) (any, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	if _, err := scanPickle(bufio.NewReader(bytes.NewReader(buf)), n); err != nil {
 		return nil, err
 	}
-	u := gopickle.NewUnpickler(bytes.NewReader(buf))
+	u := gopickle.NewUnpickler(&ctxReader{ctx: ctx, r: bytes.NewReader(buf[:n])})
 	u.FindClass = findClass
 	if persistentLoad != nil {
 		u.PersistentLoad = persistentLoad
@@ -462,6 +510,38 @@ func unpickle(buf []byte, n int64, persistentLoad func(any) (any, error)) (any, 
 		}
 	}
 	return u.Load()
+}
+
+// ctxReader is the unpickler's input: it fails once ctx is done, checked
+// every ctxEvery bytes.
+type ctxReader struct {
+	ctx   context.Context
+	r     *bytes.Reader
+	count int
+}
+
+const ctxEvery = 1 << 12
+
+func (c *ctxReader) tick(n int) error {
+	if c.count += n; c.count >= ctxEvery {
+		c.count = 0
+		return c.ctx.Err()
+	}
+	return nil
+}
+
+func (c *ctxReader) Read(p []byte) (int, error) {
+	if err := c.tick(len(p)); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+func (c *ctxReader) ReadByte() (byte, error) {
+	if err := c.tick(1); err != nil {
+		return 0, err
+	}
+	return c.r.ReadByte()
 }
 
 // findClass resolves the globals a state dict pickle refers to.
@@ -649,7 +729,48 @@ func newFile(format string, f *os.File, obj any) (*File, error) {
 	if len(file.tensors) == 0 {
 		return nil, fmt.Errorf("%w: the %s holds no tensors", ErrNotCheckpoint, typeName(obj))
 	}
+	var held int64 // bytes the tensors address
+	for _, t := range file.refs {
+		held += t.numel() * int64(t.st.class.size) // numel <= storage numel: no overflow
+	}
+	file.inflateBudget = 2*held + inflateSlack
+	for _, name := range sortedRefs(file.refs) {
+		if zf := file.refs[name].st.rootStorage().zf; zf != nil && zf.UncompressedSize64 > uint64(file.inflateBudget) {
+			return nil, file.inflateError(name, zf)
+		}
+	}
 	return file, nil
+}
+
+func sortedRefs(m map[string]*tensorRef) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func (f *File) inflateError(name string, zf *zip.File) error {
+	return fmt.Errorf("tensor %q: compressed zip entry %s inflates to %d bytes, and this checkpoint's compressed storages may inflate to %d bytes in all (twice the %d bytes its tensors hold, plus %d); re-save it with torch.save, which stores storages uncompressed",
+		name, zf.Name, zf.UncompressedSize64, f.inflateBudget, (f.inflateBudget-inflateSlack)/2, inflateSlack)
+}
+
+// numel returns the number of elements the view addresses.
+func (t *tensorRef) numel() int64 {
+	n := int64(1)
+	for _, d := range t.shape {
+		n *= int64(d)
+	}
+	return n
+}
+
+// rootStorage returns the storage that holds st's data.
+func (st *storage) rootStorage() *storage {
+	if st.root != nil {
+		return st.root
+	}
+	return st
 }
 
 // validate checks that every element the view addresses lies in its storage.
@@ -671,6 +792,9 @@ func (t *tensorRef) validate() error {
 	}
 	if last >= t.st.numel {
 		return fmt.Errorf("shape %v, stride %v at offset %d reach element %d of storage %q, which holds %d; re-download the file", t.shape, t.stride, t.offset, last, t.st.key, t.st.numel)
+	}
+	if numel > t.st.numel {
+		return fmt.Errorf("shape %v, stride %v address %d elements of storage %q, which holds %d (a stride-0 expansion); save a contiguous copy of the tensor (tensor.contiguous())", t.shape, t.stride, numel, t.st.key, t.st.numel)
 	}
 	return nil
 }
@@ -712,7 +836,7 @@ func (f *File) Float32(name string, dst []float32) error {
 	if numel == 0 {
 		return nil
 	}
-	ra, base, err := t.st.reader()
+	ra, base, err := f.reader(name, t.st)
 	if err != nil {
 		return fmt.Errorf("pickle: tensor %q: %w", name, err)
 	}
@@ -786,11 +910,13 @@ func (t *tensorRef) contiguous() bool {
 	return true
 }
 
-// reader returns the root storage's data and the element offset of st in it.
-func (st *storage) reader() (io.ReaderAt, int64, error) {
-	root, off := st, int64(0)
+// reader returns the data of the root storage of st, the storage of tensor
+// name, and the element offset of st in it. A compressed entry is inflated
+// whole, within the File's inflate budget.
+func (f *File) reader(name string, st *storage) (io.ReaderAt, int64, error) {
+	root, off := st.rootStorage(), int64(0)
 	if st.root != nil {
-		root, off = st.root, st.off
+		off = st.off
 	}
 	if root.data != nil {
 		return root.data, off, nil
@@ -799,7 +925,12 @@ func (st *storage) reader() (io.ReaderAt, int64, error) {
 		return nil, 0, fmt.Errorf("storage %q has no data", root.key)
 	}
 	// A compressed entry (torch writes them stored): read it whole.
-	b, err := readEntry(root.zf, int64(root.zf.UncompressedSize64))
+	if root.zf.UncompressedSize64 > uint64(f.inflateBudget-f.inflated) {
+		return nil, 0, f.inflateError(name, root.zf)
+	}
+	size := int64(root.zf.UncompressedSize64)
+	f.inflated += size
+	b, err := readEntry(root.zf, size)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -3,6 +3,7 @@ package pickle
 import (
 	"archive/zip"
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/gpt2bench/gpt2bench/weights/internal/half"
@@ -460,5 +462,131 @@ func TestOpenDirectory(t *testing.T) {
 	_, err := Open(t.TempDir())
 	if err == nil || strings.Contains(err.Error(), "empty") || !strings.Contains(err.Error(), "read the first bytes") {
 		t.Errorf("Open(directory) = %v, want a read error", err)
+	}
+}
+
+// TestBudgets checks that crafted pickles and views fail fast with the
+// budget they exceed named (issue 16's crashers, made small).
+func TestBudgets(t *testing.T) {
+	pickle := func(body ...[]byte) []byte {
+		b := []byte{0x80, 2}
+		for _, x := range body {
+			b = append(b, x...)
+		}
+		return append(b, '.')
+	}
+	long4 := append([]byte{0x8b}, binary.LittleEndian.AppendUint32(nil, maxIntBytes+1)...)
+	long4 = append(long4, bytes.Repeat([]byte{0x7f}, maxIntBytes+1)...)
+	stride0 := []ptTensor{{name: "w", storage: "FloatStorage", key: "0", data: f32bytes(1), numel: 1, shape: []int{1000, 1000}, stride: []int{0, 0}}}
+	tests := []struct {
+		name string
+		pkl  []byte
+		ts   []ptTensor
+		want string
+	}{
+		{"mark-run", pickle(bytes.Repeat([]byte{'('}, maxMarkDepth+1)), nil, "nests more than 256 MARKs"},
+		{"long4", pickle(long4), nil, "pickle integer of 65 bytes"},
+		{"decimal-long", pickle([]byte("L" + strings.Repeat("9", 1000) + "L\n")), nil, "line longer than 256 bytes"},
+		{"decimal-int", pickle([]byte("I" + strings.Repeat("9", 1000) + "\n")), nil, "line longer than 256 bytes"},
+		{"opcodes", pickle(bytes.Repeat([]byte{'N'}, maxOpcodes+1)), nil, "more than 1048576 opcodes"},
+		{"stride-0", nil, stride0, `address 1000000 elements of storage "0", which holds 1 (a stride-0 expansion)`},
+	}
+	for _, tc := range tests {
+		for _, format := range []string{FormatZip, FormatLegacy} {
+			t.Run(tc.name+"/"+format, func(t *testing.T) {
+				var path string
+				if format == FormatZip {
+					path = writeZip(t, tc.ts, tc.pkl)
+				} else {
+					path = writeTemp(t, "legacy.bin", legacyBytes(tc.ts, tc.pkl))
+				}
+				f, err := Open(path)
+				if err == nil {
+					f.Close()
+					t.Fatal("no error")
+				}
+				if !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+					t.Errorf("err = %q, want one line containing %q", err, tc.want)
+				}
+			})
+		}
+	}
+}
+
+// TestInflateBudget: a compressed storage entry larger than the budget (twice
+// the tensors' bytes plus inflateSlack) is refused at Open, before it is
+// inflated.
+func TestInflateBudget(t *testing.T) {
+	const numel = (inflateSlack + 1<<20) / 4
+	ts := []ptTensor{{name: "w", storage: "FloatStorage", key: "0", numel: numel, shape: []int{4}, stride: []int{1}}}
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	w, _ := zw.CreateHeader(&zip.FileHeader{Name: "a/data.pkl", Method: zip.Store})
+	w.Write(statePickle(ts, false))
+	w, _ = zw.CreateHeader(&zip.FileHeader{Name: "a/data/0", Method: zip.Deflate})
+	zeros := make([]byte, 1<<20)
+	for range numel * 4 / len(zeros) {
+		w.Write(zeros)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	path := writeTemp(t, "bomb.bin", buf.Bytes())
+	f, err := Open(path)
+	if err == nil {
+		f.Close()
+		t.Fatal("no error")
+	}
+	if want := "compressed zip entry a/data/0 inflates to 68157440 bytes"; !strings.Contains(err.Error(), want) {
+		t.Errorf("err = %q, want it to contain %q", err, want)
+	}
+
+	// Within the budget, a compressed storage reads, and every read counts.
+	ts = []ptTensor{{name: "w", storage: "FloatStorage", key: "0", numel: 4, shape: []int{4}, stride: []int{1}}}
+	buf.Reset()
+	zw = zip.NewWriter(&buf)
+	w, _ = zw.CreateHeader(&zip.FileHeader{Name: "a/data.pkl", Method: zip.Store})
+	w.Write(statePickle(ts, false))
+	w, _ = zw.CreateHeader(&zip.FileHeader{Name: "a/data/0", Method: zip.Deflate})
+	w.Write(f32bytes(1, 2, 3, 4))
+	zw.Close()
+	f, err = Open(writeTemp(t, "ok.bin", buf.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	got := make([]float32, 4)
+	if err := f.Float32("w", got); err != nil || got[3] != 4 {
+		t.Fatalf("Float32 = %v, %v", got, err)
+	}
+	if f.inflated != 16 || f.inflateBudget != 2*16+inflateSlack {
+		t.Errorf("inflated %d of budget %d, want 16 of %d", f.inflated, f.inflateBudget, 2*16+inflateSlack)
+	}
+}
+
+// TestOpenNotRegular: a FIFO or a device is refused before it is opened
+// (opening a FIFO would block; /dev/zero reads without end).
+func TestOpenNotRegular(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "fifo.bin")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Skip("mkfifo:", err)
+	}
+	link := filepath.Join(t.TempDir(), "zero.bin")
+	if err := os.Symlink("/dev/zero", link); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]string{fifo: "is a named pipe (FIFO), not a regular file", link: "is a character device, not a regular file"} {
+		if _, err := Open(path); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Open(%s) = %v, want %q", path, err, want)
+		}
+	}
+}
+
+// TestOpenCanceled: unpickling stops when the context is done.
+func TestOpenCanceled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := OpenContext(ctx, zipFixture); !errors.Is(err, context.Canceled) {
+		t.Errorf("err = %v, want context.Canceled", err)
 	}
 }

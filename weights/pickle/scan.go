@@ -7,10 +7,24 @@ import (
 	"io"
 )
 
+// Budgets of one pickle, checked by scanPickle before gopickle runs: a state
+// dict pickle of the largest GPT-2 (gpt2-xl, about 600 tensors) uses about
+// 20 thousand opcodes, a mark depth of 4 and no integer wider than 10 bytes
+// (the legacy magic number), so each limit leaves a wide margin while
+// bounding what a crafted pickle can make the unpickler allocate (about 100
+// bytes per opcode at most) and how long it can make it work (linear).
+const (
+	maxOpcodes   = 1 << 20 // opcodes, each one stack slot or memo entry at most
+	maxMarkDepth = 256     // open MARKs: each allocates a stack in gopickle
+	maxIntBytes  = 64      // LONG1/LONG4 bytes: gopickle decodes them in quadratic time
+	maxLineBytes = 256     // decimal INT, LONG, FLOAT, GET, PUT and global-name lines
+)
+
 // scanPickle walks one pickle's opcodes from r, which holds at most limit
 // bytes, and returns the pickle's length up to and including STOP. It checks
 // every declared length against what is left, so that the unpickler never
-// allocates for data that is not there (gopickle allocates first, then reads).
+// allocates for data that is not there (gopickle allocates first, then
+// reads), and it enforces the budgets above, naming the one exceeded.
 func scanPickle(r *bufio.Reader, limit int64) (int64, error) {
 	var n int64
 	readN := func(k int64) ([]byte, error) {
@@ -31,10 +45,15 @@ func scanPickle(r *bufio.Reader, limit int64) (int64, error) {
 		n += k
 		return nil, nil
 	}
-	readLine := func() error {
+	// readLine reads a newline-terminated argument of at most max bytes.
+	readLine := func(max int64) error {
+		start := n
 		for {
 			if n >= limit {
 				return io.ErrUnexpectedEOF
+			}
+			if max > 0 && n-start > max {
+				return fmt.Errorf("line longer than %d bytes (the budget of this opcode)", max)
 			}
 			c, err := r.ReadByte()
 			if err != nil {
@@ -46,6 +65,7 @@ func scanPickle(r *bufio.Reader, limit int64) (int64, error) {
 			}
 		}
 	}
+	ops, depth := 0, 0
 	for {
 		if n >= limit {
 			return n, fmt.Errorf("pickle ends at byte %d without a STOP opcode", n)
@@ -56,6 +76,17 @@ func scanPickle(r *bufio.Reader, limit int64) (int64, error) {
 		}
 		at := n
 		n++
+		if ops++; ops > maxOpcodes {
+			return n, fmt.Errorf("pickle has more than %d opcodes (the budget of a state dict pickle) at byte %d; the file is not a plain state dict", maxOpcodes, at)
+		}
+		switch op {
+		case '(': // MARK
+			if depth++; depth > maxMarkDepth {
+				return n, fmt.Errorf("pickle nests more than %d MARKs at byte %d (the budget of a state dict pickle); the file is not a plain state dict", maxMarkDepth, at)
+			}
+		case 't', 'l', 'd', 'e', 'u', '1', 0x90, 0x91, 'o', 'i': // pop a MARK
+			depth = max(depth-1, 0)
+		}
 		var k int64 = -1 // bytes of fixed-size argument
 		var lenBytes int // size of a length prefix
 		switch op {
@@ -74,15 +105,20 @@ func scanPickle(r *bufio.Reader, limit int64) (int64, error) {
 			k = 8
 		case 0x95: // FRAME: its contents are opcodes, scanned in line
 			k = 8
-		case 'I', 'L', 'F', 'S', 'V', 'P', 'g', 'p':
-			if err := readLine(); err != nil {
+		case 'I', 'L', 'F', 'g', 'p': // numbers: parsed in superlinear time
+			if err := readLine(maxLineBytes); err != nil {
+				return n, fmt.Errorf("pickle opcode %q at byte %d: %w", op, at, err)
+			}
+			continue
+		case 'S', 'V', 'P':
+			if err := readLine(0); err != nil {
 				return n, fmt.Errorf("pickle opcode %q at byte %d: unterminated line: %w", op, at, err)
 			}
 			continue
 		case 'c', 'i':
 			for range 2 {
-				if err := readLine(); err != nil {
-					return n, fmt.Errorf("pickle opcode %q at byte %d: unterminated line: %w", op, at, err)
+				if err := readLine(maxLineBytes); err != nil {
+					return n, fmt.Errorf("pickle opcode %q at byte %d: %w", op, at, err)
 				}
 			}
 			continue
@@ -120,6 +156,9 @@ func scanPickle(r *bufio.Reader, limit int64) (int64, error) {
 			}
 		case 8:
 			size = binary.LittleEndian.Uint64(b)
+		}
+		if (op == 0x8a || op == 0x8b) && size > maxIntBytes {
+			return n, fmt.Errorf("pickle integer of %d bytes at byte %d, more than the %d-byte budget; the file is not a plain state dict", size, at, maxIntBytes)
 		}
 		if size > uint64(limit-n) {
 			return n, fmt.Errorf("pickle opcode 0x%02x at byte %d declares %d bytes, only %d remain", op, at, size, limit-n)
