@@ -16,7 +16,23 @@ type Config struct {
 	NInner       int     `json:"n_inner"`             // MLP width; 0 means 4*C
 	LayerNormEps float32 `json:"layer_norm_epsilon"`  // 1e-5 for every released GPT-2
 	Activation   string  `json:"activation_function"` // "gelu_new" (tanh approximation) or "gelu" (erf)
+	// UntiedLMHead is true for a checkpoint with its own lm_head.weight
+	// (config.json tie_word_embeddings false); false, the default and
+	// every released GPT-2, ties the LM head to wte.
+	UntiedLMHead bool `json:"untied_lm_head,omitempty"`
 }
+
+// Upper bounds of a Config, far above every released GPT-2 (V 50257,
+// maxT 1024, C 1600, L 48, F 6400): they keep every size product inside
+// int64 and turn an absurd config.json into an error naming the field.
+const (
+	MaxVocabSize    = 1 << 22
+	MaxPositions    = 1 << 22
+	MaxEmbd         = 1 << 16
+	MaxLayers       = 1 << 10
+	MaxInner        = 1 << 18
+	MaxLayerNormEps = 1 // eps ≥ 1 swamps the variance of any real activation
+)
 
 // Presets are the released GPT-2 architectures, by Hugging Face name.
 var presets = map[string]Config{
@@ -57,7 +73,11 @@ func (c Config) NumParams() int64 {
 		2*C + // ln_2
 		C*F + F + // c_fc
 		F*C + C // mlp c_proj
-	return int64(c.VocabSize)*C + int64(c.NPositions)*C + int64(c.NLayer)*perLayer + 2*C
+	n := int64(c.VocabSize)*C + int64(c.NPositions)*C + int64(c.NLayer)*perLayer + 2*C
+	if c.UntiedLMHead {
+		n += int64(c.VocabSize) * C
+	}
+	return n
 }
 
 // Validate reports a configuration the forward pass cannot run.
@@ -66,20 +86,21 @@ func (c Config) Validate() error {
 	positive := []struct {
 		name string
 		v    int
-	}{{"vocab_size", c.VocabSize}, {"n_positions", c.NPositions}, {"n_embd", c.NEmbd}, {"n_layer", c.NLayer}, {"n_head", c.NHead}}
+		max  int
+	}{{"vocab_size", c.VocabSize, MaxVocabSize}, {"n_positions", c.NPositions, MaxPositions}, {"n_embd", c.NEmbd, MaxEmbd}, {"n_layer", c.NLayer, MaxLayers}, {"n_head", c.NHead, MaxEmbd}}
 	for _, p := range positive {
-		if p.v <= 0 {
-			errs = append(errs, fmt.Errorf("%s is %d, want > 0", p.name, p.v))
+		if p.v <= 0 || p.v > p.max {
+			errs = append(errs, fmt.Errorf("%s is %d, want 1..%d", p.name, p.v, p.max))
 		}
 	}
-	if c.NInner < 0 {
-		errs = append(errs, fmt.Errorf("n_inner is %d, want >= 0 (0 means 4*n_embd)", c.NInner))
+	if c.NInner < 0 || c.NInner > MaxInner {
+		errs = append(errs, fmt.Errorf("n_inner is %d, want 0..%d (0 means 4*n_embd)", c.NInner, MaxInner))
 	}
 	if c.NHead > 0 && c.NEmbd%c.NHead != 0 {
 		errs = append(errs, fmt.Errorf("n_embd %d is not a multiple of n_head %d", c.NEmbd, c.NHead))
 	}
-	if !(c.LayerNormEps > 0) {
-		errs = append(errs, fmt.Errorf("layer_norm_epsilon is %g, want > 0", c.LayerNormEps))
+	if !(c.LayerNormEps > 0 && c.LayerNormEps <= MaxLayerNormEps) {
+		errs = append(errs, fmt.Errorf("layer_norm_epsilon is %g, want > 0 and <= %d (1e-5 for GPT-2)", c.LayerNormEps, MaxLayerNormEps))
 	}
 	switch c.Activation {
 	case "gelu_new", "gelu_pytorch_tanh", "gelu_fast", "gelu":

@@ -8,7 +8,7 @@ import (
 // GenerateOptions control Generate.
 type GenerateOptions struct {
 	MaxNewTokens int           // tokens to append to each prompt
-	Sampling     SampleOptions // greedy when Temperature is 0
+	Sampling     SampleOptions // greedy when Temperature is below MinTemperature
 	// StopAtEOS ends a sequence at EOS (it is included in the output);
 	// the batch stops when every sequence has.
 	StopAtEOS bool
@@ -49,6 +49,7 @@ func Generate(ctx context.Context, be Backend, prompts [][]int32, opts GenerateO
 	if err := opts.Sampling.Validate(); err != nil {
 		return nil, fmt.Errorf("model: %w", err)
 	}
+	opts.Sampling = opts.Sampling.Normalized()
 	if ds, ok := be.(DeviceSampler); ok && ds.SamplesOnDevice(opts.Sampling) {
 		return generateOnDevice(ctx, ds, prompts, opts)
 	}

@@ -22,7 +22,8 @@ import (
 // loops. Weights are float32 only.
 type GonumModel struct {
 	cfg    Config
-	wte    blas32.General // [V, C] embeddings, and the LM head
+	wte    blas32.General // [V, C] embeddings
+	lmHead blas32.General // [V, C] the LM head: wte when tied
 	wpe    []float32      // [maxT, C]
 	layers []gonumLayer
 	lnFW   []float32 // [C]
@@ -55,6 +56,10 @@ func NewGonum(cfg Config, p *Params) (*GonumModel, error) {
 	}
 	C, F, V := cfg.NEmbd, cfg.Inner(), cfg.VocabSize
 	m := &GonumModel{cfg: cfg, wte: general(p.WTE, V, C), wpe: p.WPE, lnFW: p.LnFW, lnFB: p.LnFB}
+	m.lmHead = m.wte
+	if cfg.UntiedLMHead {
+		m.lmHead = general(p.LMHead, V, C)
+	}
 	m.layers = make([]gonumLayer, cfg.NLayer)
 	for i, lp := range p.Layers {
 		m.layers[i] = gonumLayer{
@@ -352,7 +357,7 @@ func (s *GonumSession) attention(l, T int) {
 	}
 }
 
-// head applies ln_f and the tied LM head (logits = ln_f(x)·wteᵀ, one SGEMM)
+// head applies ln_f and the LM head (logits = ln_f(x)·lm_headᵀ, wte when tied; one SGEMM)
 // to every row (all) or the last row of each sequence.
 func (s *GonumSession) head(logits []float32, T int, all bool) {
 	cfg := s.m.cfg
@@ -374,7 +379,7 @@ func (s *GonumSession) head(logits []float32, T int, all bool) {
 	}
 	s.end(-1, OpLNF)
 	s.begin(-1, OpLogits)
-	gonumLinear(logits, rows, s.m.wte, nil, n) // [n, V]
+	gonumLinear(logits, rows, s.m.lmHead, nil, n) // [n, V]
 	s.end(-1, OpLogits)
 }
 

@@ -9,8 +9,12 @@ import (
 // Options choose how a Model runs.
 type Options struct {
 	DType   tensor.DType // storage of the linear weights and LM head; F32 by default
-	Threads int          // cores an op is split across; 0 means GOMAXPROCS
+	Threads int          // cores an op is split across; 0 means GOMAXPROCS, at most MaxThreads
 }
+
+// MaxThreads bounds Options.Threads: each worker is a goroutine with a job
+// queue, and no machine splits one op usefully across more.
+const MaxThreads = 1 << 12
 
 // Model is GPT-2's weights laid out for the forward pass, plus the worker
 // pool its ops run on. It is read-only after New, so any number of
@@ -19,7 +23,8 @@ type Model struct {
 	cfg    Config
 	opts   Options
 	pool   *tensor.Pool
-	wte    *tensor.Mat // [V, C] embeddings, and the LM head
+	wte    *tensor.Mat // [V, C] embeddings
+	lmHead *tensor.Mat // [V, C] the LM head: wte when tied
 	wpe    []float32   // [maxT, C]
 	layers []layer
 	lnFW   []float32  // [C]
@@ -48,6 +53,9 @@ func New(cfg Config, p *Params, opts Options) (*Model, error) {
 	if err := p.Validate(cfg); err != nil {
 		return nil, err
 	}
+	if opts.Threads < 0 || opts.Threads > MaxThreads {
+		return nil, fmt.Errorf("model: %d threads, want 0..%d (0 = GOMAXPROCS)", opts.Threads, MaxThreads)
+	}
 	C, F, V := cfg.NEmbd, cfg.Inner(), cfg.VocabSize
 	conv := func(data []float32, rows, cols int) (*tensor.Mat, error) {
 		m := tensor.NewMat(data, rows, cols)
@@ -64,6 +72,12 @@ func New(cfg Config, p *Params, opts Options) (*Model, error) {
 	var err error
 	if m.wte, err = conv(p.WTE, V, C); err != nil {
 		return nil, fmt.Errorf("model: convert wte: %w", err)
+	}
+	m.lmHead = m.wte
+	if cfg.UntiedLMHead {
+		if m.lmHead, err = conv(p.LMHead, V, C); err != nil {
+			return nil, fmt.Errorf("model: convert lm_head: %w", err)
+		}
 	}
 	m.layers = make([]layer, cfg.NLayer)
 	for i, lp := range p.Layers {
@@ -97,6 +111,9 @@ func (m *Model) Threads() int { return m.pool.Threads() }
 // WeightBytes returns the memory the weights occupy as the Model holds them.
 func (m *Model) WeightBytes() int64 {
 	n := m.wte.Bytes() + 4*int64(len(m.wpe)+len(m.lnFW)+len(m.lnFB))
+	if m.lmHead != m.wte {
+		n += m.lmHead.Bytes()
+	}
 	for _, l := range m.layers {
 		n += l.attnW.Bytes() + l.projW.Bytes() + l.fcW.Bytes() + l.fcProjW.Bytes()
 		n += 4 * int64(len(l.ln1W)+len(l.ln1B)+len(l.ln2W)+len(l.ln2B)+len(l.attnB)+len(l.projB)+len(l.fcB)+len(l.fcProjB))

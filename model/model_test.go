@@ -260,6 +260,12 @@ func TestConfigValidate(t *testing.T) {
 		{"zero layers", func(c *Config) { c.NLayer = 0 }, "n_layer is 0"},
 		{"activation", func(c *Config) { c.Activation = "relu" }, "not supported"},
 		{"eps", func(c *Config) { c.LayerNormEps = 0 }, "layer_norm_epsilon"},
+		{"eps-inf", func(c *Config) { c.LayerNormEps = float32(math.Inf(1)) }, "layer_norm_epsilon is +Inf, want > 0 and <= 1"},
+		{"eps-nan", func(c *Config) { c.LayerNormEps = float32(math.NaN()) }, "layer_norm_epsilon is NaN"},
+		{"positions-huge", func(c *Config) { c.NPositions = MaxPositions + 1 }, "n_positions is 4194305, want 1..4194304"},
+		{"vocab-huge", func(c *Config) { c.VocabSize = 1 << 40 }, "vocab_size is 1099511627776, want 1..4194304"},
+		{"layers-huge", func(c *Config) { c.NLayer = MaxLayers + 1 }, "n_layer is 1025, want 1..1024"},
+		{"inner-huge", func(c *Config) { c.NInner = MaxInner + 1 }, "n_inner is 262145, want 0..262144"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

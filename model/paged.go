@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/gpt2bench/gpt2bench/internal/sysmem"
 	"github.com/gpt2bench/gpt2bench/tensor"
 )
 
@@ -37,6 +38,10 @@ func NewKVBlocks(cfg Config, blockSize, numBlocks int) (*KVBlocks, error) {
 	n := int64(cfg.NLayer) * int64(numBlocks) * int64(blockSize) * int64(cfg.NEmbd)
 	if n > math.MaxInt32*int64(64) { // 2^37 floats = 512 GiB per tensor: nothing real asks for this
 		return nil, fmt.Errorf("model: KV cache of %d blocks of %d positions is %d values per tensor; too large", numBlocks, blockSize, n)
+	}
+	what := fmt.Sprintf("model: a KV cache of %d block(s) of %d positions (2·n_layer %d·n_embd %d float32s per position)", numBlocks, blockSize, cfg.NLayer, cfg.NEmbd)
+	if err := sysmem.Check(what, 8*n); err != nil {
+		return nil, fmt.Errorf("%w; ask for fewer positions or sequences", err)
 	}
 	return &KVBlocks{cfg: cfg, blockSize: blockSize, numBlocks: numBlocks, k: make([]float32, n), v: make([]float32, n)}, nil
 }
@@ -443,7 +448,7 @@ func (r *Ragged) logits(logits []float32, N int) {
 	}
 	r.end(-1, OpLNF)
 	r.begin(-1, OpLogits)
-	r.run.Linear(logits, rows, r.m.wte, nil, n) // [n, V]
+	r.run.Linear(logits, rows, r.m.lmHead, nil, n) // [n, V]
 	r.end(-1, OpLogits)
 }
 

@@ -10,13 +10,14 @@ import (
 // reads. Linear weights are [out, in] (row-major, in contiguous): Hugging
 // Face stores GPT-2's Conv1D weights as [in, out], so a loader transposes
 // attn.c_attn, attn.c_proj, mlp.c_fc and mlp.c_proj once at load time
-// (nanoGPT's list). The LM head is tied to WTE.
+// (nanoGPT's list). The LM head is tied to WTE unless Config.UntiedLMHead.
 type Params struct {
-	WTE    []float32 // [V, C]    token embeddings; also the LM head
+	WTE    []float32 // [V, C]    token embeddings; also the LM head when tied
 	WPE    []float32 // [maxT, C] position embeddings
 	Layers []LayerParams
 	LnFW   []float32 // [C] final layer norm gain
 	LnFB   []float32 // [C] final layer norm bias
+	LMHead []float32 // [V, C] the untied LM head (Config.UntiedLMHead); nil when tied
 }
 
 // LayerParams holds one transformer block's weights. F is Config.Inner().
@@ -74,6 +75,9 @@ func (p *Params) Shapes(cfg Config) []ParamShape {
 		ParamShape{"ln_f.weight", []int{C}, &p.LnFW},
 		ParamShape{"ln_f.bias", []int{C}, &p.LnFB},
 	)
+	if cfg.UntiedLMHead {
+		s = append(s, ParamShape{"lm_head.weight", []int{V, C}, &p.LMHead})
+	}
 	return s
 }
 
@@ -87,6 +91,9 @@ func (p *Params) Validate(cfg Config) error {
 		return fmt.Errorf("model: params have %d layers, config has n_layer %d", len(p.Layers), cfg.NLayer)
 	}
 	var errs []error
+	if !cfg.UntiedLMHead && p.LMHead != nil {
+		errs = append(errs, errors.New("lm_head is set but the config ties it to wte (untied_lm_head false)"))
+	}
 	for _, s := range p.Shapes(cfg) {
 		want := 1
 		for _, d := range s.Shape {

@@ -192,7 +192,7 @@ func (s *Session) Head(x Activation) Activation {
 	in, xn := narrow(x.Data), make([]float32, n*C)
 	tensor.LayerNorm(xn, in, s.m.lnFW, s.m.lnFB, n, C, cfg.LayerNormEps)
 	logits := make([]float32, n*V)
-	s.r.run.Linear(logits, xn, s.m.wte, nil, n)
+	s.r.run.Linear(logits, xn, s.m.lmHead, nil, n)
 	return Activation{Shape: []int{n, V}, Data: widen(logits)}
 }
 
@@ -209,7 +209,7 @@ func (s *GonumSession) Head(x Activation) Activation {
 	in, xn := narrow(x.Data), make([]float32, n*C)
 	gonumLayerNorm(xn, in, s.m.lnFW, s.m.lnFB, C, cfg.LayerNormEps)
 	logits := make([]float32, n*V)
-	gonumLinear(logits, xn, s.m.wte, nil, n)
+	gonumLinear(logits, xn, s.m.lmHead, nil, n)
 	return Activation{Shape: []int{n, V}, Data: widen(logits)}
 }
 
@@ -242,7 +242,7 @@ func (s *RefSession) Head(x Activation) Activation {
 	cfg := s.m.cfg
 	n := len(x.Data) / cfg.NEmbd
 	xm := mat.NewDense(n, cfg.NEmbd, append([]float64(nil), x.Data...))
-	lg := refLMHead(refLayerNorm(xm, s.m.lnF, float64(cfg.LayerNormEps)), s.m.wte)
+	lg := refLMHead(refLayerNorm(xm, s.m.lnF, float64(cfg.LayerNormEps)), s.m.lmHead)
 	return Activation{Shape: []int{n, cfg.VocabSize}, Data: lg.RawMatrix().Data}
 }
 

@@ -21,7 +21,8 @@ import (
 // parameter: about 1 GB for gpt2). It is read-only once built.
 type RefModel struct {
 	cfg    Config
-	wte    *mat.Dense // [V, C] token embeddings; also the LM head
+	wte    *mat.Dense // [V, C] token embeddings
+	lmHead *mat.Dense // [V, C] the LM head: wte when tied
 	wpe    *mat.Dense // [maxT, C] position embeddings
 	layers []refLayer
 	lnF    refNorm // final layer norm
@@ -55,6 +56,10 @@ func NewRef(cfg Config, p *Params) (*RefModel, error) {
 		wte: mat.NewDense(V, C, widen(p.WTE)),
 		wpe: mat.NewDense(cfg.NPositions, C, widen(p.WPE)),
 		lnF: refNorm{widen(p.LnFW), widen(p.LnFB)},
+	}
+	m.lmHead = m.wte
+	if cfg.UntiedLMHead {
+		m.lmHead = mat.NewDense(V, C, widen(p.LMHead))
 	}
 	for _, lp := range p.Layers {
 		m.layers = append(m.layers, refLayer{
@@ -214,7 +219,7 @@ func (s *RefSession) Forward(ctx context.Context, tokens [][]int32, logits []flo
 	if all {
 		s.observe(cfg.NLayer, xf)
 	}
-	lg := s.op(-1, OpLogits, func() output { return output{m: refLMHead(xf, s.m.wte)} }).m // [n, V]
+	lg := s.op(-1, OpLogits, func() output { return output{m: refLMHead(xf, s.m.lmHead)} }).m // [n, V]
 	for i, v := range lg.RawMatrix().Data {
 		logits[i] = float32(v)
 	}

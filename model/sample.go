@@ -7,12 +7,31 @@ import (
 	"slices"
 )
 
+// MinTemperature is the smallest temperature that samples: below it (0
+// included) the choice is greedy, the limit of sampling as the temperature
+// goes to 0. Dividing logits by a smaller one overflows float32 (1/1e-39 is
+// +Inf), and the draw would no longer follow the probabilities.
+const MinTemperature = 1e-4
+
 // SampleOptions choose how the next token is drawn from the logits.
 type SampleOptions struct {
-	Temperature float32 // 0 means greedy (argmax); otherwise logits are divided by it
+	Temperature float32 // below MinTemperature (0 included) means greedy (argmax); otherwise logits are divided by it
 	TopK        int     // keep the K most likely tokens; 0 means all
 	TopP        float32 // keep the smallest set whose probability reaches P; 0 or 1 means all
 	Seed        uint64  // the same seed gives the same tokens
+}
+
+// Greedy reports whether o chooses the argmax: a temperature below
+// MinTemperature.
+func (o SampleOptions) Greedy() bool { return o.Temperature < MinTemperature }
+
+// Normalized returns o with a temperature below MinTemperature set to 0,
+// the greedy choice every backend recognises.
+func (o SampleOptions) Normalized() SampleOptions {
+	if o.Greedy() {
+		o.Temperature = 0
+	}
+	return o
 }
 
 // Validate reports options outside their ranges.
@@ -48,6 +67,7 @@ func NewSampler(opts SampleOptions, v int) (*Sampler, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
+	opts = opts.Normalized()
 	s := &Sampler{opts: opts, rng: rand.New(rand.NewPCG(opts.Seed, opts.Seed^PCGStream))}
 	if opts.Temperature > 0 {
 		s.probs = make([]float32, v)

@@ -5,6 +5,9 @@ import (
 	"fmt"
 )
 
+// MaxBatch bounds the sequences of one Session.
+const MaxBatch = 1 << 16
+
 // Backend is what generation and the benchmark drive: something that
 // advances B sequences through GPT-2 and keeps their KV cache. Session is
 // the CPU implementation; model/cuda provides a GPU one.
@@ -65,8 +68,17 @@ type Session struct {
 // The slice is only valid during the call.
 type HiddenFunc func(i int, x []float32)
 
+// SessionBytes returns the memory of the KV cache NewSession allocates for
+// batch sequences of capacity positions: 2·L·B·capacity·C float32s.
+func SessionBytes(cfg Config, batch, capacity int) int64 {
+	return 8 * int64(cfg.NLayer) * int64(batch) * int64(capacity) * int64(cfg.NEmbd)
+}
+
 // NewSession returns a Session for batch sequences holding up to capacity
-// positions each (0 means n_positions). Its KV cache takes
+// positions each (0 means n_positions): size it to what the run needs
+// (prompt + new tokens). A cache larger than the memory available is
+// refused with both sizes (a *sysmem.Error) before it is allocated. Its KV
+// cache takes
 // 2·L·B·capacity·C float32s.
 func (m *Model) NewSession(batch, capacity int) (*Session, error) {
 	cfg := m.cfg
@@ -76,6 +88,8 @@ func (m *Model) NewSession(batch, capacity int) (*Session, error) {
 	switch {
 	case batch < 1:
 		return nil, fmt.Errorf("model: batch size %d, want >= 1", batch)
+	case batch > MaxBatch:
+		return nil, fmt.Errorf("model: batch size %d, want 1..%d", batch, MaxBatch)
 	case capacity < 1 || capacity > cfg.NPositions:
 		return nil, fmt.Errorf("model: session capacity %d, want 1..%d (n_positions)", capacity, cfg.NPositions)
 	}

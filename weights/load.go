@@ -3,6 +3,7 @@ package weights
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -136,14 +137,14 @@ func fileExists(path string) bool {
 }
 
 func loadFile(ctx context.Context, name, path string, opts Options) (*Model, error) {
-	src, err := openSource(path)
+	src, err := openSource(ctx, path)
 	if err != nil {
 		return nil, fmt.Errorf("weights: %w", err)
 	}
 	defer src.Close()
 	m := &Model{Name: name, Path: path, Format: src.format()}
 	if opts.ConfigPath != "" {
-		data, err := os.ReadFile(opts.ConfigPath)
+		data, err := readConfig(opts.ConfigPath)
 		if err != nil {
 			return nil, fmt.Errorf("weights: read config: %w", err)
 		}
@@ -163,4 +164,28 @@ func loadFile(ctx context.Context, name, path string, opts Options) (*Model, err
 		return nil, fmt.Errorf("weights: %s: %w", path, err)
 	}
 	return m, nil
+}
+
+// maxConfigSize bounds config.json (GPT-2's is under 1 KB).
+const maxConfigSize = 1 << 20
+
+// readConfig reads a config.json: a regular file of at most maxConfigSize
+// bytes.
+func readConfig(path string) ([]byte, error) {
+	if err := regularFile(path); err != nil {
+		return nil, err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxConfigSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxConfigSize {
+		return nil, fmt.Errorf("%s is larger than %d bytes; a config.json is a few hundred", path, maxConfigSize)
+	}
+	return data, nil
 }

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 
+	"github.com/gpt2bench/gpt2bench/internal/sysmem"
 	"github.com/gpt2bench/gpt2bench/model"
 )
 
@@ -56,9 +58,11 @@ func hfShape(s model.ParamShape) []int {
 	return s.Shape
 }
 
-// buildParams checks every tensor of src against cfg (checkTensors), then
-// converts them to float32 Params. It returns the stored dtypes, e.g.
-// "float16".
+// buildParams checks every tensor of src against cfg (checkTensors) and the
+// memory they need against what is available, then converts them to
+// float32 Params, checking every value is finite. It returns the stored
+// dtypes, e.g. "float16". A tied config with an lm_head.weight of its own
+// is checked to equal wte: the head is never silently dropped.
 func buildParams(ctx context.Context, src source, cfg model.Config) (*model.Params, string, error) {
 	byName, err := index(src.tensors())
 	if err != nil {
@@ -76,6 +80,17 @@ func buildParams(ctx context.Context, src source, cfg model.Config) (*model.Para
 			scratch = max(scratch, s.Shape[0]*s.Shape[1])
 		}
 	}
+	head, tiedHead := byName["lm_head.weight"]
+	tiedHead = tiedHead && !cfg.UntiedLMHead
+	if tiedHead {
+		scratch = max(scratch, cfg.VocabSize*cfg.NEmbd)
+	}
+	need := 4 * (cfg.NumParams() + int64(scratch))
+	what := fmt.Sprintf("the float32 weights of this config (%.1fM parameters, n_layer %d, n_embd %d, vocab_size %d, n_positions %d)",
+		float64(cfg.NumParams())/1e6, cfg.NLayer, cfg.NEmbd, cfg.VocabSize, cfg.NPositions)
+	if err := sysmem.Check(what, need); err != nil {
+		return nil, "", err
+	}
 	tmp := make([]float32, scratch)
 	for _, s := range shapes {
 		if err := ctx.Err(); err != nil {
@@ -91,6 +106,9 @@ func buildParams(ctx context.Context, src source, cfg model.Config) (*model.Para
 			if err := src.float32(name, dst); err != nil {
 				return nil, "", err
 			}
+			if err := finite(name, dst, s.Shape); err != nil {
+				return nil, "", err
+			}
 			*s.Ptr = dst
 			continue
 		}
@@ -100,10 +118,40 @@ func buildParams(ctx context.Context, src source, cfg model.Config) (*model.Para
 		if err := src.float32(name, buf); err != nil {
 			return nil, "", err
 		}
+		if err := finite(name, buf, []int{in, out}); err != nil {
+			return nil, "", err
+		}
 		transpose(dst, buf, in, out)
 		*s.Ptr = dst
 	}
+	if tiedHead {
+		buf := tmp[:len(p.WTE)]
+		if err := src.float32(head.name, buf); err != nil {
+			return nil, "", err
+		}
+		for i, v := range buf {
+			if math.Float32bits(v) != math.Float32bits(p.WTE[i]) {
+				return nil, "", fmt.Errorf("%s differs from wte.weight (first at element %d: %g vs %g) but the config ties them (tie_word_embeddings true); set tie_word_embeddings false in config.json to use the checkpoint's own LM head",
+					head.name, i, v, p.WTE[i])
+			}
+		}
+	}
 	return p, dtypes, nil
+}
+
+// finite returns an error naming tensor name (HF shape) and the index of
+// its first NaN or Inf, if any.
+func finite(name string, v []float32, shape []int) error {
+	for i, x := range v {
+		if b := math.Float32bits(x); b&0x7f800000 == 0x7f800000 { // exponent all ones: Inf or NaN
+			idx := make([]int, len(shape))
+			for k, r := len(shape)-1, i; k >= 0; k-- {
+				idx[k], r = r%shape[k], r/shape[k]
+			}
+			return fmt.Errorf("%s holds %v at index %v (element %d): the checkpoint is corrupt; re-download it or re-save it from a model without NaN or Inf weights", name, x, idx, i)
+		}
+	}
+	return nil
 }
 
 // checkTensors checks the indexed tensors against the Params shapes of cfg,

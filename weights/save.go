@@ -1,9 +1,10 @@
 package weights
 
 import (
-	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -17,8 +18,8 @@ import (
 // model.safetensors ("transformer." names, Conv1D weights back to [in, out],
 // the LM head tied to wte). dir is created; it must not already hold either
 // file (Save never overwrites). Each file is written through a temporary
-// file and a rename.
-func Save(dir string, cfg model.Config, p *model.Params) error {
+// file and a rename; when ctx is done the write stops, leaving neither file.
+func Save(ctx context.Context, dir string, cfg model.Config, p *model.Params) error {
 	if err := p.Validate(cfg); err != nil {
 		return fmt.Errorf("weights: save: %w", err)
 	}
@@ -35,11 +36,11 @@ func Save(dir string, cfg model.Config, p *model.Params) error {
 	if err != nil {
 		return fmt.Errorf("weights: save: %w", err)
 	}
-	var st bytes.Buffer
-	if err := safetensors.Write(&st, CheckpointTensors(cfg, p, "transformer."), map[string]string{"format": "pt"}); err != nil {
-		return fmt.Errorf("weights: save: %w", err)
-	}
-	if err := atomicfile.Create(stPath, st.Bytes()); err != nil {
+	ts := CheckpointTensors(cfg, p, "transformer.")
+	err = atomicfile.CreateFunc(stPath, func(w io.Writer) error {
+		return safetensors.Write(ctxWriter{ctx, w}, ts, map[string]string{"format": "pt"})
+	})
+	if err != nil {
 		return fmt.Errorf("weights: save: %w", err)
 	}
 	if err := atomicfile.Create(cfgPath, append(conf, '\n')); err != nil {
@@ -54,14 +55,17 @@ func Save(dir string, cfg model.Config, p *model.Params) error {
 func CheckpointTensors(cfg model.Config, p *model.Params, prefix string) []safetensors.Tensor {
 	var ts []safetensors.Tensor
 	for _, s := range p.Shapes(cfg) {
-		v, shape := *s.Ptr, s.Shape
+		v, shape, name := *s.Ptr, s.Shape, prefix+s.Name
+		if s.Name == "lm_head.weight" {
+			name = s.Name // outside the transformer module
+		}
 		if isTransposed(s.Name) {
 			out, in := s.Shape[0], s.Shape[1]
 			w := make([]float32, len(v))
 			transpose(w, v, out, in)
 			v, shape = w, []int{in, out}
 		}
-		ts = append(ts, safetensors.Float32Tensor(prefix+s.Name, shape, v))
+		ts = append(ts, safetensors.Float32Tensor(name, shape, v))
 	}
 	return ts
 }
@@ -86,7 +90,7 @@ func configJSON(cfg model.Config) map[string]any {
 		"layer_norm_epsilon":              cfg.LayerNormEps,
 		"initializer_range":               0.02,
 		"scale_attn_weights":              true,
-		"tie_word_embeddings":             true,
+		"tie_word_embeddings":             !cfg.UntiedLMHead,
 		"bos_token_id":                    50256,
 		"eos_token_id":                    50256,
 		"attn_pdrop":                      0.1,
@@ -97,4 +101,27 @@ func configJSON(cfg model.Config) map[string]any {
 		"reorder_and_upcast_attn":         false,
 		"scale_attn_by_inverse_layer_idx": false,
 	}
+}
+
+// ctxWriter fails every write once ctx is done, so that a long write stops
+// on Ctrl-C.
+type ctxWriter struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (c ctxWriter) Write(p []byte) (int, error) {
+	const chunk = 4 << 20 // a check every 4 MiB
+	n := 0
+	for n < len(p) {
+		if err := c.ctx.Err(); err != nil {
+			return n, err
+		}
+		m, err := c.w.Write(p[n:min(n+chunk, len(p))])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }

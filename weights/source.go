@@ -1,6 +1,7 @@
 package weights
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -63,8 +64,13 @@ func (s pickleSource) format() string                           { return s.f.For
 func (s pickleSource) Close() error                             { return s.f.Close() }
 
 // openSource opens a weights file, choosing the parser by extension and,
-// failing that, by the first bytes.
-func openSource(path string) (source, error) {
+// failing that, by the first bytes. path must be a regular file, or a
+// symlink to one (the hub cache's snapshots are symlinks): a FIFO would
+// block the open, a device read without end.
+func openSource(ctx context.Context, path string) (source, error) {
+	if err := regularFile(path); err != nil {
+		return nil, err
+	}
 	isSafetensors := strings.EqualFold(filepath.Ext(path), ".safetensors")
 	if !isSafetensors {
 		// safetensors: an 8-byte header length, then the JSON header.
@@ -84,7 +90,7 @@ func openSource(path string) (source, error) {
 		}
 		return safetensorsSource{f}, nil
 	}
-	f, err := pickle.Open(path)
+	f, err := pickle.OpenContext(ctx, path)
 	if errors.Is(err, pickle.ErrNotCheckpoint) {
 		return nil, fmt.Errorf("%w; want a .safetensors file or a PyTorch state dict (.bin)", err)
 	}
@@ -92,4 +98,34 @@ func openSource(path string) (source, error) {
 		return nil, err
 	}
 	return pickleSource{f}, nil
+}
+
+// regularFile returns an error naming what path is when it is not a regular
+// file after symlinks are resolved.
+func regularFile(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("%s is a %s, not a regular file; give the checkpoint or config file itself", path, fileKind(fi.Mode()))
+	}
+	return nil
+}
+
+// fileKind names a non-regular file mode.
+func fileKind(m os.FileMode) string {
+	switch {
+	case m&os.ModeNamedPipe != 0:
+		return "named pipe (FIFO)"
+	case m&os.ModeCharDevice != 0:
+		return "character device"
+	case m&os.ModeDevice != 0:
+		return "device"
+	case m&os.ModeSocket != 0:
+		return "socket"
+	case m.IsDir():
+		return "directory"
+	}
+	return "special file"
 }

@@ -188,7 +188,7 @@ func TestLoadOtherShapes(t *testing.T) {
 					return ts
 				}
 				C, V := tc.cfg.NEmbd, tc.cfg.VocabSize
-				ts = append(ts, safetensors.Float32Tensor("lm_head.weight", []int{V, C}, make([]float32, V*C)))
+				ts = append(ts, safetensors.Float32Tensor("lm_head.weight", []int{V, C}, want.WTE)) // tied: equal to wte
 				for l := range tc.cfg.NLayer {
 					h := tc.prefix + "h." + strconv.Itoa(l) + ".attn."
 					ts = append(ts, safetensors.Float32Tensor(h+"bias", []int{1, 1, 4, 4}, make([]float32, 16)),
@@ -267,6 +267,14 @@ func TestParseConfig(t *testing.T) {
 		{"heads", `{"n_head":5}`, model.Config{}, "n_embd 768 is not a multiple of n_head 5"},
 		{"relu", `{"activation_function":"relu"}`, model.Config{}, `activation_function "relu" is not supported`},
 		{"inverse-layer-idx", `{"scale_attn_by_inverse_layer_idx":true}`, model.Config{}, "scale_attn_by_inverse_layer_idx"},
+		{"untied", `{"tie_word_embeddings":false}`, func() model.Config { c := model.GPT2(); c.UntiedLMHead = true; return c }(), ""},
+		{"eps-overflows-float32", `{"layer_norm_epsilon":1e300}`, model.Config{}, "layer_norm_epsilon is 1e+300, want > 0 and <= 1"},
+		{"eps-underflows-float32", `{"layer_norm_epsilon":1e-300}`, model.Config{}, "layer_norm_epsilon is 0, want > 0 and <= 1"},
+		{"eps-negative", `{"layer_norm_epsilon":-1e-5}`, model.Config{}, "layer_norm_epsilon is -1e-05, want > 0"},
+		{"n_positions-huge", `{"n_positions":1073741824}`, model.Config{}, "n_positions is 1073741824, want 1..4194304"},
+		{"vocab-huge", `{"vocab_size":9007199254740993}`, model.Config{}, "vocab_size is 9007199254740993, want 1..4194304"},
+		{"n_embd-huge", `{"n_embd":1048576,"n_head":1}`, model.Config{}, "n_embd is 1048576, want 1..65536"},
+		{"n_inner-huge", `{"n_inner":1073741824}`, model.Config{}, "n_inner is 1073741824, want 0..262144"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -519,7 +527,7 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := filepath.Join(t.TempDir(), "odd")
-	if err := Save(dir, cfg, p); err != nil {
+	if err := Save(context.Background(), dir, cfg, p); err != nil {
 		t.Fatal(err)
 	}
 	m, err := Load(context.Background(), dir, Options{})
@@ -530,7 +538,7 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 		t.Fatalf("config %+v, want %+v", m.Config, cfg)
 	}
 	equalParams(t, cfg, m.Params, p)
-	if err := Save(dir, cfg, p); err == nil || !strings.Contains(err.Error(), "exists") {
+	if err := Save(context.Background(), dir, cfg, p); err == nil || !strings.Contains(err.Error(), "exists") {
 		t.Fatalf("second Save: %v, want a refusal to overwrite", err)
 	}
 }

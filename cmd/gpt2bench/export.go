@@ -35,7 +35,7 @@ pytorch_model.bin to safetensors. DIR must not hold a model already.`,
 			if err != nil {
 				return err
 			}
-			if err := weights.Save(out, w.Config, w.Params); err != nil {
+			if err := weights.Save(cmd.Context(), out, w.Config, w.Params); err != nil {
 				return err
 			}
 			kind := "weights"

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -96,7 +97,7 @@ func TestVerifyOtherShapes(t *testing.T) {
 				}
 			}
 			dir := filepath.Join(t.TempDir(), "model")
-			if err := weights.Save(dir, c, p); err != nil {
+			if err := weights.Save(context.Background(), dir, c, p); err != nil {
 				t.Fatal(err)
 			}
 			prompt := make([]int32, tc.prompt)

@@ -2,11 +2,16 @@ package atomicfile
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 func TestWrite(t *testing.T) {
@@ -53,5 +58,94 @@ func TestCreate(t *testing.T) {
 	}
 	if err := Create(filepath.Join(dir, "no", "such", "dir"), nil); err == nil {
 		t.Error("Create into a missing directory succeeded")
+	}
+}
+
+// TestSpecialTargets: a symlink keeps pointing at its target, which gets
+// the new content; a FIFO or device is written in place, never replaced by
+// a regular file; a directory is refused.
+func TestSpecialTargets(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "target.html")
+	os.WriteFile(target, []byte("old"), 0o644)
+	link := filepath.Join(dir, "link.html")
+	if err := os.Symlink("target.html", link); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteBytes(link, []byte("new")); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+		t.Errorf("the symlink was replaced: %v, %v", fi.Mode(), err)
+	}
+	if got, _ := os.ReadFile(target); string(got) != "new" {
+		t.Errorf("target holds %q, want new", got)
+	}
+
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Skip("mkfifo:", err)
+	}
+	got := make(chan string, 1)
+	go func() {
+		f, err := os.Open(fifo)
+		if err != nil {
+			got <- err.Error()
+			return
+		}
+		defer f.Close()
+		b, _ := io.ReadAll(f)
+		got <- string(b)
+	}()
+	if err := WriteBytes(fifo, []byte("through the pipe")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case s := <-got:
+		if s != "through the pipe" {
+			t.Errorf("reader got %q", s)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the FIFO's reader got nothing in 10 s")
+	}
+	if fi, _ := os.Lstat(fifo); fi.Mode()&fs.ModeNamedPipe == 0 {
+		t.Errorf("the FIFO was replaced: %v", fi.Mode())
+	}
+	if err := WriteBytes("/dev/null", []byte("x")); err != nil {
+		t.Errorf("/dev/null: %v", err)
+	}
+	if fi, _ := os.Lstat("/dev/null"); fi.Mode()&fs.ModeCharDevice == 0 {
+		t.Fatalf("/dev/null is now %v", fi.Mode())
+	}
+	if err := WriteBytes(dir, []byte("x")); err == nil || !strings.Contains(err.Error(), "is a directory") {
+		t.Errorf("directory: err = %v", err)
+	}
+}
+
+// TestRemoveStale: a temporary file of a process that has exited goes at the
+// next write of the same name; those of running processes stay.
+func TestRemoveStale(t *testing.T) {
+	dir := t.TempDir()
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Skip("no true(1):", err)
+	}
+	dead := cmd.Process.Pid
+	stale := filepath.Join(dir, fmt.Sprintf(".model.safetensors.%d.123456.tmp", dead))
+	live := filepath.Join(dir, ".model.safetensors.1.654321.tmp") // pid 1 runs
+	other := filepath.Join(dir, fmt.Sprintf(".config.json.%d.1.tmp", dead))
+	for _, p := range []string{stale, live, other} {
+		os.WriteFile(p, []byte("partial"), 0o644)
+	}
+	if err := Create(filepath.Join(dir, "model.safetensors"), []byte("data")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("stale temp file kept: %v", err)
+	}
+	for _, p := range []string{live, other} {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("%s removed: %v", p, err)
+		}
 	}
 }

@@ -63,6 +63,9 @@ func Open(cfg model.Config, p *model.Params, dt tensor.DType) (*Model, error) {
 	if err := p.Validate(cfg); err != nil {
 		return nil, err
 	}
+	if cfg.UntiedLMHead {
+		return nil, errors.New("cuda: a checkpoint with an untied lm_head (tie_word_embeddings false) runs on --backend cpu only")
+	}
 	n, err := cu.NumDevices()
 	if err != nil {
 		return nil, fmt.Errorf("cuda: count devices: %w", err)

@@ -224,6 +224,7 @@ type sampling struct {
 //
 //lint:ignore U1000 used by backend.go (build tag cuda), which staticcheck's default build does not see
 func samplingOf(o model.SampleOptions) sampling {
+	o = o.Normalized()
 	return sampling{Temperature: o.Temperature, TopK: o.TopK, TopP: o.TopP}
 }
 

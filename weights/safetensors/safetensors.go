@@ -6,16 +6,25 @@
 // Open maps the file into memory (falling back to reading it), validates the
 // whole header against the file size, and converts one tensor at a time to
 // float32 with (*File).Float32, so loading never holds two copies of the
-// weights. Every malformed input is a *FormatError; nothing panics.
+// weights. The header is decoded as a stream (no second copy of it), at
+// most MaxTensors entries, and a name given twice is an error. Every
+// malformed input is a *FormatError; nothing panics: a file truncated while
+// it is mapped makes Float32 return an error instead of killing the process
+// with SIGBUS.
 package safetensors
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
+	"os"
+	"runtime"
+	"runtime/debug"
 	"slices"
 	"strings"
 
@@ -24,6 +33,10 @@ import (
 
 // MaxHeaderSize bounds the JSON header, as the reference implementation does.
 const MaxHeaderSize = 100 << 20
+
+// MaxTensors bounds the tensors of one file (gpt2-xl has under 700): it keeps
+// a crafted header of many tiny entries from taking gigabytes.
+const MaxTensors = 1 << 16
 
 // DType is a tensor element type, spelled as in the header ("F32").
 type DType string
@@ -94,13 +107,42 @@ func Open(path string) (*File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("safetensors: %w", err)
 	}
-	f, err := Parse(buf)
+	f, err := parseMapped(buf)
 	if err != nil {
 		unmap()
 		return nil, fmt.Errorf("safetensors: %s: %w", path, err)
 	}
 	f.unmap = unmap
 	return f, nil
+}
+
+// parseMapped is Parse over a memory map: a page fault (the file was
+// truncated under the map) becomes an error.
+func parseMapped(buf []byte) (f *File, err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			f, err = nil, faultError(r)
+		}
+	}()
+	return Parse(buf)
+}
+
+// errTruncatedWhileMapped is returned when the mapped file shrank.
+var errTruncatedWhileMapped = errors.New("the file shrank while it was read (truncated or replaced by another program); re-download it")
+
+// faultError turns a recovered memory fault into an error and re-panics
+// anything else.
+func faultError(r any) error {
+	// With SetPanicOnFault, a fault panics with a runtime.Error that has
+	// the faulting address (debug.SetPanicOnFault's doc).
+	if re, ok := r.(interface {
+		runtime.Error
+		Addr() uintptr
+	}); ok && re.Addr() != 0 {
+		return fmt.Errorf("safetensors: %w (fault at address %#x)", errTruncatedWhileMapped, re.Addr())
+	}
+	panic(r)
 }
 
 // Parse validates a whole safetensors file held in buf. The File refers to buf
@@ -136,26 +178,45 @@ type rawTensor struct {
 	DataOffsets *[]int64 `json:"data_offsets"`
 }
 
-// parseHeader decodes and validates the JSON header; dataLen is the size of
-// the data section, which starts at file offset dataStart.
+// parseHeader decodes and validates the JSON header as a stream; dataLen is
+// the size of the data section, which starts at file offset dataStart.
 func parseHeader(header []byte, dataLen, dataStart int64) ([]TensorInfo, map[string]string, error) {
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(header, &raw); err != nil {
-		return nil, nil, &FormatError{8, fmt.Sprintf("header is not a JSON object: %v", err)}
+	dec := json.NewDecoder(bytes.NewReader(header))
+	at := func() int64 { return 8 + dec.InputOffset() }
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, nil, &FormatError{8, fmt.Sprintf("header is not a JSON object (starts with %v, %v)", tok, err)}
 	}
 	var meta map[string]string
-	tensors := make([]TensorInfo, 0, len(raw))
+	var tensors []TensorInfo
+	seen := map[string]bool{}
 	var maxEnd int64
-	for name, msg := range raw {
+	for dec.More() {
+		keyAt := at()
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, nil, &FormatError{keyAt, fmt.Sprintf("header is not a JSON object: %v", err)}
+		}
+		name, _ := tok.(string) // an object key is always a string
+		if seen[name] {
+			return nil, nil, &FormatError{keyAt, fmt.Sprintf("header names %q twice; the file is corrupt or crafted: re-download it", name)}
+		}
+		seen[name] = true
 		if name == "__metadata__" {
-			if err := json.Unmarshal(msg, &meta); err != nil {
-				return nil, nil, &FormatError{8, fmt.Sprintf("__metadata__ is not a map of strings: %v", err)}
+			if err := dec.Decode(&meta); err != nil {
+				return nil, nil, &FormatError{keyAt, fmt.Sprintf("__metadata__ is not a map of strings: %v", err)}
 			}
 			continue
 		}
+		if len(tensors) == MaxTensors {
+			return nil, nil, &FormatError{keyAt, fmt.Sprintf("header lists more than %d tensors", MaxTensors)}
+		}
 		var rt rawTensor
-		if err := json.Unmarshal(msg, &rt); err != nil {
-			return nil, nil, &FormatError{8, fmt.Sprintf("tensor %q: bad header entry: %v", name, err)}
+		if err := dec.Decode(&rt); err != nil {
+			var te *json.UnmarshalTypeError
+			if !errors.As(err, &te) {
+				return nil, nil, &FormatError{keyAt, fmt.Sprintf("header is not a JSON object: tensor %q: %v", name, err)}
+			}
+			return nil, nil, &FormatError{keyAt, fmt.Sprintf("tensor %q: bad header entry: %v", name, err)}
 		}
 		if rt.DType == nil || rt.Shape == nil || rt.DataOffsets == nil {
 			return nil, nil, &FormatError{8, fmt.Sprintf("tensor %q: header entry needs dtype, shape and data_offsets", name)}
@@ -192,6 +253,15 @@ func parseHeader(header []byte, dataLen, dataStart int64) ([]TensorInfo, map[str
 		}
 		maxEnd = max(maxEnd, t.End)
 		tensors = append(tensors, t)
+	}
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('}') {
+		return nil, nil, &FormatError{at(), fmt.Sprintf("header is not a JSON object: %v", err)}
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, nil, &FormatError{at(), "header has data after its JSON object"}
+	}
+	if tensors == nil {
+		tensors = []TensorInfo{}
 	}
 	if maxEnd > dataLen {
 		// Name the tensor that reaches furthest (the first by name among equals).
@@ -245,17 +315,30 @@ func (f *File) Float32(name string, dst []float32) error {
 	if n := t.NumElements(); len(dst) != n {
 		return fmt.Errorf("safetensors: tensor %q has %d elements (shape %v), destination holds %d", name, n, t.Shape, len(dst))
 	}
-	src := f.data[t.Begin:t.End]
+	var decode func(dst []float32, src []byte)
 	switch t.DType {
 	case F32:
-		half.DecodeFloat32(dst, src)
+		decode = half.DecodeFloat32
 	case F16:
-		half.DecodeFloat16(dst, src)
+		decode = half.DecodeFloat16
 	case BF16:
-		half.DecodeBFloat16(dst, src)
+		decode = half.DecodeBFloat16
 	default:
 		return fmt.Errorf("safetensors: tensor %q has dtype %s: %w (want F32, F16 or BF16)", name, t.DType, ErrUnsupportedDType)
 	}
+	return decodeMapped(name, dst, f.data[t.Begin:t.End], decode)
+}
+
+// decodeMapped runs decode over mapped memory, turning a page fault (the
+// file was truncated under the map) into an error.
+func decodeMapped(name string, dst []float32, src []byte, decode func([]float32, []byte)) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("tensor %q: %w", name, faultError(r))
+		}
+	}()
+	decode(dst, src)
 	return nil
 }
 
@@ -268,4 +351,23 @@ func (f *File) Close() error {
 	err := f.unmap()
 	f.unmap = nil
 	return err
+}
+
+// notRegular is the error for a path that is not a regular file after
+// symlinks are resolved: a FIFO would block, a device read without end.
+func notRegular(path string, m os.FileMode) error {
+	kind := "special file"
+	switch {
+	case m&os.ModeNamedPipe != 0:
+		kind = "named pipe (FIFO)"
+	case m&os.ModeCharDevice != 0:
+		kind = "character device"
+	case m&os.ModeDevice != 0:
+		kind = "device"
+	case m&os.ModeSocket != 0:
+		kind = "socket"
+	case m.IsDir():
+		kind = "directory"
+	}
+	return fmt.Errorf("%s is a %s, not a regular file; give the .safetensors file itself", path, kind)
 }

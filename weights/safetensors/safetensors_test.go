@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -251,4 +254,80 @@ func FuzzSafetensorsHeader(f *testing.F) {
 			_ = file.Float32(ti.Name, make([]float32, ti.NumElements()))
 		}
 	})
+}
+
+func TestParseRefusesDuplicatesAndFloods(t *testing.T) {
+	var many strings.Builder
+	many.WriteString("{")
+	for i := range MaxTensors + 1 {
+		if i > 0 {
+			many.WriteString(",")
+		}
+		fmt.Fprintf(&many, `"t%d":{"dtype":"F32","shape":[0],"data_offsets":[0,0]}`, i)
+	}
+	many.WriteString("}")
+	tests := []struct {
+		name string
+		file []byte
+		want string
+	}{
+		{"duplicate", withHeader(`{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"w":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}`, 8), `header names "w" twice`},
+		{"duplicate-metadata", withHeader(`{"__metadata__":{},"__metadata__":{}}`, 0), `header names "__metadata__" twice`},
+		{"too-many-tensors", withHeader(many.String(), 0), "more than 65536 tensors"},
+		{"trailing-data", withHeader(`{} {}`, 0), "data after its JSON object"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse(tc.file)
+			var fe *FormatError
+			if !errors.As(err, &fe) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want a *FormatError containing %q", err, tc.want)
+			}
+		})
+	}
+	// Padding with spaces, as writers align the data section, is fine.
+	if _, err := Parse(withHeader(`{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}    `, 4)); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestOpenNotRegular: a FIFO would block and /dev/zero read without end.
+func TestOpenNotRegular(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo.safetensors")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Skip("mkfifo:", err)
+	}
+	zero := filepath.Join(dir, "zero.safetensors")
+	if err := os.Symlink("/dev/zero", zero); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]string{fifo: "named pipe (FIFO), not a regular file", zero: "character device, not a regular file", dir: "directory, not a regular file"} {
+		if _, err := Open(path); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Open(%s) = %v, want %q", path, err, want)
+		}
+	}
+}
+
+// TestTruncatedWhileMapped: a file cut short under the memory map makes
+// Float32 fail instead of killing the process with SIGBUS.
+func TestTruncatedWhileMapped(t *testing.T) {
+	const n = 1 << 16 // elements: several pages past the header
+	file := withHeader(fmt.Sprintf(`{"w":{"dtype":"F32","shape":[%d],"data_offsets":[0,%d]}}`, n, 4*n), 4*n)
+	path := filepath.Join(t.TempDir(), "cut.safetensors")
+	if err := os.WriteFile(path, file, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := os.Truncate(path, 64); err != nil {
+		t.Fatal(err)
+	}
+	err = f.Float32("w", make([]float32, n))
+	if runtime.GOOS != "windows" && f.unmap != nil && (err == nil || !strings.Contains(err.Error(), "shrank while it was read")) {
+		t.Errorf("err = %v, want the file-shrank error", err)
+	}
 }
