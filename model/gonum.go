@@ -195,15 +195,7 @@ func (s *GonumSession) Forward(ctx context.Context, tokens [][]int32, logits []f
 	if s.tracer != nil {
 		s.tracer.BeginStep(s.step)
 	}
-	s.begin(-1, OpEmbed)
-	for b, seq := range tokens { // x[b*T+t] = wte[tok] + wpe[pos+t]
-		for t, id := range seq {
-			xr := s.x[(b*T+t)*C : (b*T+t+1)*C]
-			copy(xr, s.m.wte.Data[int(id)*C:(int(id)+1)*C])
-			blas32.Implementation().Saxpy(C, 1, s.m.wpe[(s.pos+t)*C:], 1, xr, 1)
-		}
-	}
-	s.end(-1, OpEmbed)
+	s.embed(tokens, T)
 	if s.hidden != nil {
 		s.hidden(0, s.x[:N*C])
 	}
@@ -220,6 +212,20 @@ func (s *GonumSession) Forward(ctx context.Context, tokens [][]int32, logits []f
 	}
 	s.logits = nil
 	return nil
+}
+
+// embed writes x[b*T+t] = wte[tokens[b][t]] + wpe[pos+t] (a copy and a SAXPY per row).
+func (s *GonumSession) embed(tokens [][]int32, T int) {
+	s.begin(-1, OpEmbed)
+	C := s.m.cfg.NEmbd
+	for b, seq := range tokens {
+		for t, id := range seq {
+			xr := s.x[(b*T+t)*C : (b*T+t+1)*C]
+			copy(xr, s.m.wte.Data[int(id)*C:(int(id)+1)*C])
+			blas32.Implementation().Saxpy(C, 1, s.m.wpe[(s.pos+t)*C:], 1, xr, 1)
+		}
+	}
+	s.end(-1, OpEmbed)
 }
 
 func (s *GonumSession) begin(l int, op Op) {
@@ -271,14 +277,7 @@ func (s *GonumSession) block(l, T int) {
 
 	s.begin(l, OpQKV)
 	gonumLinear(s.qkv, xn, w.attnW, w.attnB, N) // [N, 3C]
-	for b := range s.B {                        // K, V rows into the cache
-		for t := range T {
-			row := s.qkv[(b*T+t)*3*C : (b*T+t+1)*3*C]
-			off := s.kvOffset(l, b, s.pos+t)
-			copy(s.k[off:off+C], row[C:2*C])
-			copy(s.v[off:off+C], row[2*C:3*C])
-		}
-	}
+	s.storeKV(l, T)
 	s.end(l, OpQKV)
 
 	s.attention(l, T) // y [N, C]
@@ -319,6 +318,20 @@ func (s *GonumSession) block(l, T int) {
 	s.begin(l, OpResidual2)
 	blas32.Implementation().Saxpy(N*C, 1, s.proj, 1, x, 1)
 	s.end(l, OpResidual2)
+}
+
+// storeKV copies the new keys and values of layer l from qkv [N, 3C]
+// (q | k | v per row) into the cache at positions pos..pos+T-1.
+func (s *GonumSession) storeKV(l, T int) {
+	C := s.m.cfg.NEmbd
+	for b := range s.B {
+		for t := range T {
+			row := s.qkv[(b*T+t)*3*C : (b*T+t+1)*3*C]
+			off := s.kvOffset(l, b, s.pos+t)
+			copy(s.k[off:off+C], row[C:2*C])
+			copy(s.v[off:off+C], row[2*C:3*C])
+		}
+	}
 }
 
 // kvOffset returns the index of cache row [l, b, p, :].
