@@ -17,6 +17,8 @@ const (
 	DefaultMaxRetries = 5               // transient failures retried per request
 	DefaultRetryBase  = 1 * time.Second // first back-off; doubled each retry, capped at maxBackoff
 	maxBackoff        = 30 * time.Second
+	// DefaultIdleTimeout is how long a transfer may receive nothing.
+	DefaultIdleTimeout = 60 * time.Second
 )
 
 // ProgressFunc starts the progress display of one transfer: file is the repo path,
@@ -36,7 +38,11 @@ type Config struct {
 	Progress   ProgressFunc  // nil means no progress display
 	MaxRetries int           // retries of a transient failure (5xx, 429, network); <0 none, 0 DefaultMaxRetries
 	RetryBase  time.Duration // first back-off, doubled each retry; 0 means DefaultRetryBase
-	UserAgent  string        // "" means "gpt2bench"
+	// IdleTimeout cancels a transfer that receives nothing for this long
+	// (before the headers or between body reads), a transient failure
+	// that is retried; 0 means DefaultIdleTimeout.
+	IdleTimeout time.Duration
+	UserAgent   string // "" means "gpt2bench"
 }
 
 // ConfigFromEnv builds a Config from HF_ENDPOINT (default https://huggingface.co), HF_TOKEN
@@ -91,6 +97,13 @@ func (c *Config) client() *http.Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.ResponseHeaderTimeout = 60 * time.Second
 	return &http.Client{Transport: t}
+}
+
+func (c *Config) idleTimeout() time.Duration {
+	if c.IdleTimeout <= 0 {
+		return DefaultIdleTimeout
+	}
+	return c.IdleTimeout
 }
 
 func (c *Config) retries() int {

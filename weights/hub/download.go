@@ -31,8 +31,7 @@ var optionalFiles = []string{
 }
 
 var (
-	safeETag  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`) // usable as a blob file name
-	sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)               // an LFS ETag: the content's SHA-256
+	sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`) // an LFS ETag: the content's SHA-256
 )
 
 // Download fetches repo (a short name or owner/name, see RepoID) at revision ("" means main)
@@ -66,7 +65,7 @@ func Download(ctx context.Context, cfg Config, repo, revision string, include []
 		}
 		return dir, err
 	}
-	d := &downloader{cfg: cfg, client: cfg.client(), repo: id, repoDir: filepath.Join(cfg.CacheDir, RepoFolder(id))}
+	d := &downloader{cfg: cfg, client: originAuth(cfg.client(), cfg.endpoint()), repo: id, repoDir: filepath.Join(cfg.CacheDir, RepoFolder(id))}
 	return d.run(ctx, revision, include)
 }
 
@@ -160,7 +159,8 @@ func (d *downloader) resolveURL(revision, file string) string {
 	return d.cfg.endpoint() + "/" + d.repo + "/resolve/" + url.PathEscape(revision) + "/" + strings.Join(parts, "/")
 }
 
-// newRequest adds the headers huggingface_hub sends; the token goes only to the endpoint's host.
+// newRequest adds the headers huggingface_hub sends; the token goes only to the
+// endpoint's exact origin (scheme, host and port).
 func (d *downloader) newRequest(ctx context.Context, method, u string) (*http.Request, error) {
 	req, err := http.NewRequestWithContext(ctx, method, u, nil)
 	if err != nil {
@@ -168,16 +168,48 @@ func (d *downloader) newRequest(ctx context.Context, method, u string) (*http.Re
 	}
 	req.Header.Set("User-Agent", d.cfg.userAgent())
 	req.Header.Set("Accept-Encoding", "identity") // sizes and hashes are of the raw bytes
-	if d.cfg.Token != "" && sameHost(u, d.cfg.endpoint()) {
+	if d.cfg.Token != "" && sameOrigin(req.URL, d.cfg.endpoint()) {
 		req.Header.Set("Authorization", "Bearer "+d.cfg.Token)
 	}
 	return req, nil
 }
 
-func sameHost(a, b string) bool {
-	ua, err1 := url.Parse(a)
-	ub, err2 := url.Parse(b)
-	return err1 == nil && err2 == nil && ua.Host == ub.Host
+// sameOrigin reports whether u has the scheme, host and port of endpoint
+// (a missing port is the scheme's default).
+func sameOrigin(u *url.URL, endpoint string) bool {
+	e, err := url.Parse(endpoint)
+	if err != nil {
+		return false
+	}
+	origin := func(u *url.URL) string {
+		port := u.Port()
+		if port == "" {
+			port = map[string]string{"http": "80", "https": "443"}[strings.ToLower(u.Scheme)]
+		}
+		return strings.ToLower(u.Scheme) + "://" + strings.ToLower(u.Hostname()) + ":" + port
+	}
+	return origin(u) == origin(e)
+}
+
+// originAuth returns a copy of c that drops the Authorization header on a
+// redirect away from endpoint's exact origin: net/http keeps it for the
+// same host on another port, or a subdomain.
+func originAuth(c *http.Client, endpoint string) *http.Client {
+	cc := *c
+	next := c.CheckRedirect
+	cc.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if !sameOrigin(req.URL, endpoint) {
+			req.Header.Del("Authorization")
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		return nil
+	}
+	return &cc
 }
 
 // head reads a file's metadata. Like huggingface_hub's get_hf_file_metadata it follows
@@ -189,14 +221,19 @@ func (d *downloader) head(ctx context.Context, revision, file string) (fileMeta,
 	u := d.resolveURL(revision, file)
 	var resp *http.Response
 	err := d.retry(ctx, file, func() error {
+		idle := newIdleTimer(ctx, d.cfg.idleTimeout())
+		defer idle.stop()
 		cur := u
 		for range 10 {
-			req, err := d.newRequest(ctx, http.MethodHead, cur)
+			req, err := d.newRequest(idle.ctx, http.MethodHead, cur)
 			if err != nil {
 				return err
 			}
 			resp, err = noFollow.Do(req)
 			if err != nil {
+				if idle.fired() {
+					return transient{fmt.Errorf("hub: HEAD %s: no response for %s (idle timeout)", cur, d.cfg.idleTimeout())}
+				}
 				return transient{fmt.Errorf("hub: HEAD %s: %w", cur, err)}
 			}
 			resp.Body.Close()
@@ -238,11 +275,14 @@ func (d *downloader) head(ctx context.Context, revision, file string) (fileMeta,
 	if n, err := strconv.ParseInt(size, 10, 64); err == nil && n >= 0 {
 		m.Size = n
 	}
+	linked := h.Get("X-Linked-Etag") != ""
 	switch {
 	case !commitHash.MatchString(m.Commit):
 		return fileMeta{}, fmt.Errorf("hub: %s: %s: the server sent no commit (X-Repo-Commit %q); is %s a Hugging Face hub? check HF_ENDPOINT", d.repo, file, m.Commit, d.cfg.endpoint())
-	case !safeETag.MatchString(m.ETag):
-		return fileMeta{}, fmt.Errorf("hub: %s: %s: the server sent no usable ETag (%q); check HF_ENDPOINT", d.repo, file, m.ETag)
+	case linked && !sha256Hex.MatchString(m.ETag):
+		return fileMeta{}, fmt.Errorf("hub: %s: %s: the server's X-Linked-Etag %q is not the SHA-256 of an LFS file, so the content cannot be checked; check HF_ENDPOINT", d.repo, file, m.ETag)
+	case !sha256Hex.MatchString(m.ETag) && !commitHash.MatchString(m.ETag):
+		return fileMeta{}, fmt.Errorf("hub: %s: %s: the server's ETag %q is neither a SHA-256 (LFS) nor a git blob id, so the content cannot be checked; check HF_ENDPOINT", d.repo, file, m.ETag)
 	}
 	return m, nil
 }
@@ -370,7 +410,9 @@ func (d *downloader) getOnce(ctx context.Context, file string, m fileMeta, inc s
 	if m.Size >= 0 && off == m.Size {
 		return nil // complete from an earlier try; verify decides
 	}
-	req, err := d.newRequest(ctx, http.MethodGet, m.Location)
+	idle := newIdleTimer(ctx, d.cfg.idleTimeout())
+	defer idle.stop()
+	req, err := d.newRequest(idle.ctx, http.MethodGet, m.Location)
 	if err != nil {
 		return err
 	}
@@ -379,6 +421,9 @@ func (d *downloader) getOnce(ctx context.Context, file string, m fileMeta, inc s
 	}
 	resp, err := d.client.Do(req)
 	if err != nil {
+		if idle.fired() {
+			return transient{fmt.Errorf("hub: GET %s: no response for %s (idle timeout)", file, d.cfg.idleTimeout())}
+		}
 		return transient{fmt.Errorf("hub: GET %s: %w", file, err)}
 	}
 	defer resp.Body.Close()
@@ -409,7 +454,13 @@ func (d *downloader) getOnce(ctx context.Context, file string, m fileMeta, inc s
 		defer p.Close()
 		w = io.MultiWriter(f, p)
 	}
-	n, err := io.Copy(w, resp.Body)
+	// Never more than announced: one byte past it tells a server that sends
+	// too much from one that sends exactly enough.
+	limit := int64(maxUnannouncedSize)
+	if m.Size >= 0 {
+		limit = m.Size - off
+	}
+	n, err := io.Copy(w, io.LimitReader(idle.reader(resp.Body), limit+1))
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -418,12 +469,68 @@ func (d *downloader) getOnce(ctx context.Context, file string, m fileMeta, inc s
 		if errors.As(err, &pe) { // disk full, not the network
 			return fmt.Errorf("hub: write %s: %w", inc, err)
 		}
+		if idle.fired() {
+			return transient{fmt.Errorf("hub: GET %s: no data for %s after %d bytes (idle timeout)", file, d.cfg.idleTimeout(), off+n)}
+		}
 		return transient{fmt.Errorf("hub: GET %s: cut after %d bytes: %w", file, off+n, err)}
+	}
+	if n > limit {
+		f.Truncate(0) // not ours to resume
+		if m.Size >= 0 {
+			return fmt.Errorf("hub: %s: %s: the server sent more than the %d bytes it announced; check HF_ENDPOINT", d.repo, file, m.Size)
+		}
+		return fmt.Errorf("hub: %s: %s: the server announced no size and sent more than %d bytes; check HF_ENDPOINT", d.repo, file, maxUnannouncedSize)
 	}
 	if m.Size >= 0 && off+n < m.Size {
 		return transient{fmt.Errorf("hub: GET %s: body ended at %d of %d bytes", file, off+n, m.Size)}
 	}
 	return nil
+}
+
+// maxUnannouncedSize bounds a body whose size the server did not announce
+// (the hub announces every size: Content-Length, or X-Linked-Size for LFS).
+const maxUnannouncedSize = 64 << 20
+
+// errIdle is the cause of a request cancelled by its idle timer.
+var errIdle = errors.New("idle timeout")
+
+// idleTimer cancels a request when no byte arrives for a while: before the
+// response headers, and between reads of the body.
+type idleTimer struct {
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	t      *time.Timer
+	d      time.Duration
+}
+
+// newIdleTimer returns a context for one request, cancelled after d
+// without progress, and the timer to stop when the request is done.
+func newIdleTimer(ctx context.Context, d time.Duration) *idleTimer {
+	it := &idleTimer{d: d}
+	it.ctx, it.cancel = context.WithCancelCause(ctx)
+	it.t = time.AfterFunc(d, func() { it.cancel(errIdle) })
+	return it
+}
+
+func (it *idleTimer) stop() { it.t.Stop(); it.cancel(nil) }
+
+// fired reports whether the timer cancelled the request.
+func (it *idleTimer) fired() bool { return errors.Is(context.Cause(it.ctx), errIdle) }
+
+// reader returns r whose every read that brings bytes restarts the timer.
+func (it *idleTimer) reader(r io.Reader) io.Reader { return idleReader{r, it} }
+
+type idleReader struct {
+	r  io.Reader
+	it *idleTimer
+}
+
+func (r idleReader) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if n > 0 {
+		r.it.t.Reset(r.it.d)
+	}
+	return n, err
 }
 
 // contentRangeStart reads the first byte of "bytes START-END/TOTAL"; -1 if malformed.
@@ -518,7 +625,9 @@ func (d *downloader) matching(ctx context.Context, commit string, patterns []str
 		} `json:"siblings"`
 	}
 	err := d.retry(ctx, "file list", func() error {
-		req, err := d.newRequest(ctx, http.MethodGet, u)
+		idle := newIdleTimer(ctx, d.cfg.idleTimeout())
+		defer idle.stop()
+		req, err := d.newRequest(idle.ctx, http.MethodGet, u)
 		if err != nil {
 			return err
 		}
@@ -530,7 +639,7 @@ func (d *downloader) matching(ctx context.Context, commit string, patterns []str
 		if err := d.statusError(resp, commit, "file list"); err != nil {
 			return err
 		}
-		if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(&info); err != nil {
+		if err := json.NewDecoder(io.LimitReader(idle.reader(resp.Body), 64<<20)).Decode(&info); err != nil {
 			return transient{fmt.Errorf("hub: %s: file list: %w", d.repo, err)}
 		}
 		return nil
