@@ -2,8 +2,11 @@ package bench
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strings"
+
+	"github.com/gpt2bench/gpt2bench/engine"
 )
 
 // Phase names one benchmark phase.
@@ -45,7 +48,16 @@ type Options struct {
 	OutputLen   int     // tokens generated per request, >= 1 (TPOT and ITL need >= 2)
 	Concurrency []int   // goroutines of the concurrent throughput mode; 1 is the single-stream mode
 	BatchSizes  []int   // sequences per forward pass of the batched mode; 1 is the single-stream mode
-	Seed        int64   // prompts and sampling
+	// Continuous lists the closed-loop concurrencies of the continuous
+	// mode (requests through the continuous-batching engine); empty for none.
+	Continuous []int
+	// RequestRate, if > 0, adds an open-loop continuous run with Poisson
+	// arrivals at this many requests/s.
+	RequestRate float64
+	// Engine configures the continuous-batching engine (zero fields take
+	// engine's defaults).
+	Engine engine.Config
+	Seed   int64 // prompts and sampling
 	// EOS is the token never put in a prompt (GPT2EOS); generation ignores
 	// it and always runs OutputLen tokens. Negative means none.
 	EOS int32
@@ -65,6 +77,7 @@ func DefaultOptions() Options {
 		OutputLen:   64,
 		Concurrency: []int{1, 2, 4},
 		BatchSizes:  []int{1, 4, 8},
+		Continuous:  []int{4, 8},
 		Seed:        42,
 		EOS:         GPT2EOS,
 	}
@@ -82,6 +95,7 @@ func QuickOptions() Options {
 		OutputLen:   16,
 		Concurrency: []int{1, 2},
 		BatchSizes:  []int{1, 4},
+		Continuous:  []int{4},
 		Seed:        42,
 		EOS:         GPT2EOS,
 		Quick:       true,
@@ -129,6 +143,14 @@ func (o *Options) Validate() error {
 		}
 		if err := positive("batch sizes", o.BatchSizes); err != nil {
 			return err
+		}
+		for _, c := range o.Continuous {
+			if c < 1 {
+				return fmt.Errorf("continuous: concurrency %d, want >= 1", c)
+			}
+		}
+		if o.RequestRate < 0 || math.IsNaN(o.RequestRate) || math.IsInf(o.RequestRate, 0) {
+			return fmt.Errorf("request rate: %g requests/s, want a finite number >= 0 (0 = none)", o.RequestRate)
 		}
 	}
 	return nil

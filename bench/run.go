@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gpt2bench/gpt2bench/bench/report"
+	"github.com/gpt2bench/gpt2bench/engine"
 	"github.com/gpt2bench/gpt2bench/model"
 )
 
@@ -56,6 +57,10 @@ type Env struct {
 	// SetTracer(model.Tracer), as model.Session does. Tracing costs time.
 	Tracer model.Tracer
 	Now    func() time.Time // the report's timestamp; nil means time.Now
+	// NewContinuous starts a continuous-batching engine on the loaded
+	// model for the continuous mode; nil when the backend has no ragged
+	// step (the mode then fails with ErrNoRaggedStep).
+	NewContinuous func(engine.Config) (*engine.Engine, error)
 }
 
 // kvBytes is implemented by sessions that report their KV-cache size.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gpt2bench/gpt2bench/bench/report"
+	"github.com/gpt2bench/gpt2bench/engine"
 	"github.com/gpt2bench/gpt2bench/model"
 	"github.com/gpt2bench/gpt2bench/tensor"
 )
@@ -26,12 +27,13 @@ func (p *countingProgress) Finish()           { p.open-- }
 func tinyEnv(t *testing.T) Env {
 	m := newTinyModel(t, tinyConfig, tensor.F32)
 	return Env{
-		Engine:       cpuEngine{m},
-		ModelName:    "tiny",
-		WeightsBytes: WeightsBytesByDType(tinyConfig, tensor.F32),
-		System:       SystemInfo("cpu", "test"),
-		Metadata:     report.Metadata{Device: "cpu", DType: "float32", RandomWeights: true, CommandLine: []string{"gpt2bench", "bench"}},
-		Now:          func() time.Time { return time.Date(2026, 1, 28, 17, 1, 52, 0, time.UTC) },
+		Engine:        cpuEngine{m},
+		ModelName:     "tiny",
+		WeightsBytes:  WeightsBytesByDType(tinyConfig, tensor.F32),
+		System:        SystemInfo("cpu", "test"),
+		Metadata:      report.Metadata{Device: "cpu", DType: "float32", RandomWeights: true, CommandLine: []string{"gpt2bench", "bench"}},
+		Now:           func() time.Time { return time.Date(2026, 1, 28, 17, 1, 52, 0, time.UTC) },
+		NewContinuous: func(c engine.Config) (*engine.Engine, error) { return engine.New(m, c) },
 	}
 }
 
@@ -55,6 +57,8 @@ func TestRunAllPhases(t *testing.T) {
 	opts.OutputLen = 6
 	opts.Concurrency = []int{1, 2}
 	opts.BatchSizes = []int{1, 3}
+	opts.Continuous = []int{3}
+	opts.RequestRate = 500
 	r, err := Run(context.Background(), env, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -91,14 +95,14 @@ func TestRunAllPhases(t *testing.T) {
 	if m.InferencePeakRSSBytes <= 0 || m.HeapInUseBytes <= 0 {
 		t.Errorf("peak RSS %d, heap %d, want > 0", m.InferencePeakRSSBytes, m.HeapInUseBytes)
 	}
-	// throughput: single, concurrent 2, batched 3.
-	if len(r.Throughput) != 3 {
-		t.Fatalf("throughput rows = %d, want 3", len(r.Throughput))
+	// throughput: single, concurrent 2, batched 3, continuous 3, continuous at 500 req/s.
+	if len(r.Throughput) != 5 {
+		t.Fatalf("throughput rows = %d, want 5", len(r.Throughput))
 	}
 	want := []struct {
 		mode            string
 		conc, batch, rq int
-	}{{report.ModeSingle, 1, 1, 3}, {report.ModeConcurrent, 2, 1, 6}, {report.ModeBatched, 1, 3, 9}}
+	}{{report.ModeSingle, 1, 1, 3}, {report.ModeConcurrent, 2, 1, 6}, {report.ModeBatched, 1, 3, 9}, {report.ModeContinuous, 3, 1, 9}, {report.ModeContinuous, 0, 1, 24}}
 	for i, w := range want {
 		tp := r.Throughput[i]
 		if tp.Mode != w.mode || tp.Concurrency != w.conc || tp.BatchSize != w.batch || tp.Requests != w.rq || tp.Failed != 0 {
@@ -108,8 +112,20 @@ func TestRunAllPhases(t *testing.T) {
 			t.Errorf("throughput %d: input %d, %v tok/s over %v s", i, tp.InputLen, tp.OutputTokensPerS, tp.DurationS)
 		}
 	}
-	if prog.open != 0 || prog.tasks != 2+3+3 {
-		t.Errorf("progress: %d tasks, %d left open; want 8, 0", prog.tasks, prog.open)
+	for _, tp := range r.Throughput[3:] {
+		if tp.TTFT == nil || tp.TTFT.N != tp.Requests || tp.TPOT.N != tp.Requests || tp.ITL.N != tp.Requests*5 || tp.ITL.SampleUnit != report.UnitTokenGap {
+			t.Errorf("continuous c%d rate %g: TTFT %+v TPOT %+v ITL n %d", tp.Concurrency, tp.RequestRate, tp.TTFT, tp.TPOT, tp.ITL.N)
+			continue
+		}
+		if e := tp.Engine; e == nil || e.Steps == 0 || e.DecodeRows == 0 || e.PrefillRows == 0 || e.ForwardShare <= 0 {
+			t.Errorf("continuous engine steps: %+v", tp.Engine)
+		}
+	}
+	if r.Throughput[4].RequestRate != 500 {
+		t.Errorf("open-loop rate = %g, want 500", r.Throughput[4].RequestRate)
+	}
+	if prog.open != 0 || prog.tasks != 2+3+5 {
+		t.Errorf("progress: %d tasks, %d left open; want 10, 0", prog.tasks, prog.open)
 	}
 	if r.Metadata.Warmup != 1 || r.Metadata.Runs != 3 || !r.Metadata.Quick || r.Metadata.Seed != 42 {
 		t.Errorf("metadata = %+v", r.Metadata)

@@ -60,9 +60,10 @@ func throughputStats(mode string, concurrency, batch, inputLen, outputLen int, r
 }
 
 // throughputPhase runs the single-stream mode, then concurrent for each
-// concurrency > 1, then batched for each batch size > 1, all at the first
-// planned input length. A concurrency or batch size of 1 is the single
-// mode, measured once.
+// concurrency > 1, then batched for each batch size > 1, then continuous
+// for each of its concurrencies and, with a request rate, once open-loop,
+// all at the first planned input length. A concurrency or batch size of 1
+// is the single mode, measured once.
 func (b *runner) throughputPhase(ctx context.Context) error {
 	T := b.plan.InputLens[0]
 	add := func(t report.Throughput, err error) error {
@@ -86,6 +87,16 @@ func (b *runner) throughputPhase(ctx context.Context) error {
 			if err := add(b.batched(ctx, T, B)); err != nil {
 				return err
 			}
+		}
+	}
+	for _, c := range continuousModes(b.opts) {
+		if err := add(b.continuous(ctx, T, c, 0)); err != nil {
+			return err
+		}
+	}
+	if b.opts.RequestRate > 0 {
+		if err := add(b.continuous(ctx, T, 0, b.opts.RequestRate)); err != nil {
+			return err
 		}
 	}
 	return nil

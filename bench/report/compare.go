@@ -195,13 +195,24 @@ func Compare(a, b *Report, opts CompareOptions) (*Comparison, error) {
 		}
 	})
 	tpKey := func(t *Throughput) string {
-		return fmt.Sprintf("mode=%s/conc=%d/batch=%d/input=%d/output=%d", t.Mode, t.Concurrency, t.BatchSize, t.InputLen, t.OutputLen)
+		k := fmt.Sprintf("mode=%s/conc=%d/batch=%d/input=%d/output=%d", t.Mode, t.Concurrency, t.BatchSize, t.InputLen, t.OutputLen)
+		if t.RequestRate > 0 {
+			k += fmt.Sprintf("/rate=%g", t.RequestRate)
+		}
+		return k
 	}
 	pairUp(c, "throughput", a.Throughput, b.Throughput, tpKey, func(k string, ta, tb *Throughput) {
 		la, lb := requestLatency(ta), requestLatency(tb)
 		c.Rows = append(c.Rows, compareSummary(k, "request_latency_ms", LowerIsBetter, &la, &lb, alpha))
 		sa, sb := rateSummary(ta), rateSummary(tb)
 		c.Rows = append(c.Rows, compareSummary(k, "output_tokens_per_s", HigherIsBetter, &sa, &sb, alpha))
+		// Continuous: per-request TTFT and TPOT (independent samples).
+		if ta.TTFT != nil && tb.TTFT != nil {
+			c.Rows = append(c.Rows, compareSummary(k, "ttft_ms", LowerIsBetter, ta.TTFT, tb.TTFT, alpha))
+		}
+		if ta.TPOT != nil && tb.TPOT != nil {
+			c.Rows = append(c.Rows, compareSummary(k, "tpot_ms", LowerIsBetter, ta.TPOT, tb.TPOT, alpha))
+		}
 	})
 	c.Ops, c.OpsNote = compareOps(a.Profile, b.Profile)
 	return c, nil

@@ -127,6 +127,8 @@ func fakeReport(seed uint64, slowdown float64) *Report {
 		tp(ModeBatched, 1, 4, 131.0, 977),
 		tp(ModeBatched, 1, 8, 205.3, 1247),
 		tp(ModeBatched, 1, 16, 268.8, 1905),
+		continuousTP(8, 0, 196.0, 1390, slowdown, noisy),
+		continuousTP(0, 4, 150.2, 1100, slowdown, noisy),
 	}
 
 	r.Profile = fakeProfile(slowdown)
@@ -233,4 +235,36 @@ func fakeProfile(slowdown float64) *Profile {
 	}
 	p.Tail = []TailToken{{Token: 17, ITLMs: 24.9, ExcessMs: 2.9, GCPauses: 1, GCPauseMs: 0.21}, {Token: 5, ITLMs: 23.1, ExcessMs: 1.1}}
 	return p
+}
+
+// continuousTP is a continuous-mode entry: 16 requests per worker (or 32
+// at a request rate), with per-request TTFT and TPOT, pooled ITL and the
+// engine's steps.
+func continuousTP(conc int, rate, tokS, latMs, slowdown float64, noisy func(v, rel float64) float64) Throughput {
+	n := 32
+	if conc > 0 {
+		n = 16 * conc
+	}
+	const outLen = 64
+	var lat, ttft, tpot, itl []float64
+	for range n {
+		lat = append(lat, noisy(slowdown*latMs, 0.05))
+		ttft = append(ttft, noisy(slowdown*180, 0.2))
+		tpot = append(tpot, noisy(slowdown*19, 0.05))
+	}
+	for range 4 * outLen {
+		itl = append(itl, noisy(slowdown*19, 0.1))
+	}
+	s := func(v []float64, unit string) *Summary { x := unitSummary(v, unit); return &x }
+	rows := unitSummary([]float64{8, 8, 136, 8, 7, 8}, "step")
+	dur := float64(n*outLen) / (tokS / slowdown)
+	return Throughput{
+		Mode: ModeContinuous, Concurrency: conc, BatchSize: 1, InputLen: 128, OutputLen: outLen, RequestRate: rate,
+		Requests: n, DurationS: dur, RequestsPerS: float64(n) / dur, OutputTokensPerS: tokS / slowdown,
+		TotalTokensPerS: float64(n*(128+outLen)) / dur, Latency: unitSummary(lat, UnitRequest),
+		TTFT: s(ttft, UnitRequest), TPOT: s(tpot, UnitRequest), ITL: s(itl, UnitTokenGap),
+		Engine: &EngineSteps{MaxNumSeqs: 16, MaxNumBatchedTokens: 256, KVCacheBytes: 1207959552, BlockSize: 32, PrefixCache: true,
+			Steps: 1100, RowsPerStep: rows, PrefillRows: int64(n * 128), DecodeRows: int64(n * (outLen - 1)),
+			PrefixQueriedTokens: int64(n * 96), ForwardShare: 0.987, ScheduleShare: 0.002, SampleShare: 0.011},
+	}
 }

@@ -199,16 +199,32 @@ func totalWeights(w map[string]int64) int64 {
 	return t
 }
 
-var throughputHeader = []string{"mode", "conc", "batch", "input", "output", "requests", "failed", "duration s", "req/s", "out tok/s", "total tok/s", "lat p50 ms", "lat p95 ms"}
+var throughputHeader = []string{"mode", "conc", "batch", "input", "output", "requests", "failed", "duration s", "req/s", "out tok/s", "total tok/s", "lat p50 ms", "lat p95 ms", "ttft p50 ms", "tpot p50 ms", "itl p99 ms"}
 
+// throughputRow is one throughput entry; TTFT, TPOT and ITL are "-" for
+// the modes that do not measure them per request (all but continuous). An
+// open-loop continuous run shows its rate in the conc column.
 func throughputRow(t Throughput) []string {
+	conc := strconv.Itoa(t.Concurrency)
+	if t.RequestRate > 0 {
+		conc = fmtFloat(t.RequestRate) + "/s"
+	}
+	opt := func(s *Summary, v func(*Summary) float64) string {
+		if s == nil || s.N == 0 {
+			return "-"
+		}
+		return fmtStat(*s, v(s))
+	}
 	return []string{
-		t.Mode, strconv.Itoa(t.Concurrency), strconv.Itoa(t.BatchSize),
+		t.Mode, conc, strconv.Itoa(t.BatchSize),
 		strconv.Itoa(t.InputLen), strconv.Itoa(t.OutputLen),
 		strconv.Itoa(t.Requests), strconv.Itoa(t.Failed),
 		fmtFloat(t.DurationS), fmtFloat(t.RequestsPerS),
 		fmtFloat(t.OutputTokensPerS), fmtFloat(t.TotalTokensPerS),
 		fmtStat(t.Latency, t.Latency.P50), fmtStat(t.Latency, t.Latency.P95),
+		opt(t.TTFT, func(s *Summary) float64 { return s.P50 }),
+		opt(t.TPOT, func(s *Summary) float64 { return s.P50 }),
+		opt(t.ITL, func(s *Summary) float64 { return s.P99 }),
 	}
 }
 

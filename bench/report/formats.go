@@ -80,7 +80,11 @@ func WriteBenchstat(w io.Writer, r *Report) error {
 	}
 	for i := range r.Throughput {
 		t := &r.Throughput[i]
-		name := fmt.Sprintf("model=%s/mode=%s/conc=%d/batch=%d%s", model, t.Mode, t.Concurrency, t.BatchSize, procs)
+		rate := ""
+		if t.RequestRate > 0 {
+			rate = fmt.Sprintf("/rate=%g", t.RequestRate)
+		}
+		name := fmt.Sprintf("model=%s/mode=%s/conc=%d/batch=%d%s%s", model, t.Mode, t.Concurrency, t.BatchSize, rate, procs)
 		rates := []float64{t.OutputTokensPerS}
 		if t.OutputTokensPerSRuns != nil && len(t.OutputTokensPerSRuns.Samples) > 0 {
 			rates = t.OutputTokensPerSRuns.Samples
@@ -93,6 +97,11 @@ func WriteBenchstat(w io.Writer, r *Report) error {
 		}
 		for _, lat := range requestLatency(t).Samples {
 			fmt.Fprintf(bw, "BenchmarkRequest/%s 1 %s ns/op\n", name, ns(lat))
+		}
+		if t.TTFT != nil { // continuous: time to first token per request
+			for _, v := range t.TTFT.Samples {
+				fmt.Fprintf(bw, "BenchmarkTTFT/%s 1 %s ns/op\n", name, ns(v))
+			}
 		}
 	}
 	if err := bw.Flush(); err != nil {

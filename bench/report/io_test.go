@@ -127,7 +127,7 @@ func TestWriteNewErrors(t *testing.T) {
 	t.Run("invalid report", func(t *testing.T) {
 		dir := t.TempDir()
 		r := fakeReport(1, 1)
-		r.Throughput[0].Mode = "sideways"
+		r.Throughput[0].Concurrency = -1
 		if _, err := WriteNew(dir, r); err == nil || !strings.Contains(err.Error(), "invalid report") {
 			t.Errorf("err = %v", err)
 		}
@@ -158,7 +158,7 @@ func TestReadErrors(t *testing.T) {
 		{"directory", dir, "is a directory", nil},
 		{"truncated", write("t.json", good[:1000]), "truncated", nil},
 		{"malformed", write("m.json", []byte("{\"schema_version\": \"1\", nope}")), "not valid JSON at byte", nil},
-		{"future", write("f.json", bytes.Replace(good, []byte(`"schema_version": "1.2"`), []byte(`"schema_version": "3.0"`), 1)), `"3.0" is not supported`, ErrUnsupportedVersion},
+		{"future", write("f.json", bytes.Replace(good, []byte(`"schema_version": "1.3"`), []byte(`"schema_version": "3.0"`), 1)), `"3.0" is not supported`, ErrUnsupportedVersion},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -20,8 +20,11 @@ import "time"
 // History: 1 (1.0) first release; 1.1 adds the optional load section
 // (gpt2bench load); 1.2 adds sample_unit to every summary,
 // itl_run_median_ms to latency, and when the profile's calibration was
-// measured and how steady it was.
-const SchemaVersion = "1.2"
+// measured and how steady it was; 1.3 adds the continuous throughput mode
+// (request_rate, ttft_ms, tpot_ms, itl_ms and engine on a throughput
+// entry) and opens the set of modes (a 1.2 validator's closed enum
+// rejects "continuous"; readers that only decode are unaffected).
+const SchemaVersion = "1.3"
 
 // SchemaMajor is the major version of SchemaVersion: the reports this
 // package reads.
@@ -33,7 +36,7 @@ const SchemaMajor = "1"
 // throughput, metadata), plus the optional profile, targets, quality and
 // skipped sections. Renderers never recompute anything from it.
 type Report struct {
-	// SchemaVersion is the report format version, "1.2" (MAJOR.MINOR, see the rule at SchemaVersion); first field, always set.
+	// SchemaVersion is the report format version, "1.3" (MAJOR.MINOR, see the rule at SchemaVersion); first field, always set.
 	SchemaVersion string `json:"schema_version"`
 	// ReportName identifies the run: {model}_{YYYYMMDD_HHMMSS}, e.g. gpt2_20260128_170152.
 	ReportName string `json:"report_name"`
@@ -212,11 +215,13 @@ const (
 	ModeSingle     = "single"     // one request at a time, back to back
 	ModeConcurrent = "concurrent" // Concurrency requests in flight, each its own sequence
 	ModeBatched    = "batched"    // BatchSize sequences decoded in one forward pass
+	ModeContinuous = "continuous" // requests through the continuous-batching engine (closed loop at Concurrency, or Poisson at RequestRate)
 )
 
 // Throughput is the aggregate rate of many requests in one mode.
 type Throughput struct {
-	// Mode is "single", "concurrent" or "batched".
+	// Mode is "single", "concurrent", "batched" or "continuous"; from
+	// schema 1.3 an open set (readers show an unknown mode as it is).
 	Mode string `json:"mode"`
 	// Concurrency is the number of requests in flight (1 for single and batched).
 	Concurrency int `json:"concurrency"`
@@ -247,6 +252,60 @@ type Throughput struct {
 	// OutputTokensPerSRuns is OutputTokensPerS of each repetition of the phase,
 	// when it was repeated; nil otherwise. Compare uses its samples.
 	OutputTokensPerSRuns *Summary `json:"output_tokens_per_s_runs,omitempty"`
+
+	// The fields below are set by the continuous mode (schema 1.3).
+
+	// RequestRate is the Poisson arrival rate in requests/s of an
+	// open-loop continuous run; 0 for a closed loop at Concurrency.
+	RequestRate float64 `json:"request_rate,omitempty"`
+	// TTFT is time to first token in ms per request: from the request's
+	// submission (its planned arrival in an open loop) to its first
+	// token being sampled; queueing and prefill included. Unit "request".
+	TTFT *Summary `json:"ttft_ms,omitempty"`
+	// TPOT is time per output token in ms per request:
+	// (E2E - TTFT) / (OutputLen - 1). Unit "request".
+	TPOT *Summary `json:"tpot_ms,omitempty"`
+	// ITL is the gaps between consecutive tokens of each request in ms,
+	// pooled over requests (unit "token gap"): percentiles only.
+	ITL *Summary `json:"itl_ms,omitempty"`
+	// Engine describes the continuous-batching engine's steps during
+	// the measured requests.
+	Engine *EngineSteps `json:"engine,omitempty"`
+}
+
+// EngineSteps is what the continuous-batching engine did while a
+// continuous mode was measured: its settings and its steps.
+type EngineSteps struct {
+	// MaxNumSeqs caps the sequences running at once.
+	MaxNumSeqs int `json:"max_num_seqs"`
+	// MaxNumBatchedTokens caps the new tokens of one step.
+	MaxNumBatchedTokens int `json:"max_num_batched_tokens"`
+	// KVCacheBytes is the memory of the paged KV cache.
+	KVCacheBytes int64 `json:"kv_cache_bytes"`
+	// BlockSize is the positions per KV block.
+	BlockSize int `json:"block_size"`
+	// PrefixCache says whether automatic prefix caching was on.
+	PrefixCache bool `json:"prefix_cache"`
+	// Steps is the number of engine steps (forward passes).
+	Steps int64 `json:"steps"`
+	// RowsPerStep is the new tokens per step (decodes plus prompt chunks).
+	RowsPerStep Summary `json:"rows_per_step"`
+	// PrefillRows and DecodeRows count the rows of prompt chunks and of
+	// one-token decodes over all steps.
+	PrefillRows int64 `json:"prefill_rows"`
+	DecodeRows  int64 `json:"decode_rows"`
+	// Preemptions is the sequences preempted for KV blocks and recomputed.
+	Preemptions int64 `json:"preemptions"`
+	// PrefixHitTokens of PrefixQueriedTokens prompt tokens were found in
+	// the prefix cache.
+	PrefixQueriedTokens int64 `json:"prefix_queried_tokens"`
+	PrefixHitTokens     int64 `json:"prefix_hit_tokens"`
+	// ForwardShare, ScheduleShare and SampleShare split the engine's step
+	// time: the forward pass, the scheduler's bookkeeping, and sampling
+	// with sending tokens out (fractions of their sum).
+	ForwardShare  float64 `json:"forward_share"`
+	ScheduleShare float64 `json:"schedule_share"`
+	SampleShare   float64 `json:"sample_share"`
 }
 
 // Profile phases.

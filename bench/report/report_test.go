@@ -135,7 +135,7 @@ func TestGoldenReportValidates(t *testing.T) {
 	if !bytes.Equal(again, data) {
 		t.Error("decoding then encoding the golden report changes it: a field is lost or renamed")
 	}
-	if data[0] != '{' || !bytes.HasPrefix(bytes.TrimSpace(data[1:]), []byte(`"schema_version": "1.2"`)) {
+	if data[0] != '{' || !bytes.HasPrefix(bytes.TrimSpace(data[1:]), []byte(`"schema_version": "1.3"`)) {
 		t.Error("schema_version is not the first field")
 	}
 }
@@ -240,8 +240,8 @@ func TestValidateErrors(t *testing.T) {
 		{"malformed", []byte(`{"schema_version": "1",,}`), "not valid JSON at byte", nil},
 		{"not object", []byte(`[1,2]`), "top level must be a JSON object", nil},
 		{"no version", []byte(`{"model_name": "gpt2"}`), "no schema_version", ErrUnsupportedVersion},
-		{"future major", bytes.Replace(good, []byte(`"schema_version": "1.2"`), []byte(`"schema_version": "2"`), 1), `schema_version "2" is not supported`, ErrUnsupportedVersion},
-		{"numeric version", bytes.Replace(good, []byte(`"schema_version": "1.2"`), []byte(`"schema_version": 1`), 1), `is not supported`, ErrUnsupportedVersion},
+		{"future major", bytes.Replace(good, []byte(`"schema_version": "1.3"`), []byte(`"schema_version": "2"`), 1), `schema_version "2" is not supported`, ErrUnsupportedVersion},
+		{"numeric version", bytes.Replace(good, []byte(`"schema_version": "1.3"`), []byte(`"schema_version": 1`), 1), `is not supported`, ErrUnsupportedVersion},
 		{"wrong type", bytes.Replace(good, []byte(`"runs": 10,`), []byte(`"runs": "ten",`), 1), "does not match schema v1", nil},
 		{"missing section", bytes.Replace(good, []byte(`"metadata":`), []byte(`"metadataX":`), 1), "does not match schema v1", nil},
 	}
@@ -260,7 +260,7 @@ func TestValidateErrors(t *testing.T) {
 		})
 	}
 	t.Run("minor version accepted", func(t *testing.T) {
-		data := bytes.Replace(good, []byte(`"schema_version": "1.2"`), []byte(`"schema_version": "1"`), 1)
+		data := bytes.Replace(good, []byte(`"schema_version": "1.3"`), []byte(`"schema_version": "1"`), 1)
 		if err := Validate(data); err != nil {
 			t.Fatal(err)
 		}
@@ -315,7 +315,7 @@ func TestBenchstatFormat(t *testing.T) {
 	}
 	// One line per independent sample: per run, per repetition, per
 	// request (a batched generation is one); never per token gap.
-	want := map[string]int{"BenchmarkGenerate": 30, "BenchmarkITL": 0, "BenchmarkDecode": 8 * 5, "BenchmarkRequest": 16 * (1 + 2 + 4 + 8 + 4)}
+	want := map[string]int{"BenchmarkGenerate": 30, "BenchmarkITL": 0, "BenchmarkDecode": 8*5 + 2, "BenchmarkRequest": 16*(1+2+4+8+4) + 16*8 + 32, "BenchmarkTTFT": 16*8 + 32}
 	for k, n := range want {
 		if counts[k] != n {
 			t.Errorf("%s lines = %d, want %d (one per raw sample)", k, counts[k], n)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/gpt2bench/gpt2bench/bench"
 	"github.com/gpt2bench/gpt2bench/bench/report"
+	sched "github.com/gpt2bench/gpt2bench/engine"
 	"github.com/gpt2bench/gpt2bench/weights/hub"
 )
 
@@ -37,6 +38,9 @@ type benchFlags struct {
 	outputLen   int
 	concurrency []int
 	batchSizes  []int
+	continuous  []int       // --continuous: closed-loop concurrencies of the continuous mode
+	requestRate float64     // --request-rate: an open-loop continuous run at this rate
+	ef          engineFlags // the continuous-batching engine
 	seed        uint64
 	out         string
 	format      string
@@ -63,8 +67,13 @@ Markdown summary beside it, and prints the same summary on stdout.
               KV cache analytic and allocated, allocations and bytes per
               generated token, GC cycles and pause
   throughput  single stream; concurrent (one KV cache per goroutine, shared
-              weights); batched (B sequences per forward pass): requests/s,
-              output and total tokens/s, latency percentiles
+              weights); batched (B sequences per forward pass, lockstep);
+              continuous (requests through the continuous-batching engine:
+              a closed loop at each --continuous concurrency, and Poisson
+              arrivals at --request-rate; paged KV cache, chunked prefill,
+              prefix caching): requests/s, output and total tokens/s,
+              latency percentiles, and for continuous per-request TTFT,
+              TPOT and ITL with the engine's step mix
 
 Prompts are random token ids of exactly each input length; generation runs
 exactly --output-len tokens (EOS ignored). Warm-up runs are never counted.
@@ -77,6 +86,7 @@ writes the report marked incomplete and exits 130.`,
 		Example: `  gpt2bench bench --quick
   gpt2bench bench --model gpt2 --phases latency --input-len 128,512 --output-len 64
   gpt2bench bench --phases throughput --concurrency 1,2,4 --batch-sizes 1,4,8 --runs 5
+  gpt2bench bench --phases throughput --batch-sizes 1,8 --continuous 8 --request-rate 2 --input-lengths 128 --output-len 128
   gpt2bench bench --quick --targets targets.yaml --format markdown --quiet`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -95,6 +105,9 @@ writes the report marked incomplete and exits 130.`,
 	f.IntVar(&bf.outputLen, "output-len", def.OutputLen, "tokens generated per request (EOS ignored)")
 	f.IntSliceVar(&bf.concurrency, "concurrency", def.Concurrency, "concurrent requests of the throughput phase (1 = single stream)")
 	f.IntSliceVar(&bf.batchSizes, "batch-sizes", def.BatchSizes, "sequences per forward pass of the throughput phase (1 = single stream)")
+	f.IntSliceVar(&bf.continuous, "continuous", def.Continuous, "concurrent requests of the throughput phase's continuous-batching mode (closed loop; empty list = none)")
+	f.Float64Var(&bf.requestRate, "request-rate", 0, "add an open-loop continuous run: Poisson arrivals at this many requests/s (0 = none)")
+	bf.ef.register(f)
 	f.Uint64Var(&bf.seed, "seed", uint64(def.Seed), "seed of the random prompts")
 	aliasFlags(f, map[string]string{"input-lengths": "input-len"})
 	f.StringVarP(&bf.out, "out", "o", defaultOut, "`directory` the report is written to (created if missing)")
@@ -120,6 +133,8 @@ func runDefault(ctx context.Context, a *app) error {
 	q := bench.QuickOptions()
 	bf.warmup, bf.runs, bf.inputLens, bf.outputLen = q.Warmup, q.Runs, q.InputLens, q.OutputLen
 	bf.concurrency, bf.batchSizes, bf.seed = q.Concurrency, q.BatchSizes, uint64(q.Seed)
+	bf.continuous = q.Continuous
+	bf.ef = defaultEngineFlags()
 	return runBench(ctx, a, &bf, nil)
 }
 
@@ -130,9 +145,23 @@ func (bf *benchFlags) options(fs *pflag.FlagSet) (bench.Options, error) {
 	o := bench.Options{
 		Warmup: bf.warmup, Runs: bf.runs, InputLens: bf.inputLens, OutputLen: bf.outputLen,
 		Concurrency: bf.concurrency, BatchSizes: bf.batchSizes, Seed: int64(bf.seed), EOS: bench.GPT2EOS, Quick: bf.quick,
+		Continuous: bf.continuous, RequestRate: bf.requestRate,
 	}
 	if bf.seed > math.MaxInt64 {
 		return o, usagef("--seed %d: want at most %d", bf.seed, int64(math.MaxInt64))
+	}
+	ec, err := bf.ef.config()
+	if err != nil {
+		return o, err
+	}
+	o.Engine = ec
+	// The continuous mode needs the CPU backend's ragged step: asked for
+	// explicitly elsewhere it is a usage error; by default it is skipped.
+	if bf.mf.backend != "" && bf.mf.backend != "cpu" {
+		if changed("continuous") && len(bf.continuous) > 0 || changed("request-rate") && bf.requestRate > 0 {
+			return o, usagef("--continuous/--request-rate: backend %s does not implement the ragged step continuous batching needs (only cpu does); drop them or use --backend cpu", bf.mf.backend)
+		}
+		o.Continuous, o.RequestRate = nil, 0
 	}
 	if bf.quick {
 		q := bench.QuickOptions()
@@ -153,6 +182,9 @@ func (bf *benchFlags) options(fs *pflag.FlagSet) (bench.Options, error) {
 		}
 		if !changed("batch-sizes") {
 			o.BatchSizes = q.BatchSizes
+		}
+		if !changed("continuous") && o.Continuous != nil {
+			o.Continuous = q.Continuous
 		}
 	}
 	for _, s := range bf.phases {
@@ -175,6 +207,7 @@ var flagNames = strings.NewReplacer(
 	"phases:", "--phases:", "warm-up runs:", "--warmup:", "runs:", "--runs:",
 	"output length:", "--output-len:", "input lengths:", "--input-len:",
 	"concurrency:", "--concurrency:", "batch sizes:", "--batch-sizes:",
+	"continuous:", "--continuous:", "request rate:", "--request-rate:",
 )
 
 // summaryFormat checks --format.
@@ -299,6 +332,14 @@ func runBench(ctx context.Context, a *app, bf *benchFlags, fs *pflag.FlagSet) er
 	logf("%s\n", e.Describe())
 	logf("benchmark: phases %s; input lengths %s, output %d tokens; warm-up %d, runs %d; concurrency %s, batch sizes %s\n",
 		joinPhases(opts.Phases), joinInts(opts.InputLens), opts.OutputLen, opts.Warmup, opts.Runs, joinInts(opts.Concurrency), joinInts(opts.BatchSizes))
+	if opts.Has(bench.PhaseThroughput) {
+		switch {
+		case len(opts.Continuous) > 0 || opts.RequestRate > 0:
+			logf("throughput: continuous %s%s; %s\n", joinInts(opts.Continuous), rateNote(opts.RequestRate), describeEngine(opts.Engine))
+		case bf.mf.backend != "cpu":
+			logf("throughput: no continuous mode (backend %s has no ragged step)\n", bf.mf.backend)
+		}
+	}
 
 	env := bf.env(a, e, load)
 	switch {
@@ -377,6 +418,9 @@ func (bf *benchFlags) env(a *app, e *engine, load bench.LoadMemory) bench.Env {
 			RandomWeights: e.W.Random,
 			DType:         bench.DTypeName(e.DType),
 		},
+	}
+	if e.cpu != nil {
+		env.NewContinuous = func(c sched.Config) (*sched.Engine, error) { return sched.New(e.cpu, c) }
 	}
 	if e.ref != nil { // widened to float64 at load, cache in float64
 		env.WeightsBytes = map[string]int64{"float64": 8 * e.Config().NumParams()}
@@ -557,4 +601,12 @@ func (p *barProgress) Finish() {
 		_ = p.bar.Exit()
 	}
 	p.bar = nil
+}
+
+// rateNote is ", open loop at R req/s" for a request rate, else "".
+func rateNote(r float64) string {
+	if r <= 0 {
+		return ""
+	}
+	return fmt.Sprintf(", open loop at %g req/s", r)
 }

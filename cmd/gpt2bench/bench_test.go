@@ -104,8 +104,9 @@ func TestBenchTiny(t *testing.T) {
 	if r.ModelName != "tiny-gpt2" || r.Incomplete || !r.Metadata.Quick || r.Metadata.Warmup != 1 || r.Metadata.Runs != 3 {
 		t.Errorf("report: model %q, incomplete %v, metadata %+v", r.ModelName, r.Incomplete, r.Metadata)
 	}
-	if len(r.Latency) != 2 || len(r.Memory) != 3 || len(r.Throughput) != 3 || len(r.Skipped) != 2 {
-		t.Errorf("report has %d latency, %d memory, %d throughput, %d skipped; want 2, 3, 3, 2",
+	// throughput: single, concurrent, batched and continuous (--quick's 4).
+	if len(r.Latency) != 2 || len(r.Memory) != 3 || len(r.Throughput) != 4 || len(r.Skipped) != 2 {
+		t.Errorf("report has %d latency, %d memory, %d throughput, %d skipped; want 2, 3, 4, 2",
 			len(r.Latency), len(r.Memory), len(r.Throughput), len(r.Skipped))
 	}
 	if !strings.Contains(stderr, "report: "+out) || !strings.Contains(stderr, "model "+tinyDir) {

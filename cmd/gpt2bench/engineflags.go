@@ -55,10 +55,20 @@ func (f *engineFlags) config() (sched.Config, error) {
 	return c, nil
 }
 
-// describe is one line naming the engine's settings, for logs.
-func describeEngine(c sched.Config, blocks int) string {
-	return fmt.Sprintf("continuous batching: max %d seqs, %d tokens/step, %s KV cache (%d blocks of %d), prefix cache %s",
-		c.MaxNumSeqs, c.MaxNumBatchedTokens, humanize.IBytes(uint64(c.KVCacheBytes)), blocks, c.BlockSize, onOff(!c.NoPrefixCache))
+// defaultEngineFlags are the flags' defaults, for commands run without
+// parsing them (gpt2bench with no arguments).
+func defaultEngineFlags() engineFlags {
+	return engineFlags{maxNumSeqs: sched.DefaultMaxNumSeqs, maxNumBatchedTokens: sched.DefaultMaxNumBatchedTokens, kvCacheMemory: "auto", blockSize: sched.DefaultBlockSize}
+}
+
+// describeEngine is one line naming the engine's settings, for logs.
+func describeEngine(c sched.Config) string {
+	kv := "auto"
+	if c.KVCacheBytes > 0 {
+		kv = humanize.IBytes(uint64(c.KVCacheBytes))
+	}
+	return fmt.Sprintf("engine: max %d seqs, %d tokens/step, KV cache %s in blocks of %d, prefix cache %s, batch-invariant %s",
+		c.MaxNumSeqs, c.MaxNumBatchedTokens, kv, c.BlockSize, onOff(!c.NoPrefixCache), onOff(c.BatchInvariant))
 }
 
 func onOff(b bool) string {

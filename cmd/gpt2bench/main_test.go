@@ -197,6 +197,11 @@ func TestBadInput(t *testing.T) {
 		{"detokenize junk", []string{"detokenize", "12,abc"}, exitUsage, "not a token id"},
 		{"detokenize out of range", []string{"detokenize", "50257"}, exitFailure, "50257"},
 		{"bad download name", []string{"download", "not a repo!"}, exitUsage, "not a repo!"},
+		{"continuous without a ragged step", []string{"bench", "--model", tinyDir, "--backend", "gonum", "--continuous", "2"}, exitUsage, "does not implement the ragged step"},
+		{"bad max-num-seqs", []string{"bench", "--model", tinyDir, "--max-num-seqs", "0"}, exitUsage, "--max-num-seqs 0"},
+		{"bad kv-cache-memory", []string{"bench", "--model", tinyDir, "--kv-cache-memory", "lots"}, exitUsage, "--kv-cache-memory"},
+		{"bad request rate", []string{"bench", "--model", tinyDir, "--request-rate", "-1"}, exitUsage, "--request-rate"},
+		{"bad continuous", []string{"bench", "--model", tinyDir, "--continuous", "0"}, exitUsage, "--continuous"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
