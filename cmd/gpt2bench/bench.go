@@ -86,7 +86,7 @@ writes the report marked incomplete and exits 130.`,
 		Example: `  gpt2bench bench --quick
   gpt2bench bench --model gpt2 --phases latency --input-len 128,512 --output-len 64
   gpt2bench bench --phases throughput --concurrency 1,2,4 --batch-sizes 1,4,8 --runs 5
-  gpt2bench bench --phases throughput --batch-sizes 1,8 --continuous 8 --request-rate 2 --input-lengths 128 --output-len 128
+  gpt2bench bench --phases throughput --batch-sizes 1,8 --continuous 8 --request-rate 2 --input-len 128 --output-len 128
   gpt2bench bench --quick --targets targets.yaml --format markdown --quiet`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
