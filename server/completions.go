@@ -631,4 +631,3 @@ func (s *Server) streamCompletion(ctx context.Context, w http.ResponseWriter, p 
 	ev.raw([]byte("[DONE]"))
 	w.Header().Set("Server-Timing", st.header())
 }
-

@@ -145,7 +145,7 @@ type Server struct {
 	hs    *http.Server
 	name  atomic.Pointer[string] // the model's id in the API
 	seq   atomic.Uint64          // request numbers for ids
-	idTag string        // random per server, so ids of two runs differ
+	idTag string                 // random per server, so ids of two runs differ
 }
 
 // New returns a Server in the loading state.
