@@ -248,16 +248,22 @@ func (e *Engine) shutdown() {
 	e.publish(StepStats{})
 }
 
-// reap ends the requests whose context has ended.
+// reap ends the requests whose context has ended, and publishes the
+// engine's state when it ended any (no step may follow to do it).
 func (e *Engine) reap() {
+	n := 0
 	for _, list := range [][]*seq{e.running, e.waiting} {
 		for _, s := range list {
 			if err := s.ctx.Err(); err != nil {
 				e.finish(s, FinishCancelled, err)
+				n++
 			}
 		}
 	}
 	e.compact()
+	if n > 0 {
+		e.publishState()
+	}
 }
 
 // compact drops finished sequences from the running and waiting lists.
@@ -561,14 +567,21 @@ func (e *Engine) sample(s *seq, lrow []float32, now time.Time) {
 	}
 }
 
-// publish stores the engine-wide figures after a step.
-func (e *Engine) publish(st StepStats) {
+// publishState stores the engine's occupancy: sequences and blocks.
+func (e *Engine) publishState() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.stats.Running = len(e.running)
 	e.stats.Waiting = e.queued
 	e.stats.BlocksUsed = e.pool.used()
 	e.stats.PrefixCachedBlocks = len(e.pool.cached)
+}
+
+// publish stores the engine-wide figures after a step.
+func (e *Engine) publish(st StepStats) {
+	e.publishState()
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	e.stats.Steps++
 	e.stats.PrefixQueriedTokens += int64(st.PrefixQueried)
 	e.stats.PrefixHitTokens += int64(st.PrefixHit)

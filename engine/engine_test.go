@@ -480,3 +480,27 @@ func TestDrain(t *testing.T) {
 		t.Fatalf("drained request: %d tokens, %q", len(ids), res.Reason)
 	}
 }
+
+// TestStatsAfterLastCancel checks that cancelling the only request leaves
+// Stats idle (no step follows to publish them) and Drain returns.
+func TestStatsAfterLastCancel(t *testing.T) {
+	m := loadModel(t, fixtures[0], 1)
+	e := newEngine(t, m, Config{OnStep: func(StepStats) { time.Sleep(time.Millisecond) }})
+	ctx, cancel := context.WithCancel(context.Background())
+	s := must(e.Submit(ctx, Request{Prompt: []int32{1, 2, 3}, MaxTokens: 60, IgnoreEOS: true}))
+	<-s.Tokens() // it runs
+	cancel()
+	<-s.Done()
+	deadline := time.Now().Add(10 * time.Second)
+	for st := e.Stats(); st.Running != 0 || st.Waiting != 0 || st.BlocksUsed != 0; st = e.Stats() {
+		if time.Now().After(deadline) {
+			t.Fatalf("stats after the only request was cancelled: %+v", st)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	dctx, dcancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer dcancel()
+	if err := e.Drain(dctx); err != nil {
+		t.Fatalf("Drain after the last cancel: %v", err)
+	}
+}
