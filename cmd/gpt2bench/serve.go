@@ -16,7 +16,7 @@ import (
 	"github.com/dustin/go-humanize"
 	"github.com/spf13/cobra"
 
-	cbengine "github.com/gpt2bench/gpt2bench/engine"
+	sched "github.com/gpt2bench/gpt2bench/engine"
 	"github.com/gpt2bench/gpt2bench/server"
 	"github.com/gpt2bench/gpt2bench/weights"
 )
@@ -27,12 +27,6 @@ type serveFlags struct {
 	port            int
 	servedName      string
 	apiKey          string
-	maxNumSeqs      int
-	maxBatched      int
-	kvCacheMemory   string
-	blockSize       int
-	noPrefixCache   bool
-	batchInvariant  bool
 	maxQueue        int
 	shutdownTimeout time.Duration
 	logFormat       string
@@ -45,6 +39,7 @@ type serveFlags struct {
 func newServeCmd(a *app) *cobra.Command {
 	var (
 		mf modelFlags
+		ef engineFlags
 		f  serveFlags
 	)
 	cmd := &cobra.Command{
@@ -75,22 +70,17 @@ to --shutdown-timeout, the rest end with an error event; then it exits 0.`,
   gpt2bench serve --port 0 --max-num-seqs 32 --kv-cache-memory 512MiB --api-key secret`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runServe(cmd.Context(), a, &mf, &f)
+			return runServe(cmd.Context(), a, &mf, &ef, &f)
 		},
 	}
 	mf.register(cmd.Flags())
+	ef.register(cmd.Flags())
 	fs := cmd.Flags()
 	fs.StringVar(&f.host, "host", "127.0.0.1", "address to listen on (loopback by default; 0.0.0.0 for every interface)")
 	fs.IntVar(&f.port, "port", 8000, "port to listen on (0 picks a free one)")
 	fs.StringVar(&f.servedName, "served-model-name", "", "the model's id in the API (default: gpt2, a directory's base name, or gpt2-random for the embedded default)")
 	fs.StringVar(&f.apiKey, "api-key", "", "require 'Authorization: Bearer KEY' on /v1 routes")
-	fs.IntVar(&f.maxNumSeqs, "max-num-seqs", cbengine.DefaultMaxNumSeqs, "sequences running at once")
-	fs.IntVar(&f.maxBatched, "max-num-batched-tokens", cbengine.DefaultMaxNumBatchedTokens, "new tokens per engine step (decodes plus prompt chunks)")
-	fs.StringVar(&f.kvCacheMemory, "kv-cache-memory", "", "KV-cache `SIZE` (512MiB, 2GB, ...; default: a full context for every running sequence)")
-	fs.IntVar(&f.blockSize, "block-size", cbengine.DefaultBlockSize, "positions per KV block (and prefix-cache granularity)")
-	fs.BoolVar(&f.noPrefixCache, "no-prefix-cache", false, "turn automatic prefix caching off")
-	fs.BoolVar(&f.batchInvariant, "batch-invariant", false, "logits bit-identical whatever shares a step (slower)")
-	fs.IntVar(&f.maxQueue, "max-queue", cbengine.DefaultMaxQueue, "requests waiting at most; past it, 429")
+	fs.IntVar(&f.maxQueue, "max-queue", sched.DefaultMaxQueue, "requests waiting at most; past it, 429")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGINT/SIGTERM, how long requests in flight may finish")
 	fs.StringVar(&f.logFormat, "log-format", "text", "access log on stderr: text, json or off")
 	fs.StringVar(&f.maxBody, "max-body-bytes", humanize.IBytes(server.DefaultMaxBodyBytes), "largest request body (`SIZE`); 413 past it")
@@ -126,7 +116,7 @@ func servedName(spec string, w *weights.Model) string {
 	return spec
 }
 
-func runServe(ctx context.Context, a *app, mf *modelFlags, f *serveFlags) error {
+func runServe(ctx context.Context, a *app, mf *modelFlags, ef *engineFlags, f *serveFlags) error {
 	// Validate every flag before any work.
 	if err := mf.validate(); err != nil {
 		return err
@@ -140,18 +130,14 @@ func runServe(ctx context.Context, a *app, mf *modelFlags, f *serveFlags) error 
 	if f.shutdownTimeout < 0 || f.readTimeout <= 0 || f.writeTimeout <= 0 {
 		return usagef("--shutdown-timeout, --read-timeout and --write-timeout must be positive")
 	}
-	if f.maxConns < 1 || f.maxQueue < 1 || f.maxNumSeqs < 1 || f.maxBatched < 1 || f.blockSize < 1 {
-		return usagef("--max-connections, --max-queue, --max-num-seqs, --max-num-batched-tokens and --block-size must be >= 1")
+	if f.maxConns < 1 || f.maxQueue < 1 {
+		return usagef("--max-connections %d and --max-queue %d: want >= 1", f.maxConns, f.maxQueue)
 	}
-	ecfg := cbengine.Config{MaxNumSeqs: f.maxNumSeqs, MaxNumBatchedTokens: f.maxBatched, BlockSize: f.blockSize,
-		NoPrefixCache: f.noPrefixCache, BatchInvariant: f.batchInvariant, MaxQueue: f.maxQueue}
-	if f.kvCacheMemory != "" {
-		n, err := parseSize("kv-cache-memory", f.kvCacheMemory)
-		if err != nil {
-			return err
-		}
-		ecfg.KVCacheBytes = n
+	ecfg, err := ef.config()
+	if err != nil {
+		return err
 	}
+	ecfg.MaxQueue = f.maxQueue
 	maxBody, err := parseSize("max-body-bytes", f.maxBody)
 	if err != nil {
 		return err
@@ -206,6 +192,7 @@ func runServe(ctx context.Context, a *app, mf *modelFlags, f *serveFlags) error 
 	}
 	defer e.Close()
 	fmt.Fprintln(a.stderr, e.Describe())
+	fmt.Fprintln(a.stderr, describeEngine(ecfg))
 	if f.servedName == "" {
 		srv.SetModelName(servedName(mf.model, e.W))
 	}
