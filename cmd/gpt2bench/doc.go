@@ -22,7 +22,9 @@
 //	profile      per-layer, per-op time of one generation on this machine's roofline
 //	calibrate    memory read bandwidth and float32 FMA peak, 1 core and all, cached
 //	generate     stream text from a prompt (greedy, temperature, top-k, top-p, seed)
-//	verify       logits, hidden-state norms and greedy text against a transformers reference
+//	verify       logits, hidden-state norms and greedy text against a transformers reference;
+//	             --against reference: every op of every layer against the float64 pass
+//	inspect      logit lens per layer, attention maps per head (PNG, JSON), residual norms
 //	perplexity   perplexity of a text file, and what --dtype f16/int8 costs against f32
 //	report       table, Markdown, CSV, benchstat lines, plots, self-contained HTML
 //	compare      reports side by side with Mann-Whitney U significance; --threshold gates CI
@@ -30,6 +32,11 @@
 //	export       a model as a Hugging Face directory (config.json + model.safetensors)
 //	tokenize     GPT-2 token ids of a text as JSON; detokenize: the text of ids
 //	version      version, commit and toolchain
+//
+// Model commands take --backend: cpu (gpt2bench's kernels), gonum (float32
+// on gonum's BLAS), reference (float64 gonum/mat, written for reading) or
+// cuda (a -tags cuda build); docs/walkthrough.md follows the forward pass op
+// by op through all three CPU backends.
 //
 // Every command takes --cpuprofile, --memprofile and --trace. Exit codes:
 // 0 success; 1 failure (runtime error, verify mismatch, a target missed:

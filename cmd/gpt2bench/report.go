@@ -122,7 +122,8 @@ pooled gaps of a run are not independent). When a side has too few samples
 for any p-value to fall below --alpha (3 against 3 at 0.05), the row is "~"
 and a note says how many runs are needed: raise bench --runs.`,
 		Example: `  gpt2bench compare base.json new.json
-  gpt2bench compare base.json new.json --threshold 5%`,
+  gpt2bench compare base.json new.json --threshold 5%
+  gpt2bench compare --force gonum.json cpu.json      # per-op speed-up of the kernels`,
 		Args: cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if opts.Alpha <= 0 || opts.Alpha >= 1 {
