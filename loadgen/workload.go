@@ -38,6 +38,7 @@ type Workload interface {
 type WorkloadInfo struct {
 	Source                     string // "random" or "dataset"
 	Dataset                    string
+	PromptFormat               string // "token_ids" or "text"
 	InputLenMin, InputLenMax   int
 	OutputLenMin, OutputLenMax int
 	PrefixLen, PrefixGroups    int
@@ -160,7 +161,7 @@ func (w *RandomWorkload) Describe() WorkloadInfo {
 	if w.PrefixLen > 0 {
 		g = w.PrefixGroups
 	}
-	return WorkloadInfo{Source: "random", InputLenMin: w.Input.Min, InputLenMax: w.Input.Max,
+	return WorkloadInfo{Source: "random", PromptFormat: "token_ids", InputLenMin: w.Input.Min, InputLenMax: w.Input.Max,
 		OutputLenMin: w.Output.Min, OutputLenMax: w.Output.Max, PrefixLen: w.PrefixLen, PrefixGroups: g}
 }
 
@@ -278,8 +279,11 @@ func (d *Dataset) Request(i int) Request { return d.Requests[i%len(d.Requests)] 
 
 // Describe implements Workload.
 func (d *Dataset) Describe() WorkloadInfo {
-	info := WorkloadInfo{Source: "dataset", Dataset: d.Path, InputLenMin: -1, OutputLenMin: -1}
+	info := WorkloadInfo{Source: "dataset", Dataset: d.Path, PromptFormat: "token_ids", InputLenMin: -1, OutputLenMin: -1}
 	for _, r := range d.Requests {
+		if r.PromptIDs == nil {
+			info.PromptFormat = "text"
+		}
 		if info.InputLenMin < 0 || r.InputLen < info.InputLenMin {
 			info.InputLenMin = r.InputLen
 		}
@@ -290,5 +294,58 @@ func (d *Dataset) Describe() WorkloadInfo {
 		info.OutputLenMax = max(info.OutputLenMax, r.OutputLen)
 	}
 	info.InputLenMin, info.OutputLenMin = max(info.InputLenMin, 0), max(info.OutputLenMin, 0)
+	return info
+}
+
+// Codec turns token ids into text and back (the GPT-2 tokenizer in the CLI).
+type Codec interface {
+	Encode(text string) ([]int32, error)
+	Decode(ids []int32) (string, error)
+}
+
+// TextWorkload sends Workload's token-id prompts as text: each prompt is
+// decoded, then adjusted until it encodes back to exactly its length (ids
+// merge and split across a decode), so InputLen stays true for a server
+// with the same tokenizer; a server that counts otherwise shows up in
+// prompt_len_mismatches.
+type TextWorkload struct {
+	Workload
+	Codec Codec
+}
+
+// maxTextRounds bounds the decode-encode rounds of TextWorkload.
+const maxTextRounds = 16
+
+// Request implements Workload.
+func (w *TextWorkload) Request(i int) Request {
+	r := w.Workload.Request(i)
+	if r.PromptIDs == nil {
+		return r
+	}
+	n, ids := len(r.PromptIDs), r.PromptIDs
+	text, _ := w.Codec.Decode(ids)
+	for range maxTextRounds {
+		got, err := w.Codec.Encode(text)
+		if err != nil || len(got) == n {
+			break
+		}
+		if len(got) > n {
+			got = got[:n]
+		} else {
+			got = append(got, r.PromptIDs[:n-len(got)]...) // more of the same ids
+		}
+		text, _ = w.Codec.Decode(got)
+	}
+	if got, err := w.Codec.Encode(text); err != nil || len(got) != n {
+		r.InputLen = 0 // could not make it exact: the check is skipped, the count still reported
+	}
+	r.PromptIDs, r.PromptText = nil, text
+	return r
+}
+
+// Describe implements Workload.
+func (w *TextWorkload) Describe() WorkloadInfo {
+	info := w.Workload.Describe()
+	info.PromptFormat = "text"
 	return info
 }
