@@ -376,19 +376,19 @@ func TestWarmupExcludedAndBounds(t *testing.T) {
 func TestGoodput(t *testing.T) {
 	srv := fakeserver.New(func(n int) fakeserver.Behavior {
 		if n%2 == 0 {
-			return fakeserver.Behavior{TTFT: 30 * time.Millisecond}
+			return fakeserver.Behavior{TTFT: 80 * time.Millisecond}
 		}
-		return fakeserver.Behavior{TTFT: time.Millisecond}
+		return fakeserver.Behavior{}
 	})
 	defer srv.Close()
 	c := newTestClient(t, srv.BaseURL(), nil)
-	res, err := RunPoint(context.Background(), Options{Client: c, Workload: workload(8, 2), SLO: &report.LoadSLO{TTFTMs: 15}},
+	res, err := RunPoint(context.Background(), Options{Client: c, Workload: workload(8, 2), SLO: &report.LoadSLO{TTFTMs: 40}},
 		Point{Arrival: report.ArrivalClosed, Concurrency: 1, Requests: 10}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := res.Point.SLOAttainment; got != 0.5 {
-		t.Errorf("attainment %v, want 0.5 (half the requests take 30 ms against a 15 ms TTFT SLO)", got)
+		t.Errorf("attainment %v, want 0.5 (half the requests take 80 ms against a 40 ms TTFT SLO)", got)
 	}
 	if g, r := res.Point.GoodputRequestsPerS, res.Point.RequestsPerS; math.Abs(g-r/2) > 1e-9 {
 		t.Errorf("goodput %v, want half of %v", g, r)
