@@ -36,6 +36,16 @@ func newTestClient(t testing.TB, base string, mod func(*ClientOptions)) *Client 
 	return c
 }
 
+// waitInjected returns the server's record of its requests once it has n
+// (a handler records after its last write, so after the client is done),
+// waiting at most a second.
+func waitInjected(srv *fakeserver.Server, n int) []fakeserver.Injected {
+	for deadline := time.Now().Add(time.Second); len(srv.Injected()) < n && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	return srv.Injected()
+}
+
 func workload(in, out int) *RandomWorkload {
 	return &RandomWorkload{Input: Fixed(in), Output: Fixed(out), Vocab: 50257, Seed: 1}
 }
@@ -277,10 +287,7 @@ func TestServerView(t *testing.T) {
 				t.Errorf("queue samples %d, want some: %v", v.QueueMs.N, tc.queue)
 			}
 			var ttft []float64
-			for deadline := time.Now().Add(time.Second); len(srv.Injected()) < 10 && time.Now().Before(deadline); {
-				time.Sleep(time.Millisecond) // the handler records after its last write
-			}
-			for _, in := range srv.Injected() {
+			for _, in := range waitInjected(srv, 10) {
 				ttft = append(ttft, ms(in.ServedTTFT()))
 			}
 			if w := report.Percentile(ttft, 50); math.Abs(v.TTFT.P50-w) > 1e-3 {
@@ -353,7 +360,7 @@ func TestWarmupExcludedAndBounds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Point.Requests != 5 || res.Point.Warmup != 3 || len(res.Records) != 8 || len(srv.Injected()) != 8 {
+	if res.Point.Requests != 5 || res.Point.Warmup != 3 || len(res.Records) != 8 || len(waitInjected(srv, 8)) != 8 {
 		t.Fatalf("requests %d warmup %d records %d server saw %d; want 5, 3, 8, 8", res.Point.Requests, res.Point.Warmup, len(res.Records), len(srv.Injected()))
 	}
 	for i, r := range res.Records {
