@@ -121,7 +121,7 @@ func timingsMatch(t *testing.T, b fakeserver.Behavior, conc, n, outputLen int, q
 		t.Fatalf("completed %d, failed %d, errors %v; want %d, 0, none", p.Completed, p.Failed, p.Errors, tc.n)
 	}
 	var ttft, itl, e2e, drawnTTFT, drawnITL []float64
-	for _, in := range srv.Injected() {
+	for _, in := range waitInjected(srv, n) {
 		ttft = append(ttft, ms(in.ServedTTFT()))
 		e2e = append(e2e, ms(in.Flushed[len(in.Flushed)-1].Sub(in.Arrived)))
 		for _, g := range in.ServedITL() {
