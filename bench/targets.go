@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -33,6 +34,10 @@ import (
 //	    threshold: 30
 //	    mode: batched                    # optional: single, concurrent or batched
 //	    batch_size: 4                    # optional
+//	  - metric: load.ttft_from_plan_ms.p99  # a `gpt2bench load` report's points
+//	    comparison: "<"
+//	    threshold: 500
+//	    request_rate: 4                  # optional: only this open-loop rate (or concurrency: N)
 //
 // The same in JSON is accepted, as is a bare list instead of the targets key.
 // Every measurement the target selects must satisfy it.
@@ -45,6 +50,8 @@ type Target struct {
 	BatchSize   int      `json:"batch_size,omitempty" yaml:"batch_size,omitempty"`
 	Concurrency int      `json:"concurrency,omitempty" yaml:"concurrency,omitempty"`
 	Mode        string   `json:"mode,omitempty" yaml:"mode,omitempty"`
+	// RequestRate selects the load points of that open-loop rate (load.* metrics only).
+	RequestRate float64 `json:"request_rate,omitempty" yaml:"request_rate,omitempty"`
 
 	// Resolved by ParseTargets.
 	section Phase  // latency, memory or throughput
@@ -152,6 +159,14 @@ var comparisons = map[string]string{
 	"lt": "<", "le": "<=", "gt": ">", "ge": ">=",
 }
 
+// PhaseLoad is the section of `gpt2bench load` reports (report.Load.Points)
+// in targets; it is not a bench phase. Its metrics are always written with
+// the "load." prefix when a bench section has a field of the same name.
+const PhaseLoad Phase = "load"
+
+// targetSections are the sections a target may name: bench's phases, then load.
+var targetSections = append(slices.Clone(AllPhases), PhaseLoad)
+
 // sectionFields returns, per section, the JSON fields of one entry and
 // whether each is a Summary (an object with statistics).
 var sectionFields = func() map[Phase]map[string]bool {
@@ -160,6 +175,7 @@ var sectionFields = func() map[Phase]map[string]bool {
 		PhaseLatency:    report.Latency{},
 		PhaseMemory:     report.Memory{},
 		PhaseThroughput: report.Throughput{},
+		PhaseLoad:       report.LoadPoint{TTFTFromPlan: &report.Summary{}, E2EFromPlan: &report.Summary{}},
 	} {
 		m, err := toMap(v)
 		if err != nil {
@@ -168,7 +184,8 @@ var sectionFields = func() map[Phase]map[string]bool {
 		fields := map[string]bool{}
 		for k, val := range m {
 			switch k {
-			case "input_len", "output_len", "batch_size", "concurrency", "mode", "weights_bytes", "gpu", "param_count", "runs":
+			case "input_len", "output_len", "batch_size", "concurrency", "mode", "weights_bytes", "gpu", "param_count", "runs",
+				"arrival", "request_rate", "burstiness", "warmup", "errors", "server_view", "client":
 				continue // settings and non-scalars, not metrics
 			}
 			_, isObj := val.(map[string]any)
@@ -196,7 +213,7 @@ func toMap(v any) (map[string]any, error) {
 // metricNames lists every valid metric, for error messages.
 func metricNames() string {
 	var names []string
-	for _, p := range AllPhases {
+	for _, p := range targetSections {
 		for f, isSummary := range sectionFields[p] {
 			n := string(p) + "." + f
 			if isSummary {
@@ -222,18 +239,23 @@ func (t *Target) resolve() error {
 	if t.Threshold == nil {
 		return fmt.Errorf("%s: no threshold; add e.g. threshold: 2000", t.Metric)
 	}
-	if t.InputLen < 0 || t.BatchSize < 0 || t.Concurrency < 0 {
-		return fmt.Errorf("%s: input_len, batch_size and concurrency must be >= 1 when given", t.Metric)
+	if t.InputLen < 0 || t.BatchSize < 0 || t.Concurrency < 0 || t.RequestRate < 0 || math.IsNaN(t.RequestRate) {
+		return fmt.Errorf("%s: input_len, batch_size, concurrency and request_rate must be positive when given", t.Metric)
 	}
 	parts := strings.Split(t.Metric, ".")
 	if p, err := ParsePhase(parts[0]); err == nil && len(parts) > 1 {
 		t.section, parts = p, parts[1:]
+	} else if strings.EqualFold(parts[0], string(PhaseLoad)) && len(parts) > 1 {
+		t.section, parts = PhaseLoad, parts[1:]
 	} else {
 		var found []Phase
 		for _, p := range AllPhases {
 			if _, ok := sectionFields[p][parts[0]]; ok {
 				found = append(found, p)
 			}
+		}
+		if _, ok := sectionFields[PhaseLoad][parts[0]]; ok && len(found) == 0 {
+			found = append(found, PhaseLoad)
 		}
 		switch len(found) {
 		case 0:
@@ -263,8 +285,12 @@ func (t *Target) resolve() error {
 	switch {
 	case t.Mode != "" && t.section != PhaseThroughput:
 		return fmt.Errorf("%s: mode only applies to throughput metrics", t.Metric)
-	case t.Concurrency != 0 && t.section != PhaseThroughput:
-		return fmt.Errorf("%s: concurrency only applies to throughput metrics", t.Metric)
+	case t.Concurrency != 0 && t.section != PhaseThroughput && t.section != PhaseLoad:
+		return fmt.Errorf("%s: concurrency only applies to throughput and load metrics", t.Metric)
+	case t.RequestRate != 0 && t.section != PhaseLoad:
+		return fmt.Errorf("%s: request_rate only applies to load metrics", t.Metric)
+	case t.section == PhaseLoad && (t.InputLen != 0 || t.BatchSize != 0):
+		return fmt.Errorf("%s: a load report has one workload; drop input_len and batch_size", t.Metric)
 	case t.BatchSize != 0 && t.section == PhaseLatency:
 		return fmt.Errorf("%s: latency is measured at batch size 1; drop batch_size", t.Metric)
 	}
@@ -295,8 +321,12 @@ func unit(field string) string {
 		return "B"
 	case field == "gc_cycles":
 		return "cycles"
-	case field == "requests", field == "failed":
+	case field == "requests", field == "failed", field == "completed", strings.HasSuffix(field, "_mismatches"):
 		return "requests"
+	case field == "goodput_requests_per_s":
+		return "req/s"
+	case field == "slo_attainment":
+		return "fraction"
 	}
 	return ""
 }
@@ -412,6 +442,21 @@ func (t *Target) entries(r *report.Report) ([]entry, error) {
 		for _, m := range r.Memory {
 			if (t.InputLen == 0 || t.InputLen == m.InputLen) && (t.BatchSize == 0 || t.BatchSize == m.BatchSize) {
 				if err := add(fmt.Sprintf("memory[input_len=%d,batch_size=%d]", m.InputLen, m.BatchSize), m); err != nil {
+					return nil, err
+				}
+			}
+		}
+	case PhaseLoad:
+		if r.Load == nil {
+			break
+		}
+		for _, p := range r.Load.Points {
+			if (t.Concurrency == 0 || t.Concurrency == p.Concurrency) && (t.RequestRate == 0 || t.RequestRate == p.RequestRate) {
+				label := fmt.Sprintf("load[arrival=%s,concurrency=%d]", p.Arrival, p.Concurrency)
+				if p.Arrival != report.ArrivalClosed {
+					label = fmt.Sprintf("load[arrival=%s,request_rate=%g]", p.Arrival, p.RequestRate)
+				}
+				if err := add(label, p); err != nil {
 					return nil, err
 				}
 			}

@@ -443,15 +443,16 @@ func Summarize(p Point, recs []Record, slo *report.LoadSLO, cpu time.Duration, l
 	if lp.Requests > 0 {
 		lp.SLOAttainment = float64(good) / float64(lp.Requests)
 	}
-	lp.TTFT, lp.TPOT, lp.E2E = report.Summarize(ttft), report.Summarize(tpot), report.Summarize(e2e)
+	lp.TTFT, lp.TPOT, lp.E2E = perRequest(ttft), perRequest(tpot), perRequest(e2e)
 	lp.ITL = report.Summarize(itl)
+	lp.ITL.SampleUnit = report.UnitTokenGap
 	lp.ITL.Samples = []float64{} // pooled gaps are not independent samples; the records keep them
 	if p.Arrival != report.ArrivalClosed {
-		a, b := report.Summarize(ttftPlan), report.Summarize(e2ePlan)
+		a, b := perRequest(ttftPlan), perRequest(e2ePlan)
 		lp.TTFTFromPlan, lp.E2EFromPlan = &a, &b
 	}
 	lp.ServerView = sv.view()
-	lp.Client.SendLag = report.Summarize(lag)
+	lp.Client.SendLag = perRequest(lag)
 	lp.Client.CPUSeconds = cpu.Seconds()
 	if lp.DurationS > 0 {
 		lp.Client.CPUShare = lp.Client.CPUSeconds / (lp.DurationS * float64(runtime.GOMAXPROCS(0)))
@@ -526,7 +527,14 @@ func (s *serverAcc) view() *report.LoadServerView {
 		return nil
 	}
 	return &report.LoadServerView{Source: s.source, Requests: s.n,
-		QueueMs: report.Summarize(s.queue), PrefillMs: report.Summarize(s.prefill),
-		TTFT: report.Summarize(s.ttft), ITL: report.Summarize(s.itl), ClientITL: report.Summarize(s.cITL),
-		TTFTDiffMs: report.Summarize(s.dTTFT), ITLDiffMs: report.Summarize(s.dITL)}
+		QueueMs: perRequest(s.queue), PrefillMs: perRequest(s.prefill),
+		TTFT: perRequest(s.ttft), ITL: perRequest(s.itl), ClientITL: perRequest(s.cITL),
+		TTFTDiffMs: perRequest(s.dTTFT), ITLDiffMs: perRequest(s.dITL)}
+}
+
+// perRequest summarises one sample per request: independent samples.
+func perRequest(samples []float64) report.Summary {
+	s := report.Summarize(samples)
+	s.SampleUnit = report.UnitRequest
+	return s
 }

@@ -149,8 +149,9 @@ func (e *SettingsError) Unwrap() error { return ErrSettingsDiffer }
 
 // Compare compares report a (old) with b (new): for every latency setting
 // (TTFT, TPOT, ITL, E2E, prefill and decode tok/s) and throughput setting
-// (request latency, output tok/s) in both, the medians, the change and the
-// Mann-Whitney U p-value on the raw samples. A change is significant when
+// (request latency, output tok/s) in both, and every load point (TTFT, TPOT,
+// E2E per request, from the plan too in open loop; output tok/s), the
+// medians, the change and the Mann-Whitney U p-value on the raw samples. A change is significant when
 // p < alpha and the sample sizes allow p < alpha at all (benchstat's rule;
 // 3 against 3 never can at 0.05). It returns a *SettingsError when model
 // name, dtype, input/output lengths or backend differ, unless opts.Force.
@@ -214,6 +215,9 @@ func Compare(a, b *Report, opts CompareOptions) (*Comparison, error) {
 			c.Rows = append(c.Rows, compareSummary(k, "tpot_ms", LowerIsBetter, ta.TPOT, tb.TPOT, alpha))
 		}
 	})
+	if a.Load != nil || b.Load != nil {
+		compareLoad(c, a.Load, b.Load, alpha)
+	}
 	c.Ops, c.OpsNote = compareOps(a.Profile, b.Profile)
 	return c, nil
 }
@@ -355,6 +359,7 @@ func settingDiffs(a, b *Report) []Difference {
 	add("backend", a.SystemInfo.Backend, b.SystemInfo.Backend)
 	add("input lengths", lengths(a, true), lengths(b, true))
 	add("output lengths", lengths(a, false), lengths(b, false))
+	add("load workload", loadWorkload(a), loadWorkload(b))
 	return out
 }
 

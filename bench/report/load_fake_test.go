@@ -76,10 +76,14 @@ func fakeLoadReport(seed uint64, slowdown float64) *Report {
 				ClientITL: Summarize(ci), TTFTDiffMs: Summarize(dt), ITLDiffMs: Summarize(di)},
 			Client: LoadClient{SendLag: Summarize(lag), CPUSeconds: 0.2, CPUShare: 0.02},
 		}
-		p.ITL.Samples = []float64{}
+		p.ITL.Samples, p.ITL.SampleUnit = []float64{}, UnitTokenGap
+		for _, s := range []*Summary{&p.TTFT, &p.TPOT, &p.E2E, &p.Client.SendLag} {
+			s.SampleUnit = UnitRequest
+		}
 		if rate > 0 {
 			p.Burstiness = 1
 			sp, se := Summarize(plan), Summarize(plane)
+			sp.SampleUnit, se.SampleUnit = UnitRequest, UnitRequest
 			p.TTFTFromPlan, p.E2EFromPlan = &sp, &se
 		}
 		return p

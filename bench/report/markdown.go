@@ -46,6 +46,31 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 		mdTable(bw, targetHeader, rowsOf(r.Targets, targetRow))
 	}
 
+	if l := r.Load; l != nil {
+		p("\n## Load\n\n")
+		mdKV(bw, loadSettings(l))
+		p("\n%s\n\n", loadNote)
+		mdTable(bw, loadPointHeader, rowsOf(l.Points, loadPointRow))
+		if pp := plannedPoints(l); len(pp) > 0 {
+			p("\nOpen loop, latency from the actual send / from the planned send:\n\n")
+			mdTable(bw, loadPlanHeader, rowsOf(pp, loadPlanRow))
+		}
+		if sp := serverPoints(l); len(sp) > 0 {
+			p("\nTwo vantage points, the server's own timings beside the client's:\n\n")
+			mdTable(bw, loadServerHeader, rowsOf(sp, loadServerRow))
+		}
+		if rows := loadErrorRows(l); len(rows) > 0 {
+			p("\nErrors and length mismatches by class:\n\n")
+			mdTable(bw, loadErrorHeader, rows)
+		}
+		for _, n := range loadNotes(l) {
+			p("\n**Warning**: %s.\n", mdEscape(n))
+		}
+	}
+
+	if !hasBench(r) {
+		goto tail
+	}
 	p("\n## Latency\n\n")
 	if len(r.Latency) == 0 {
 		p("No latency measurements.\n")
@@ -74,6 +99,7 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 		mdTable(bw, throughputHeader, rowsOf(r.Throughput, throughputRow))
 	}
 
+tail:
 	if r.Profile != nil {
 		p("\n## Profile\n\n")
 		mdKV(bw, machineRows(r.Profile))

@@ -71,8 +71,11 @@ func drawChart(c chart, dc draw.Canvas) {
 // ttft_vs_input and tpot_vs_input (p50 line, p50–p95 band), decode_vs_batch
 // and decode_vs_concurrency (output tok/s), ttft_cdf and itl_cdf (empirical
 // CDFs of the raw samples), profile_prefill and profile_decode (time per
-// layer stacked by op) and roofline (when a profile is present), and memory
-// (bytes by component). Files are replaced atomically (temporary file, then
+// layer stacked by op) and roofline (when a profile is present), memory
+// (bytes by component), and for a load report load_ttft_vs_concurrency,
+// load_tpot_vs_concurrency, load_throughput_vs_concurrency (closed loop),
+// load_ttft_vs_rate, load_tpot_vs_rate, load_goodput (open loop), and
+// load_ttft_cdf and load_e2e_cdf (one line per point). Files are replaced atomically (temporary file, then
 // rename), so a reader never sees half a plot.
 func WritePlots(dir string, r *Report, formats []string) ([]string, error) {
 	if r == nil {
@@ -136,7 +139,7 @@ func renderChart(c chart, format string) ([]byte, error) {
 func buildCharts(r *Report) ([]chart, error) {
 	var out []chart
 	builders := []func(*Report) ([]chart, error){
-		latencyCharts, throughputCharts, cdfCharts, profileCharts, rooflineCharts, memoryCharts,
+		latencyCharts, throughputCharts, cdfCharts, profileCharts, rooflineCharts, memoryCharts, loadCharts,
 	}
 	for _, b := range builders {
 		cs, err := b(r)

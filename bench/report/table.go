@@ -36,6 +36,18 @@ func WriteTable(w io.Writer, r *Report) error {
 			p("%s\n", strings.Join(row, "\t"))
 		}
 	}
+	if l := r.Load; l != nil {
+		for _, e := range loadSettings(l) {
+			p("%s: %s\n", strings.ToLower(e.K), e.V)
+		}
+		section("LOAD", loadPointHeader, rowsOf(l.Points, loadPointRow))
+		section("LOAD, OPEN LOOP: FROM SEND / FROM PLAN", loadPlanHeader, rowsOf(plannedPoints(l), loadPlanRow))
+		section("LOAD, SERVER VS CLIENT", loadServerHeader, rowsOf(serverPoints(l), loadServerRow))
+		section("LOAD ERRORS", loadErrorHeader, loadErrorRows(l))
+		for _, n := range loadNotes(l) {
+			p("warning: %s\n", n)
+		}
+	}
 	section("LATENCY", latencyHeader, rowsOf(r.Latency, latencyRow))
 	section("MEMORY", memoryHeader, rowsOf(r.Memory, memoryRow))
 	section("THROUGHPUT", throughputHeader, rowsOf(r.Throughput, throughputRow))

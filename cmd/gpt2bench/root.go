@@ -199,6 +199,7 @@ finds (else the embedded default: gpt2's architecture with random weights).`,
 	pf.StringVar(&a.traceFile, "trace", "", "write a runtime/trace execution trace of the command to `FILE`")
 	root.AddCommand(
 		newBenchCmd(a),
+		newLoadCmd(a),
 		newProfileCmd(a),
 		newCalibrateCmd(a),
 		newGenerateCmd(a),

@@ -80,8 +80,11 @@ func (in Injected) ServedITL() []time.Duration {
 // Server is a running fake server. Its URL's "/v1" is the OpenAI base URL.
 type Server struct {
 	*httptest.Server
-	// Model is the only entry of /v1/models.
-	Model string
+	// Model is the only entry of /v1/models; Models, when set, the entries instead.
+	Model  string
+	Models []string
+	// APIKey, when set, is required as "Authorization: Bearer KEY" (401 otherwise).
+	APIKey string
 
 	pick func(n int) Behavior
 	seq  atomic.Int64
@@ -112,9 +115,29 @@ func (s *Server) Injected() []Injected {
 	return append([]Injected(nil), s.inj...)
 }
 
-func (s *Server) models(w http.ResponseWriter, _ *http.Request) {
+func (s *Server) models(w http.ResponseWriter, r *http.Request) {
+	if !s.authorized(w, r) {
+		return
+	}
+	ids := s.Models
+	if len(ids) == 0 {
+		ids = []string{s.Model}
+	}
+	var list []string
+	for _, id := range ids {
+		list = append(list, fmt.Sprintf(`{"id":%q,"object":"model","owned_by":"fakeserver"}`, id))
+	}
 	w.Header().Set("Content-Type", "application/json")
-	fmt.Fprintf(w, `{"object":"list","data":[{"id":%q,"object":"model","owned_by":"fakeserver"}]}`, s.Model)
+	w.Header().Set("Server", "fakeserver")
+	fmt.Fprintf(w, `{"object":"list","data":[%s]}`, strings.Join(list, ","))
+}
+
+func (s *Server) authorized(w http.ResponseWriter, r *http.Request) bool {
+	if s.APIKey != "" && r.Header.Get("Authorization") != "Bearer "+s.APIKey {
+		httpError(w, http.StatusUnauthorized, "invalid API key")
+		return false
+	}
+	return true
 }
 
 type completionRequest struct {
@@ -136,6 +159,9 @@ func (s *Server) jitter(j time.Duration) time.Duration {
 
 func (s *Server) completions(w http.ResponseWriter, r *http.Request) {
 	arrived := time.Now()
+	if !s.authorized(w, r) {
+		return
+	}
 	n := int(s.seq.Add(1) - 1)
 	b := s.pick(n)
 	var req completionRequest

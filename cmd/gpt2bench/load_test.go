@@ -1,0 +1,192 @@
+package main
+
+import (
+	"bufio"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gpt2bench/gpt2bench/bench/report"
+	"github.com/gpt2bench/gpt2bench/loadgen/fakeserver"
+)
+
+func fakeOpenAI(t *testing.T, b fakeserver.Behavior) *fakeserver.Server {
+	t.Helper()
+	srv := fakeserver.New(func(int) fakeserver.Behavior { return b })
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// readLoadReport finds the one report in dir, reads it and counts its records.
+func readLoadReport(t *testing.T, dir string) (*report.Report, int) {
+	t.Helper()
+	paths, _ := filepath.Glob(filepath.Join(dir, "*.json"))
+	if len(paths) != 1 {
+		t.Fatalf("reports in %s: %v", dir, paths)
+	}
+	r, err := report.Read(paths[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := strings.TrimSuffix(paths[0], ".json") + ".requests.jsonl"
+	if filepath.Base(recs) != r.Load.RecordsFile {
+		t.Errorf("records %s, report says %s", filepath.Base(recs), r.Load.RecordsFile)
+	}
+	f, err := os.Open(recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	n := 0
+	for sc := bufio.NewScanner(f); sc.Scan(); n++ {
+	}
+	return r, n
+}
+
+func TestLoad(t *testing.T) {
+	srv := fakeOpenAI(t, fakeserver.Behavior{TTFT: 2 * time.Millisecond, ITL: time.Millisecond, ServerTiming: true})
+	srv.APIKey = "sk-test"
+	targets := filepath.Join(t.TempDir(), "targets.yaml")
+	os.WriteFile(targets, []byte("targets:\n  - metric: load.ttft_ms.p99\n    comparison: \"<\"\n    threshold: 5000\n"), 0o644)
+	failing := filepath.Join(t.TempDir(), "failing.yaml")
+	os.WriteFile(failing, []byte("- {metric: load.ttft_ms.p50, comparison: '<', threshold: 0.001}\n"), 0o644)
+
+	t.Run("closed loop", func(t *testing.T) {
+		out := t.TempDir()
+		code, stdout, stderr := runCLI(t, "load", "--url", srv.BaseURL(), "--api-key", "sk-test", "--concurrency", "1,3",
+			"--num-requests", "6", "--warmup", "2", "--input-len", "16", "--output-len", "4", "--out", out, "--targets", targets)
+		if code != exitOK {
+			t.Fatalf("exit %d\n%s", code, stderr)
+		}
+		for _, want := range []string{"LOAD", "closed c=3", "SERVER VS CLIENT", "TARGETS"} {
+			if !strings.Contains(stdout, want) {
+				t.Errorf("stdout has no %q:\n%s", want, stdout)
+			}
+		}
+		r, n := readLoadReport(t, out)
+		if len(r.Load.Points) != 2 || n != 2*(6+2) || r.ModelName != "fake-gpt2" || r.Load.Server != "fakeserver" {
+			t.Errorf("points %d, records %d, model %q, server %q", len(r.Load.Points), n, r.ModelName, r.Load.Server)
+		}
+		if strings.Contains(strings.Join(r.Metadata.CommandLine, " "), "sk-test") {
+			t.Error("the API key is in the report")
+		}
+		if !r.Targets[0].Pass {
+			t.Errorf("target %+v failed", r.Targets[0])
+		}
+	})
+	t.Run("open loop from env", func(t *testing.T) {
+		t.Setenv("OPENAI_BASE_URL", srv.BaseURL())
+		t.Setenv("OPENAI_API_KEY", "sk-test")
+		out := t.TempDir()
+		code, _, stderr := runCLI(t, "load", "--request-rate", "200,400", "--burstiness", "0.5", "--num-requests", "8",
+			"--input-len", "4:12", "--output-len", "2:5", "--slo", "ttft=1s,e2e=2s", "--out", out, "--format", "json", "--quiet")
+		if code != exitOK {
+			t.Fatalf("exit %d\n%s", code, stderr)
+		}
+		if stderr != "" {
+			t.Errorf("--quiet wrote to stderr: %s", stderr)
+		}
+		r, n := readLoadReport(t, out)
+		if len(r.Load.Points) != 2 || r.Load.Points[1].RequestRate != 400 || r.Load.Points[0].TTFTFromPlan == nil || n != 2*(8+4) {
+			t.Errorf("points %+v, %d records", r.Load.Points, n)
+		}
+	})
+	t.Run("sweep", func(t *testing.T) {
+		out := t.TempDir()
+		code, _, stderr := runCLI(t, "load", "--url", srv.BaseURL(), "--api-key", "sk-test", "--sweep=2", "--concurrency", "2",
+			"--slo", "ttft=1s", "--num-requests", "6", "--warmup", "0", "--output-len", "2", "--out", out)
+		if code != exitOK {
+			t.Fatalf("exit %d\n%s", code, stderr)
+		}
+		r, _ := readLoadReport(t, out)
+		if r.Load.Sweep == nil || len(r.Load.Points) != 1+len(r.Load.Sweep.Rates) || r.Load.Sweep.CapacityRequestsPerS <= 0 {
+			t.Errorf("sweep %+v with %d points", r.Load.Sweep, len(r.Load.Points))
+		}
+	})
+	t.Run("failing target", func(t *testing.T) {
+		code, _, stderr := runCLI(t, "load", "--url", srv.BaseURL(), "--api-key", "sk-test", "--num-requests", "2", "--output-len", "2",
+			"--out", t.TempDir(), "--targets", failing)
+		if code != exitFailure || !strings.Contains(stderr, "targets failed") {
+			t.Errorf("exit %d, stderr %s", code, stderr)
+		}
+	})
+	t.Run("report and compare", func(t *testing.T) {
+		out := t.TempDir()
+		for range 2 {
+			if code, _, stderr := runCLI(t, "load", "--url", srv.BaseURL(), "--api-key", "sk-test", "--concurrency", "2", "--num-requests", "8",
+				"--output-len", "3", "--out", out); code != exitOK {
+				t.Fatalf("exit %d\n%s", code, stderr)
+			}
+			time.Sleep(1100 * time.Millisecond) // the next report gets its own timestamp
+		}
+		paths, _ := filepath.Glob(filepath.Join(out, "*.json"))
+		if len(paths) != 2 {
+			t.Fatalf("reports %v", paths)
+		}
+		code, stdout, stderr := runCLI(t, "report", paths[0], "--plots", filepath.Join(out, "plots"), "--html", filepath.Join(out, "r.html"))
+		if code != exitOK || !strings.Contains(stdout, "LOAD") {
+			t.Errorf("report: exit %d\n%s\n%s", code, stdout, stderr)
+		}
+		code, stdout, stderr = runCLI(t, "compare", paths[0], paths[1])
+		if code != exitOK || !strings.Contains(stdout, "load=closed/conc=2") || !strings.Contains(stdout, "ttft_ms") {
+			t.Errorf("compare: exit %d\n%s\n%s", code, stdout, stderr)
+		}
+	})
+}
+
+func TestLoadErrors(t *testing.T) {
+	srv := fakeOpenAI(t, fakeserver.Behavior{})
+	two := fakeOpenAI(t, fakeserver.Behavior{})
+	two.Models = []string{"a", "b"}
+	dataset := filepath.Join(t.TempDir(), "d.jsonl")
+	os.WriteFile(dataset, []byte(`{"prompt": "hi", "output_len": 2}`+"\n"), 0o644)
+	benchTarget := filepath.Join(t.TempDir(), "t.yaml")
+	os.WriteFile(benchTarget, []byte("- {metric: latency.ttft_ms.p50, comparison: '<', threshold: 1}\n"), 0o644)
+	url := srv.BaseURL()
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"no url", []string{"load"}, exitUsage, "OPENAI_BASE_URL"},
+		{"bad url", []string{"load", "--url", "localhost:80"}, exitUsage, "--url"},
+		{"bad slo", []string{"load", "--url", url, "--slo", "ttft=fast"}, exitUsage, "--slo"},
+		{"unknown slo", []string{"load", "--url", url, "--slo", "latency=1s"}, exitUsage, "unknown objective"},
+		{"sweep without slo", []string{"load", "--url", url, "--sweep"}, exitUsage, "--sweep needs --slo"},
+		{"burstiness", []string{"load", "--url", url, "--request-rate", "1", "--burstiness", "0"}, exitUsage, "--burstiness"},
+		{"burstiness closed", []string{"load", "--url", url, "--burstiness", "2"}, exitUsage, "--request-rate"},
+		{"input len", []string{"load", "--url", url, "--input-len", "0"}, exitUsage, "at least 1 token"},
+		{"prefix", []string{"load", "--url", url, "--input-len", "8", "--prefix-len", "8"}, exitUsage, "prefix length 8"},
+		{"caps", []string{"load", "--url", url, "--request-rate", "1", "--concurrency", "1,2"}, exitUsage, "give one value"},
+		{"dataset and lengths", []string{"load", "--url", url, "--dataset", dataset, "--input-len", "4"}, exitUsage, "--dataset"},
+		{"missing dataset", []string{"load", "--url", url, "--dataset", "nope.jsonl"}, exitUsage, "nope.jsonl"},
+		{"bench target", []string{"load", "--url", url, "--targets", benchTarget}, exitUsage, "bench metric"},
+		{"no bound", []string{"load", "--url", url, "--num-requests", "0"}, exitUsage, "--duration"},
+		{"two models", []string{"load", "--url", two.BaseURL(), "--out", t.TempDir()}, exitUsage, "lists 2 models"},
+		{"bad format", []string{"load", "--url", url, "--format", "xml"}, exitUsage, "--format"},
+		{"argument", []string{"load", "--url", url, "--sweep", "4"}, exitUsage, "--sweep=N"},
+		{"server down", []string{"load", "--url", "http://127.0.0.1:1/v1", "--out", t.TempDir()}, exitFailure, "is the server up"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, stderr := runCLI(t, tc.args...)
+			if code != tc.code || !strings.Contains(stderr, tc.want) {
+				t.Errorf("exit %d (want %d), stderr %q (want %q)", code, tc.code, stderr, tc.want)
+			}
+		})
+	}
+}
+
+func TestParseSLO(t *testing.T) {
+	slo, err := parseSLO("ttft=500ms, tpot=50ms,e2e=10s,attainment=95%")
+	if err != nil || slo.TTFTMs != 500 || slo.TPOTMs != 50 || slo.E2EMs != 10000 || slo.MinAttainment != 0.95 {
+		t.Errorf("%+v, %v", slo, err)
+	}
+	for _, bad := range []string{"", "ttft", "ttft=-1s", "attainment=0.9", "attainment=2,ttft=1s"} {
+		if _, err := parseSLO(bad); err == nil {
+			t.Errorf("parseSLO(%q): no error", bad)
+		}
+	}
+}
