@@ -29,8 +29,10 @@ import (
 type loadFlags struct {
 	url, apiKey, model string
 	chat               bool
-	inputLen           string
-	outputLen          string
+	inputLen           []int
+	outputLen          int
+	inputRange         string
+	outputRange        string
 	concurrency        []int
 	rates              []float64
 	arrival            string
@@ -48,7 +50,7 @@ type loadFlags struct {
 	ignoreEOS          bool
 	timeout            time.Duration
 	lagThreshold       time.Duration
-	seed               int64
+	seed               uint64
 	out                string
 	format             string
 	quiet              bool
@@ -96,7 +98,7 @@ completed requests of the wrong length (wrong_length, wrong_prompt).
 Prompts are random token ids of exactly --input-len tokens, sent as ids
 (--prompt-format text sends GPT-2 text of that many tokens); --output-len
 is max_tokens, with ignore_eos and min_tokens (--ignore-eos=false drops
-them). Lengths take ranges (64:256, uniform). --dataset FILE.jsonl sends
+them). --input-len-range and --output-len-range 64:256 draw uniform lengths. --dataset FILE.jsonl sends
 {"prompt": "...", "output_len": N} lines instead. --prefix-len P with
 --prefix-groups G shares the first P tokens within G groups of requests.
 
@@ -128,8 +130,10 @@ its CPU. --url and --api-key default to OPENAI_BASE_URL and OPENAI_API_KEY;
 	f.StringVar(&lf.apiKey, "api-key", "", "API key sent as a bearer token (default $OPENAI_API_KEY)")
 	f.StringVar(&lf.model, "model", "", "model name sent with each request (default: the only one the server lists)")
 	f.BoolVar(&lf.chat, "chat", false, "use /chat/completions (text prompts) instead of /completions")
-	f.StringVar(&lf.inputLen, "input-len", "128", "prompt length in tokens, or a uniform range such as 64:256")
-	f.StringVar(&lf.outputLen, "output-len", strconv.Itoa(def.OutputLen), "tokens generated per request (max_tokens, EOS ignored), or a range such as 16:64")
+	f.IntSliceVar(&lf.inputLen, "input-len", []int{128}, "prompt length in tokens (one value)")
+	f.IntVar(&lf.outputLen, "output-len", def.OutputLen, "tokens generated per request (max_tokens, EOS ignored)")
+	f.StringVar(&lf.inputRange, "input-len-range", "", "prompt lengths drawn uniformly from `MIN:MAX` tokens, instead of --input-len")
+	f.StringVar(&lf.outputRange, "output-len-range", "", "output lengths drawn uniformly from `MIN:MAX` tokens, instead of --output-len")
 	f.IntSliceVar(&lf.concurrency, "concurrency", nil, "closed-loop requests in flight, one point each (default 1); with --request-rate, the cap on requests in flight")
 	f.Float64SliceVar(&lf.rates, "request-rate", nil, "open-loop request rates in requests/s, one point each")
 	f.StringVar(&lf.arrival, "arrival", report.ArrivalPoisson, "open-loop arrivals: poisson (gamma gaps, see --burstiness) or constant")
@@ -148,7 +152,7 @@ its CPU. --url and --api-key default to OPENAI_BASE_URL and OPENAI_API_KEY;
 	f.BoolVar(&lf.ignoreEOS, "ignore-eos", true, "ask for exactly --output-len tokens (ignore_eos, min_tokens)")
 	f.DurationVar(&lf.timeout, "timeout", loadgen.DefaultTimeout, "per-request limit from send to last byte")
 	f.DurationVar(&lf.lagThreshold, "lag-threshold", loadgen.DefaultLagThreshold, "send lag p99 beyond which a point is marked client-bound")
-	f.Int64Var(&lf.seed, "seed", def.Seed, "seed of the prompts, lengths and arrivals")
+	f.Uint64Var(&lf.seed, "seed", uint64(def.Seed), "seed of the prompts, lengths and arrivals")
 	f.StringVarP(&lf.out, "out", "o", defaultOut, "`directory` the report is written to (created if missing)")
 	f.StringVar(&lf.format, "format", "table", "summary on stdout: table, json or markdown")
 	f.BoolVarP(&lf.quiet, "quiet", "q", false, "no progress or messages on stderr")
@@ -196,7 +200,7 @@ func (lf *loadFlags) plan(a *app, fs *pflag.FlagSet) (*loadPlan, error) {
 		return nil, usagef("--prompt-format %q: want ids or text", lf.promptFormat)
 	}
 	if lf.dataset != "" {
-		for _, name := range []string{"input-len", "output-len", "prefix-len", "prefix-groups", "prompt-format", "vocab-size"} {
+		for _, name := range []string{"input-len", "output-len", "input-len-range", "output-len-range", "prefix-len", "prefix-groups", "prompt-format", "vocab-size"} {
 			if changed(name) {
 				return nil, usagef("--%s: the dataset sets the prompts and lengths; drop --%s or --dataset", name, name)
 			}
@@ -214,19 +218,32 @@ func (lf *loadFlags) plan(a *app, fs *pflag.FlagSet) (*loadPlan, error) {
 		}
 		p.work = d
 	} else {
-		in, err := loadgen.ParseLengths(lf.inputLen)
-		if err != nil {
-			return nil, usagef("--input-len: %v", err)
+		if len(lf.inputLen) != 1 {
+			return nil, usagef("--input-len: give one length (a load run has one workload), or --input-len-range MIN:MAX")
 		}
-		out, err := loadgen.ParseLengths(lf.outputLen)
-		if err != nil {
-			return nil, usagef("--output-len: %v", err)
+		in, out := loadgen.Fixed(lf.inputLen[0]), loadgen.Fixed(lf.outputLen)
+		for _, r := range []struct {
+			name, s string
+			into    *loadgen.Lengths
+			fixed   string
+		}{{"input-len-range", lf.inputRange, &in, "input-len"}, {"output-len-range", lf.outputRange, &out, "output-len"}} {
+			if r.s == "" {
+				continue
+			}
+			if changed(r.fixed) {
+				return nil, usagef("--%s and --%s both set the length; give one", r.fixed, r.name)
+			}
+			l, err := loadgen.ParseLengths(r.s)
+			if err != nil {
+				return nil, usagef("--%s: %v", r.name, err)
+			}
+			*r.into = l
 		}
 		groups := lf.prefixGroups
 		if lf.prefixLen == 0 {
 			groups = 0
 		}
-		rw := &loadgen.RandomWorkload{Input: in, Output: out, PrefixLen: lf.prefixLen, PrefixGroups: groups, Vocab: lf.vocab, Seed: lf.seed}
+		rw := &loadgen.RandomWorkload{Input: in, Output: out, PrefixLen: lf.prefixLen, PrefixGroups: groups, Vocab: lf.vocab, Seed: int64(lf.seed)}
 		if err := rw.Check(); err != nil {
 			return nil, usagef("--input-len/--output-len/--prefix-len/--vocab-size: %v", err)
 		}
@@ -447,7 +464,7 @@ func runLoad(ctx context.Context, a *app, lf *loadFlags, fs *pflag.FlagSet) erro
 	logf("load: %s%s, model %s%s\n", client.BaseURL(), client.Endpoint(), lf.model, orEmpty(", server "+server, server != ""))
 
 	start := time.Now().UTC()
-	o := loadgen.Options{Client: client, Workload: plan.work, SLO: plan.slo, Seed: lf.seed, LagThreshold: lf.lagThreshold}
+	o := loadgen.Options{Client: client, Workload: plan.work, SLO: plan.slo, Seed: int64(lf.seed), LagThreshold: lf.lagThreshold}
 	var (
 		results []loadgen.PointResult
 		sweep   *report.LoadSweep
@@ -508,9 +525,9 @@ func runLoad(ctx context.Context, a *app, lf *loadFlags, fs *pflag.FlagSet) erro
 		ModelName:     lf.model,
 		Timestamp:     start.Truncate(time.Second),
 		SystemInfo:    sys,
-		Metadata: report.Metadata{Device: "http", Warmup: lf.warmup, Runs: 1, Seed: lf.seed,
+		Metadata: report.Metadata{Device: "http", Warmup: lf.warmup, Runs: 1, Seed: int64(lf.seed),
 			CommandLine: redactArgs(a.args)},
-		Load: loadgen.Section(client, plan.work, plan.slo, lf.ignoreEOS, lf.seed, server, results, sweep),
+		Load: loadgen.Section(client, plan.work, plan.slo, lf.ignoreEOS, int64(lf.seed), server, results, sweep),
 	}
 	if runErr != nil {
 		r.Incomplete = true

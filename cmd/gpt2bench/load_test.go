@@ -81,7 +81,7 @@ func TestLoad(t *testing.T) {
 		t.Setenv("OPENAI_API_KEY", "sk-test")
 		out := t.TempDir()
 		code, _, stderr := runCLI(t, "load", "--request-rate", "200,400", "--burstiness", "0.5", "--num-requests", "8",
-			"--input-len", "4:12", "--output-len", "2:5", "--slo", "ttft=1s,e2e=2s", "--out", out, "--format", "json", "--quiet")
+			"--input-len-range", "4:12", "--output-len-range", "2:5", "--slo", "ttft=1s,e2e=2s", "--out", out, "--format", "json", "--quiet")
 		if code != exitOK {
 			t.Fatalf("exit %d\n%s", code, stderr)
 		}
@@ -159,6 +159,9 @@ func TestLoadErrors(t *testing.T) {
 		{"burstiness", []string{"load", "--url", url, "--request-rate", "1", "--burstiness", "0"}, exitUsage, "--burstiness"},
 		{"burstiness closed", []string{"load", "--url", url, "--burstiness", "2"}, exitUsage, "--request-rate"},
 		{"input len", []string{"load", "--url", url, "--input-len", "0"}, exitUsage, "at least 1 token"},
+		{"input lens", []string{"load", "--url", url, "--input-len", "8,16"}, exitUsage, "one length"},
+		{"range and len", []string{"load", "--url", url, "--output-len", "8", "--output-len-range", "2:4"}, exitUsage, "give one"},
+		{"bad range", []string{"load", "--url", url, "--input-len-range", "9:3"}, exitUsage, "below the start"},
 		{"prefix", []string{"load", "--url", url, "--input-len", "8", "--prefix-len", "8"}, exitUsage, "prefix length 8"},
 		{"caps", []string{"load", "--url", url, "--request-rate", "1", "--concurrency", "1,2"}, exitUsage, "give one value"},
 		{"dataset and lengths", []string{"load", "--url", url, "--dataset", dataset, "--input-len", "4"}, exitUsage, "--dataset"},
