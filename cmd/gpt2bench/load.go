@@ -34,6 +34,7 @@ type loadFlags struct {
 	inputRange         string
 	outputRange        string
 	concurrency        []int
+	rate               float64
 	rates              []float64
 	arrival            string
 	burstiness         float64
@@ -78,7 +79,8 @@ llama-server, TGI, ...) from the client: streaming /v1/completions (or
 
 Load shapes, one report point each:
   --concurrency 1,4,16        closed loop: that many requests always in flight
-  --request-rate 2,4,8        open loop: Poisson arrivals (gamma gaps with
+  --request-rates 2,4,8       open loop (--request-rate R: one rate): Poisson
+                              arrivals (gamma gaps with
                               --burstiness, 1 = Poisson, < 1 burstier), or
                               --arrival constant; --concurrency N caps it
   --sweep[=N]                 the server's capacity (closed loop at the
@@ -111,7 +113,7 @@ by side. A point is marked client-bound when requests left later than
 its CPU. --url and --api-key default to OPENAI_BASE_URL and OPENAI_API_KEY;
 --model to the only model the server lists.`,
 		Example: `  gpt2bench load --url http://127.0.0.1:8000/v1 --concurrency 1,4,16 --num-requests 100
-  gpt2bench load --url http://127.0.0.1:8000/v1 --request-rate 2,4,8 --burstiness 0.5 --duration 60s
+  gpt2bench load --url http://127.0.0.1:8000/v1 --request-rates 2,4,8 --burstiness 0.5 --duration 60s
   gpt2bench load --url http://127.0.0.1:8000/v1 --sweep=8 --slo ttft=500ms,tpot=50ms,e2e=10s
   OPENAI_BASE_URL=http://127.0.0.1:8080/v1 gpt2bench load --dataset prompts.jsonl --concurrency 8
   gpt2bench report data/benchmarks/gpt2_20261207_120000.json --html load.html`,
@@ -135,7 +137,8 @@ its CPU. --url and --api-key default to OPENAI_BASE_URL and OPENAI_API_KEY;
 	f.StringVar(&lf.inputRange, "input-len-range", "", "prompt lengths drawn uniformly from `MIN:MAX` tokens, instead of --input-len")
 	f.StringVar(&lf.outputRange, "output-len-range", "", "output lengths drawn uniformly from `MIN:MAX` tokens, instead of --output-len")
 	f.IntSliceVar(&lf.concurrency, "concurrency", nil, "closed-loop requests in flight, one point each (default 1); with --request-rate, the cap on requests in flight")
-	f.Float64SliceVar(&lf.rates, "request-rate", nil, "open-loop request rates in requests/s, one point each")
+	f.Float64Var(&lf.rate, "request-rate", 0, "open-loop request rate in requests/s (Poisson arrivals, as bench's); 0 = closed loop")
+	f.Float64SliceVar(&lf.rates, "request-rates", nil, "several open-loop request rates, one point each (e.g. 2,4,8)")
 	f.StringVar(&lf.arrival, "arrival", report.ArrivalPoisson, "open-loop arrivals: poisson (gamma gaps, see --burstiness) or constant")
 	f.Float64Var(&lf.burstiness, "burstiness", 1, "gamma shape of Poisson gaps: 1 Poisson, < 1 burstier, > 1 steadier (as vLLM)")
 	f.IntVar(&lf.numRequests, "num-requests", defaultLoadRequests, "measured requests per point (0: bounded by --duration only)")
@@ -302,9 +305,20 @@ func (lf *loadFlags) plan(a *app, fs *pflag.FlagSet) (*loadPlan, error) {
 			return nil, usagef("--concurrency %d: want 1 to %d", c, loadgen.MaxInFlight)
 		}
 	}
+	if changed("request-rate") {
+		if changed("request-rates") {
+			return nil, usagef("--request-rate and --request-rates both set the rates; give one")
+		}
+		if lf.rate < 0 || math.IsNaN(lf.rate) || math.IsInf(lf.rate, 0) {
+			return nil, usagef("--request-rate %v: want a positive number of requests/s (0 = closed loop)", lf.rate)
+		}
+		if lf.rate > 0 {
+			lf.rates = []float64{lf.rate}
+		}
+	}
 	for _, r := range lf.rates {
 		if !(r > 0) || math.IsInf(r, 0) {
-			return nil, usagef("--request-rate %v: want a positive number of requests/s", r)
+			return nil, usagef("--request-rates %v: want positive numbers of requests/s", r)
 		}
 	}
 	burst := 0.0
@@ -318,7 +332,7 @@ func (lf *loadFlags) plan(a *app, fs *pflag.FlagSet) (*loadPlan, error) {
 			return nil, usagef("--sweep %d: want 1 to 100 rate points", lf.sweep)
 		}
 		if len(lf.rates) > 0 {
-			return nil, usagef("--sweep picks the rates; drop --request-rate")
+			return nil, usagef("--sweep picks the rates; drop --request-rate(s)")
 		}
 		if p.slo == nil {
 			return nil, usagef("--sweep needs --slo, e.g. --slo ttft=500ms,tpot=50ms")

@@ -80,7 +80,7 @@ func TestLoad(t *testing.T) {
 		t.Setenv("OPENAI_BASE_URL", srv.BaseURL())
 		t.Setenv("OPENAI_API_KEY", "sk-test")
 		out := t.TempDir()
-		code, _, stderr := runCLI(t, "load", "--request-rate", "200,400", "--burstiness", "0.5", "--num-requests", "8",
+		code, _, stderr := runCLI(t, "load", "--request-rates", "200,400", "--burstiness", "0.5", "--num-requests", "8",
 			"--input-len-range", "4:12", "--output-len-range", "2:5", "--slo", "ttft=1s,e2e=2s", "--out", out, "--format", "json", "--quiet")
 		if code != exitOK {
 			t.Fatalf("exit %d\n%s", code, stderr)
@@ -164,6 +164,7 @@ func TestLoadErrors(t *testing.T) {
 		{"bad range", []string{"load", "--url", url, "--input-len-range", "9:3"}, exitUsage, "below the start"},
 		{"prefix", []string{"load", "--url", url, "--input-len", "8", "--prefix-len", "8"}, exitUsage, "prefix length 8"},
 		{"caps", []string{"load", "--url", url, "--request-rate", "1", "--concurrency", "1,2"}, exitUsage, "give one value"},
+		{"rate and rates", []string{"load", "--url", url, "--request-rate", "1", "--request-rates", "1,2"}, exitUsage, "give one"},
 		{"dataset and lengths", []string{"load", "--url", url, "--dataset", dataset, "--input-len", "4"}, exitUsage, "--dataset"},
 		{"missing dataset", []string{"load", "--url", url, "--dataset", "nope.jsonl"}, exitUsage, "nope.jsonl"},
 		{"bench target", []string{"load", "--url", url, "--targets", benchTarget}, exitUsage, "bench metric"},
