@@ -12,6 +12,7 @@ func fakeLoadReport(seed uint64, slowdown float64) *Report {
 	rng := rand.New(rand.NewPCG(seed, 7))
 	noisy := func(v, rel float64) float64 { return v * (1 + rel*rng.NormFloat64()) }
 	r := fakeReport(seed, slowdown)
+	r.SchemaVersion = "1.1" // the version that added load; fixed so the goldens do not follow later minors
 	r.ReportName = "gpt2_20260128_180000"
 	r.Timestamp = time.Date(2026, 1, 28, 18, 0, 0, 0, time.UTC)
 	r.Latency, r.Memory, r.Throughput, r.Profile, r.Quality, r.Targets, r.Skipped = nil, nil, nil, nil, nil, nil, nil
