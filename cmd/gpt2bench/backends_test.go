@@ -76,6 +76,7 @@ func TestBackendUsage(t *testing.T) {
 	}{
 		{[]string{"verify", "--model", tinyDir, "--backend", "gonum", "--dtype", "f16", "--reference", tinyRef}, "float32 weights only"},
 		{[]string{"verify", "--model", tinyDir, "--backend", "blas", "--reference", tinyRef}, "want cpu, gonum, reference or cuda"},
+		{[]string{"verify", "--model", tinyDir, "--backend", "reference", "--threads", "1", "--reference", tinyRef}, "GOMAXPROCS=1"},
 		{[]string{"verify", "--model", tinyDir}, "--against reference"},
 		{[]string{"verify", "--model", tinyDir, "--against", "transformers"}, "--against \"transformers\""},
 		{[]string{"verify", "--model", tinyDir, "--against", "reference", "--decode", "-1"}, "--decode -1"},

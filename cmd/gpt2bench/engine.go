@@ -47,6 +47,9 @@ func (f *modelFlags) validate() error {
 		if dt, _ := tensor.ParseDType(f.dtype); dt != tensor.F32 {
 			return usagef("--backend %s runs float32 weights only (the reference widens them to float64); drop --dtype %s or use --backend cpu", f.backend, f.dtype)
 		}
+		if f.threads != 0 {
+			return usagef("--threads sets the cpu backend's worker pool; --backend %s runs gonum's GEMM on GOMAXPROCS goroutines (set GOMAXPROCS=%d instead)", f.backend, f.threads)
+		}
 	default:
 		return usagef("--backend %q: want cpu, gonum, reference or cuda", f.backend)
 	}
@@ -120,16 +123,13 @@ func (e *engine) NewSession(batch, capacity int) (model.Backend, error) {
 	return e.cpu.NewSession(batch, capacity)
 }
 
-// Threads returns the goroutines a CPU backend splits an op across (1 for
-// the reference, which runs on one).
+// Threads returns the goroutines a CPU backend splits an op across: the
+// cpu backend's pool, or GOMAXPROCS for gonum's GEMM (gonum and reference).
 func (e *engine) Threads() int {
-	switch {
-	case e.cpu != nil:
+	if e.cpu != nil {
 		return e.cpu.Threads()
-	case e.gonum != nil:
-		return e.gonum.Threads()
 	}
-	return 1
+	return runtime.GOMAXPROCS(0)
 }
 
 // dtypeName is the weights' storage as Describe and reports name it.
