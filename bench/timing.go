@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"runtime/trace"
 	"time"
 
 	"github.com/gpt2bench/gpt2bench/bench/report"
@@ -121,6 +122,11 @@ func timedGenerate(ctx context.Context, be model.Backend, prompts [][]int32, n i
 			}
 			return nil
 		},
+	}
+	if trace.IsEnabled() { // under --trace, each generation is its own task
+		var task *trace.Task
+		ctx, task = trace.NewTask(ctx, "bench: generation")
+		defer task.End()
 	}
 	rt.Start = time.Now()
 	out, err := model.Generate(ctx, be, prompts, opts)

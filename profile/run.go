@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime/trace"
 	"slices"
 	"time"
 
@@ -74,16 +75,23 @@ func Run(ctx context.Context, be Traceable, opts RunOptions) (*Profile, error) {
 		opts.Warmup = 1
 	}
 	prompts := [][]int32{prompt}
-	gen := func(tr *Tracer) (time.Duration, error) {
+	// Each generation is its own runtime/trace task, named for what it is,
+	// so a --trace of the command shows the profiled generation apart from
+	// the warm-up and overhead runs.
+	gen := func(tr *Tracer, task string) (time.Duration, error) {
+		gctx, tk := trace.NewTask(ctx, task)
+		defer tk.End()
 		g := model.GenerateOptions{MaxNewTokens: opts.OutputLen}
 		if tr != nil {
 			tr.Reset()
+			tr.SetTraceContext(gctx)
 			be.SetTracer(tr)
 			g.Tracer = tr
 			defer be.SetTracer(nil)
+			defer tr.SetTraceContext(nil)
 		}
 		t0 := time.Now()
-		_, err := model.Generate(ctx, be, prompts, g)
+		_, err := model.Generate(gctx, be, prompts, g)
 		d := time.Since(t0)
 		if tr != nil {
 			tr.Finish()
@@ -91,7 +99,7 @@ func Run(ctx context.Context, be Traceable, opts RunOptions) (*Profile, error) {
 		return d, err
 	}
 	for range max(opts.Warmup, 0) {
-		if _, err := gen(nil); err != nil {
+		if _, err := gen(nil, "profile: warm-up generation"); err != nil {
 			return nil, fmt.Errorf("profile: warm-up: %w", err)
 		}
 	}
@@ -100,7 +108,7 @@ func Run(ctx context.Context, be Traceable, opts RunOptions) (*Profile, error) {
 		Labels: opts.Labels, Context: ctx, Steps: opts.OutputLen,
 	}
 	tr := NewTracer(cfg, topts)
-	if _, err := gen(tr); err != nil {
+	if _, err := gen(tr, "profile: profiled generation"); err != nil {
 		return nil, fmt.Errorf("profile: traced run: %w", err)
 	}
 	p := tr.Profile(info)
@@ -111,7 +119,7 @@ func Run(ctx context.Context, be Traceable, opts RunOptions) (*Profile, error) {
 		topts.Timeline = NewTimeline("")
 	}
 	scratch := NewTracer(cfg, topts)
-	p.Overhead.PerOpNs = opPairCost(scratch)
+	p.Overhead.PerOpNs = opPairCost(ctx, scratch)
 	p.Overhead.EstimatedMs = p.Overhead.PerOpNs * float64(p.Overhead.OpCalls) * 1e-6
 	if p.WallMs > 0 {
 		p.Overhead.EstimatedShare = p.Overhead.EstimatedMs / p.WallMs
@@ -119,7 +127,7 @@ func Run(ctx context.Context, be Traceable, opts RunOptions) (*Profile, error) {
 	if opts.OverheadPairs > 0 {
 		var off, on []float64
 		for range opts.OverheadPairs {
-			d, err := gen(nil)
+			d, err := gen(nil, "profile: overhead, untraced generation")
 			if err != nil {
 				return nil, fmt.Errorf("profile: overhead run: %w", err)
 			}
@@ -127,7 +135,7 @@ func Run(ctx context.Context, be Traceable, opts RunOptions) (*Profile, error) {
 			if topts.Timeline != nil {
 				topts.Timeline.Reset()
 			}
-			if d, err = gen(scratch); err != nil {
+			if d, err = gen(scratch, "profile: overhead, traced generation"); err != nil {
 				return nil, fmt.Errorf("profile: overhead run: %w", err)
 			}
 			on = append(on, d.Seconds()*1e3)
@@ -149,8 +157,15 @@ var ErrNotTraceable = errors.New("profile: this backend cannot be traced; use --
 
 // opPairCost measures the cost in ns of one BeginOp/EndOp pair of t (with
 // its options), over a few thousand calls inside one fake step. It resets t.
-func opPairCost(t *Tracer) float64 {
+// Its fake ops make no runtime/trace regions: a user's --trace shows only
+// a task saying the calibration ran (with regions on, an op pair would
+// cost more here, but also in the traced generation it estimates).
+func opPairCost(ctx context.Context, t *Tracer) float64 {
 	const calls = 4096
+	_, task := trace.NewTask(ctx, "profile: tracer cost calibration (no regions)")
+	defer task.End()
+	t.noRegions = true
+	defer func() { t.noRegions = false }()
 	t.Reset()
 	if t.opts.Timeline != nil {
 		t.opts.Timeline.reserve(calls + 8)

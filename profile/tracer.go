@@ -114,8 +114,11 @@ type Tracer struct {
 	phaseCtx  [numPhases]context.Context
 	layerName []string // "3" for layer 3, "" for -1
 
-	// runtime/trace regions, when tracing is on: step, layer, op.
+	// runtime/trace regions, when tracing is on: step, layer, op, under
+	// the task of traceCtx (SetTraceContext).
 	regions   [3]*trace.Region
+	traceCtx  context.Context
+	noRegions bool     // opPairCost's fake ops: none
 	regionTag []string // "layer 3"
 
 	rt runtimeSampler
@@ -137,6 +140,7 @@ func NewTracer(cfg model.Config, opts TracerOptions) *Tracer {
 		tokens: make([]int64, 0, max(opts.Steps, 1)),
 		base:   opts.Context,
 	}
+	t.traceCtx = t.base
 	t.layerName = make([]string, L+1)
 	t.regionTag = make([]string, L+1)
 	for l := range L {
@@ -164,6 +168,17 @@ func NewTracer(cfg model.Config, opts TracerOptions) *Tracer {
 	t.rt.init()
 	t.Reset()
 	return t
+}
+
+// SetTraceContext makes ctx, which carries a runtime/trace task
+// (trace.NewTask), the parent of the step, layer and op regions from now
+// on, so each generation's regions sit under its own task in go tool
+// trace. nil restores the Tracer's base context.
+func (t *Tracer) SetTraceContext(ctx context.Context) {
+	if ctx == nil {
+		ctx = t.base
+	}
+	t.traceCtx = ctx
 }
 
 // Reset clears every measurement, so the Tracer can time another run, and
@@ -205,8 +220,8 @@ func (t *Tracer) BeginStep(s model.Step) {
 		t.cur = t.phaseCtx[ph]
 		pprof.SetGoroutineLabels(t.cur)
 	}
-	if trace.IsEnabled() {
-		t.regions[0] = trace.StartRegion(t.base, ph.String())
+	if trace.IsEnabled() && !t.noRegions {
+		t.regions[0] = trace.StartRegion(t.traceCtx, ph.String())
 	}
 	t.stepOpNs = 0
 	now := t.now()
@@ -221,9 +236,9 @@ func (t *Tracer) BeginOp(layer int, op model.Op) {
 	}
 	if t.regions[0] != nil {
 		if layer >= 0 && t.regions[1] == nil {
-			t.regions[1] = trace.StartRegion(t.base, t.regionTag[layer+1])
+			t.regions[1] = trace.StartRegion(t.traceCtx, t.regionTag[layer+1])
 		}
-		t.regions[2] = trace.StartRegion(t.base, op.String())
+		t.regions[2] = trace.StartRegion(t.traceCtx, op.String())
 	}
 	t.opStart = t.now()
 	if t.opts.Timeline != nil && layer != t.layerOpen {

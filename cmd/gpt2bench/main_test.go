@@ -21,6 +21,11 @@ const (
 // TestMain keeps the tests' calibration cache (profile, bench) out of the
 // user's cache directory.
 func TestMain(m *testing.M) {
+	for _, k := range []string{"XDG_CACHE_HOME", "HOME"} {
+		if v, ok := os.LookupEnv(k); ok {
+			userEnv = append(userEnv, k+"="+v)
+		}
+	}
 	dir, err := os.MkdirTemp("", "gpt2bench-cache-")
 	if err != nil {
 		panic(err)
@@ -29,6 +34,21 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// userEnv is XDG_CACHE_HOME and HOME before the tests changed them: the
+// go command a test runs needs the user's build cache, not an empty one.
+var userEnv []string
+
+// goEnv is the environment for the go command: the user's cache and home.
+func goEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "XDG_CACHE_HOME=") && !strings.HasPrefix(kv, "HOME=") {
+			env = append(env, kv)
+		}
+	}
+	return append(env, userEnv...)
 }
 
 // runCLI runs the command line as main would, with empty stdin, and
