@@ -36,7 +36,7 @@ type blockPool struct {
 func newBlockPool(numBlocks, blockSize int) *blockPool {
 	p := &blockPool{
 		bs: blockSize, ref: make([]int32, numBlocks), prev: make([]int32, numBlocks), next: make([]int32, numBlocks),
-		head: -1, tail: -1, seed: maphash.MakeSeed(), cached: make(map[uint64]int32),
+		head: -1, tail: -1, seed: maphash.MakeSeed(), cached: make(map[uint64]int32, numBlocks),
 		hash: make([]uint64, numBlocks), reg: make([]bool, numBlocks), parent: make([]int32, numBlocks),
 		toks: make([]int32, numBlocks*blockSize),
 	}

@@ -76,6 +76,17 @@ func New(m *model.Model, cfg Config) (*Engine, error) { return start(m, cfg, tes
 
 // start is New with test hooks.
 func start(m *model.Model, cfg Config, hooks testHooks) (*Engine, error) {
+	e, err := build(m, cfg, hooks)
+	if err != nil {
+		return nil, err
+	}
+	go e.loop()
+	return e, nil
+}
+
+// build returns an Engine whose loop is not running: tests and benchmarks
+// drive its steps themselves.
+func build(m *model.Model, cfg Config, hooks testHooks) (*Engine, error) {
 	mcfg := m.Config()
 	cfg, err := cfg.withDefaults(mcfg)
 	if err != nil {
@@ -99,7 +110,6 @@ func start(m *model.Model, cfg Config, hooks testHooks) (*Engine, error) {
 	}
 	e.stats.BlocksTotal = nb
 	e.stats.BlockSize = cfg.BlockSize
-	go e.loop()
 	return e, nil
 }
 
