@@ -464,7 +464,7 @@ func TestSweep(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if seen != len(res) || len(res) != 1+len(sw.Rates) || len(sw.Rates) < 1 || len(sw.Rates) > 4 {
+	if seen != len(res) || len(res) != 1+len(sw.Rates) || len(sw.Rates) != 4 {
 		t.Fatalf("%d points, %d callbacks, rates %v", len(res), seen, sw.Rates)
 	}
 	if sw.CapacityRequestsPerS <= 0 || sw.Rates[0] != sw.CapacityRequestsPerS {
@@ -475,8 +475,28 @@ func TestSweep(t *testing.T) {
 			t.Errorf("point %d records say point %d", i, r.Records[0].Point)
 		}
 	}
-	if sw.MaxRequestRate > sw.CapacityRequestsPerS {
-		t.Errorf("max rate %v above capacity %v", sw.MaxRequestRate, sw.CapacityRequestsPerS)
+	// each rate is double the highest that held until one fails, then the
+	// midpoint between the highest that held and the lowest that failed
+	lo, hi := 0.0, 0.0
+	for i, r := range sw.Rates {
+		want := sw.CapacityRequestsPerS
+		switch {
+		case i > 0 && hi == 0:
+			want = 2 * lo
+		case i > 0:
+			want = (lo + hi) / 2
+		}
+		if math.Abs(r-want) > 1e-9*want {
+			t.Fatalf("rate %d is %v, want %v (rates %v)", i, r, want, sw.Rates)
+		}
+		if res[i+1].Point.SLOAttainment >= 0.9 {
+			lo = r
+		} else {
+			hi = r
+		}
+	}
+	if sw.MaxRequestRate != lo {
+		t.Errorf("max rate %v, want the highest rate that held, %v", sw.MaxRequestRate, lo)
 	}
 	if _, _, err := RunSweep(context.Background(), Options{Client: c, Workload: workload(8, 2)}, s, 0, nil); err == nil {
 		t.Error("a sweep without an SLO ran")

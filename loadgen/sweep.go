@@ -10,9 +10,12 @@ import (
 
 // Sweep finds the highest request rate at which the SLO holds: it measures
 // the server's capacity with a saturating closed-loop point, then runs
-// open-loop points at rates between 0 and that capacity, bisecting toward
-// the highest rate whose SLO attainment reaches SLO.MinAttainment (as
-// GuideLLM's sweep looks for the knee and DistServe defines goodput).
+// open-loop points starting at that capacity: while every rate tried holds
+// it doubles the rate, and once one fails it bisects between the highest
+// rate that held and the lowest that failed, toward the highest rate whose
+// SLO attainment reaches SLO.MinAttainment (as GuideLLM's sweep looks for
+// the knee and DistServe defines goodput). Every step is a point of the
+// goodput curve.
 type Sweep struct {
 	// Capacity is the closed-loop point that saturates the server (e.g. concurrency 64).
 	Capacity Point
@@ -50,8 +53,8 @@ func RunSweep(ctx context.Context, o Options, s Sweep, first int, done func(Poin
 	if sw.CapacityRequestsPerS <= 0 {
 		return out, sw, errors.New("the capacity point completed no request; nothing to sweep")
 	}
-	lo, hi := 0.0, sw.CapacityRequestsPerS
-	rate := hi
+	lo, hi := 0.0, 0.0 // highest rate that held, lowest that failed (0: none yet)
+	rate := sw.CapacityRequestsPerS
 	for k := range s.Steps {
 		p := s.Probe
 		p.Rate = rate
@@ -68,14 +71,15 @@ func RunSweep(ctx context.Context, o Options, s Sweep, first int, done func(Poin
 			if rate > sw.MaxRequestRate {
 				sw.MaxRequestRate, sw.MaxGoodputRequestsPerS = rate, res.Point.GoodputRequestsPerS
 			}
-			if rate == hi {
-				break // holds at capacity: no higher rate can be sustained
-			}
 			lo = rate
 		} else {
 			hi = rate
 		}
-		rate = (lo + hi) / 2
+		if hi == 0 {
+			rate = 2 * lo // nothing failed yet: look higher
+		} else {
+			rate = (lo + hi) / 2
+		}
 	}
 	return out, sw, nil
 }

@@ -506,11 +506,12 @@ func runLoad(ctx context.Context, a *app, lf *loadFlags, fs *pflag.FlagSet) erro
 	if plan.sweep != nil {
 		prog.start(0, "sweep: capacity, "+describe(plan.sweep.Capacity), plan.sweep.Capacity.Requests)
 		var sw report.LoadSweep
+		done := 0
 		results, sw, runErr = loadgen.RunSweep(ctx, o, *plan.sweep, 0, func(r loadgen.PointResult) {
 			prog.stop()
 			logf("%s\n", pointLine(r.Point))
-			if k := len(results) + 1; k < total {
-				prog.start(k, "sweep: rate point", plan.sweep.Probe.Requests)
+			if done++; done < total {
+				prog.start(done, "sweep: rate point", plan.sweep.Probe.Requests)
 			}
 		})
 		sweep = &sw
