@@ -155,6 +155,9 @@ func (r *Ragged) SetBatchInvariant(on bool) { r.run.SetBatchInvariant(on) }
 // KV returns the blocks the steps read and write.
 func (r *Ragged) KV() *KVBlocks { return r.kv }
 
+// Config returns the model's architecture.
+func (r *Ragged) Config() Config { return r.m.cfg }
+
 // LogitRowsOf returns how many logit rows seqs ask for: the length of a
 // Step's logits buffer is that times V.
 func LogitRowsOf(seqs []SeqStep) int {

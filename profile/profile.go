@@ -31,7 +31,7 @@ type Profile struct {
 	WallMs float64 `json:"wall_ms"`
 	// OpMs is the time inside traced ops, sampling included, in ms.
 	OpMs float64 `json:"op_ms"`
-	// Phases holds prefill then decode totals.
+	// Phases holds prefill, decode and (for an engine step) step totals.
 	Phases []PhaseSummary `json:"phases"`
 	// Ops holds one row per (phase, layer, op) that ran; layer -1 for ops outside the blocks.
 	Ops []OpRow `json:"ops"`
@@ -45,7 +45,8 @@ type Profile struct {
 
 // PhaseSummary totals one phase.
 type PhaseSummary struct {
-	// Phase is "prefill" or "decode".
+	// Phase is "prefill", "decode" or "step" (a ragged engine step of
+	// decodes and prompt chunks together).
 	Phase string `json:"phase"`
 	// Steps is the number of forward steps.
 	Steps int `json:"steps"`
@@ -74,7 +75,8 @@ type PhaseSummary struct {
 
 // OpRow is one op of one layer in one phase.
 type OpRow struct {
-	// Phase is "prefill" or "decode".
+	// Phase is "prefill", "decode" or "step" (a ragged engine step of
+	// decodes and prompt chunks together).
 	Phase string `json:"phase"`
 	// Layer is the block, or -1 for ops outside the blocks.
 	Layer int `json:"layer"`
@@ -220,8 +222,10 @@ func (t *Tracer) Profile(info Info) *Profile {
 	}
 	for _, r := range p.Ops {
 		ph := Prefill
-		if r.Phase == Decode.String() {
-			ph = Decode
+		for q := range numPhases {
+			if r.Phase == q.String() {
+				ph = q
+			}
 		}
 		ps := &sum[ph]
 		if r.Op == model.OpSample.String() {

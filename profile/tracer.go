@@ -20,19 +20,35 @@ type Phase uint8
 const (
 	Prefill Phase = iota
 	Decode
+	Mixed // a ragged engine step: decodes and prompt chunks together
 	numPhases
 )
 
-// String returns the report's phase name, report.PhasePrefill or report.PhaseDecode.
+// String returns the report's phase name: report.PhasePrefill,
+// report.PhaseDecode or report.PhaseStep.
 func (p Phase) String() string {
-	if p == Decode {
+	switch p {
+	case Decode:
 		return report.PhaseDecode
+	case Mixed:
+		return report.PhaseStep
 	}
 	return report.PhasePrefill
 }
 
-// phaseOf classifies a forward step.
+// phaseOf classifies a forward step. A ragged step of decodes only is a
+// decode step, one of prompt chunks only a prefill step, and one of both
+// a mixed step.
 func phaseOf(st model.Step) Phase {
+	if st.Ragged {
+		switch {
+		case st.Decodes == st.B && st.Rows == st.B:
+			return Decode
+		case st.Decodes == 0:
+			return Prefill
+		}
+		return Mixed
+	}
 	if st.T == 1 && st.Pos > 0 {
 		return Decode
 	}

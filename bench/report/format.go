@@ -284,10 +284,13 @@ func opTotals(p *Profile) []opTotal {
 }
 
 func phaseOrder(p string) int {
-	if p == PhasePrefill {
+	switch p {
+	case PhasePrefill:
 		return 0
+	case PhaseDecode:
+		return 1
 	}
-	return 1
+	return 2
 }
 
 var opTotalHeader = []string{"phase", "op", "total ms", "share", "calls", "GFLOP/s", "GB/s", "bound", "of peak"}

@@ -312,6 +312,7 @@ type EngineSteps struct {
 const (
 	PhasePrefill = "prefill"
 	PhaseDecode  = "decode"
+	PhaseStep    = "step" // a ragged engine step: decodes and prompt chunks together (gpt2bench profile --step-decodes)
 )
 
 // Roofline bounds.

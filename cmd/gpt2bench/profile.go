@@ -29,6 +29,8 @@ func newProfileCmd(a *app) *cobra.Command {
 		noCalibrate   bool
 		seed          uint64
 		inputLen      int
+		stepDecodes   int
+		stepChunk     int
 	)
 	cmd := &cobra.Command{
 		Use:   "profile [--model M] [--input-len N] [--output-len N] [flags]",
@@ -52,6 +54,10 @@ With --backend cuda (a binary built with -tags cuda) each op's GPU time
 comes from CUDA events recorded between the ops inside the step's CUDA
 graph, so the step runs as it does untraced; the roofline is the GPU's
 nominal memory bandwidth and float32 peak from its clocks.
+--step-decodes D and --step-chunk C profile one step of the continuous-
+batching engine instead of a generation: D sequences holding --input-len
+cached positions decode a token each, beside a prompt chunk of C tokens,
+all in one ragged forward pass (phase "step"; cpu backend).
 --timeline writes the profiled generation as Chrome trace-event JSON for
 ui.perfetto.dev or chrome://tracing; --trace adds per-op regions to the Go
 execution trace (go tool trace).`,
@@ -59,6 +65,7 @@ execution trace (go tool trace).`,
   gpt2bench profile --model gpt2 --input-len 128 --output-len 32
   gpt2bench profile --timeline gen.json --format markdown > profile.md
   gpt2bench profile --cpuprofile cpu.pprof && go tool pprof -tagfocus=op=qkv -top cpu.pprof
+  gpt2bench profile --step-decodes 7 --step-chunk 128 --input-len 256   # one engine step
   gpt2bench profile --backend cuda --dtype f16    # -tags cuda binary on a GPU machine`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -75,6 +82,10 @@ execution trace (go tool trace).`,
 				return usagef("--warmup %d: want >= 0", warmup)
 			case overheadPairs < 0:
 				return usagef("--overhead-runs %d: want >= 0", overheadPairs)
+			case stepDecodes < 0 || stepChunk < 0:
+				return usagef("--step-decodes %d, --step-chunk %d: want >= 0", stepDecodes, stepChunk)
+			case (stepDecodes > 0 || stepChunk > 0) && mf.backend != "cpu":
+				return usagef("--step-decodes/--step-chunk: the engine's ragged step runs on the cpu backend only, not %s", mf.backend)
 			}
 			f, err := parseProfileFormat(format)
 			if err != nil {
@@ -86,6 +97,7 @@ execution trace (go tool trace).`,
 			return runProfile(cmd.Context(), a, &mf, profileRun{
 				inputLen: inputLen, outputLen: outputLen, timeline: timeline, format: f,
 				warmup: warmup, overheadPairs: overheadPairs, labels: labels, noCalibrate: noCalibrate, seed: seed,
+				stepDecodes: stepDecodes, stepChunk: stepChunk,
 			})
 		},
 	}
@@ -99,6 +111,8 @@ execution trace (go tool trace).`,
 	fl.IntVar(&overheadPairs, "overhead-runs", 2, "generations without and with the tracer, each, to measure its overhead (0 = skip)")
 	fl.BoolVar(&labels, "labels", true, "set pprof labels phase, layer and op while ops run")
 	fl.BoolVar(&noCalibrate, "no-calibrate", false, "use cached machine limits only; never measure them here")
+	fl.IntVar(&stepDecodes, "step-decodes", 0, "profile one engine step instead: this many sequences decoding at depth --input-len ...")
+	fl.IntVar(&stepChunk, "step-chunk", 0, "... beside a prompt chunk of this many tokens")
 	fl.Uint64Var(&seed, "seed", uint64(bench.DefaultOptions().Seed), "seed of the random prompt")
 	aliasFlags(fl, map[string]string{"input-lengths": "input-len"})
 	return cmd
@@ -112,6 +126,8 @@ type profileRun struct {
 	overheadPairs       int
 	labels, noCalibrate bool
 	seed                uint64
+	stepDecodes         int // > 0 or stepChunk > 0: profile one ragged engine step
+	stepChunk           int
 }
 
 func parseProfileFormat(s string) (profile.Format, error) {
@@ -141,6 +157,9 @@ func runProfile(ctx context.Context, a *app, mf *modelFlags, r profileRun) error
 		return usagef("--input-len %d + --output-len %d needs %d positions, context is %d; lower one of them", r.inputLen, r.outputLen, need, cfg.NPositions)
 	}
 	fmt.Fprintln(a.stderr, e.Describe())
+	if r.stepDecodes > 0 || r.stepChunk > 0 {
+		return runStepProfile(ctx, a, e, tgt, r)
+	}
 	be, err := e.NewSession(1, min(r.inputLen+r.outputLen, cfg.NPositions))
 	if err != nil {
 		return err
@@ -339,4 +358,47 @@ func writeLimits(w io.Writer, l *profile.Limits) error {
 	}
 	_, err := fmt.Fprintf(w, "\nlimits are the best run (other load only lowers them); machine balance: %.1f FLOP/byte on 1 core, %.1f on %d cores (ops below it are memory-bound)\n", bal1, balN, l.Cores)
 	return err
+}
+
+// runStepProfile profiles one ragged step of the continuous-batching
+// engine: r.stepDecodes sequences at depth r.inputLen decoding beside a
+// prompt chunk of r.stepChunk tokens.
+func runStepProfile(ctx context.Context, a *app, e *engine, tgt profileTarget, r profileRun) error {
+	cfg := e.Config()
+	if r.stepDecodes > 0 && r.inputLen+1 > cfg.NPositions {
+		return usagef("--input-len %d: a decode at that depth needs %d positions, context is %d", r.inputLen, r.inputLen+1, cfg.NPositions)
+	}
+	if r.stepChunk > cfg.NPositions {
+		return usagef("--step-chunk %d: context is %d", r.stepChunk, cfg.NPositions)
+	}
+	var tl *profile.Timeline
+	if r.timeline != "" {
+		tl = profile.NewTimeline("gpt2bench " + e.W.Name + " engine step")
+	}
+	opts := profile.StepOptions{
+		Decodes: r.stepDecodes, Depth: r.inputLen, Chunk: r.stepChunk, Seed: r.seed, Labels: r.labels, Timeline: tl,
+		Warmup:              warmupRuns(r.warmup),
+		Info:                profile.Info{Model: e.W.Name, DType: e.DType.String(), Threads: tgt.threads, Device: tgt.device, Limits: tgt.limits},
+		WeightBytesPerValue: model.WeightBytesPerValue(e.DType),
+	}
+	kv, err := model.NewKVBlocks(cfg, profile.StepBlockSize, profile.StepBlocks(opts))
+	if err != nil {
+		return err
+	}
+	rg, err := e.cpu.NewRagged(kv)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stderr, "profiling one engine step: %d decodes at depth %d and a %d-token prompt chunk (%d rows), 3 traced runs\n",
+		r.stepDecodes, r.inputLen, r.stepChunk, r.stepDecodes+r.stepChunk)
+	p, err := profile.RunStep(ctx, rg, opts)
+	if err != nil {
+		return err
+	}
+	if tl != nil {
+		if err := atomicfile.Write(r.timeline, tl.WriteJSON); err != nil {
+			return fmt.Errorf("--timeline: %w", err)
+		}
+	}
+	return p.Write(a.stdout, r.format)
 }

@@ -1,13 +1,17 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"math"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/gpt2bench/gpt2bench/model"
 	"github.com/gpt2bench/gpt2bench/profile"
+	"github.com/gpt2bench/gpt2bench/weights"
 )
 
 // withCachedLimits points the user cache at a temporary directory holding
@@ -54,6 +58,36 @@ func TestProfileCmd(t *testing.T) {
 	code, out, errs = runCLI(t, "profile", "--model", tinyDir, "--input-len", "4", "--output-len", "2", "--overhead-runs", "0")
 	if code != exitOK || !strings.Contains(out, "OPS, SUMMED OVER LAYERS") || !strings.Contains(out, "of memory bandwidth") {
 		t.Errorf("table: exit %d, stdout:\n%s\nstderr:\n%s", code, out, errs)
+	}
+}
+
+// TestProfileStep checks the profile of one engine step: a mixed phase
+// with every op, the step's FLOPs those of its shape.
+func TestProfileStep(t *testing.T) {
+	withCachedLimits(t)
+	code, out, errs := runCLI(t, "profile", "--model", tinyDir, "--step-decodes", "3", "--step-chunk", "20", "--input-len", "30", "--format", "json")
+	if code != exitOK {
+		t.Fatalf("exit %d, stderr:\n%s", code, errs)
+	}
+	var p profile.Profile
+	if err := json.Unmarshal([]byte(out), &p); err != nil {
+		t.Fatalf("stdout is not a JSON profile: %v\n%s", err, out)
+	}
+	if len(p.Phases) != 1 || p.Phases[0].Phase != "step" || p.Phases[0].Steps != 3 || p.InputLen != 23 {
+		t.Fatalf("phases %+v, input %d: want one step phase of 3 steps over 23 rows", p.Phases, p.InputLen)
+	}
+	w, err := weights.Load(context.Background(), tinyDir, weights.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := model.SeqStep{Tokens: make([]int32, 1), Pos: 30, Logits: model.LogitsLast}
+	st := model.RaggedStepShape([]model.SeqStep{dec, dec, dec, {Tokens: make([]int32, 20), Logits: model.LogitsLast}})
+	want, _ := model.StepCost(w.Config, st, 4)
+	if got := p.Phases[0].FLOPs; math.Abs(got-3*want) > 1e-6*want {
+		t.Errorf("step FLOPs %g, want 3 x %g", got, want)
+	}
+	if code, _, errs := runCLI(t, "profile", "--model", tinyDir, "--step-decodes", "2", "--backend", "gonum"); code != exitUsage || !strings.Contains(errs, "cpu backend only") {
+		t.Errorf("gonum step profile: exit %d, %s", code, errs)
 	}
 }
 
