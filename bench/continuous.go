@@ -140,8 +140,9 @@ func (b *runner) continuous(ctx context.Context, T, c int, rate float64) (report
 				reqs = reqs[:i]
 				break
 			}
+			planned := next // latency counts from the plan, not from when the goroutine runs
 			wg.Go(func() {
-				reqs[i] = runContinuous(ctx, e, req(warm+i), next)
+				reqs[i] = runContinuous(ctx, e, req(warm+i), planned)
 				step()
 			})
 		}

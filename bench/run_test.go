@@ -117,6 +117,9 @@ func TestRunAllPhases(t *testing.T) {
 			t.Errorf("continuous c%d rate %g: TTFT %+v TPOT %+v ITL n %d", tp.Concurrency, tp.RequestRate, tp.TTFT, tp.TPOT, tp.ITL.N)
 			continue
 		}
+		if tp.TTFT.Min < 0 || tp.Latency.Min < tp.TTFT.Min {
+			t.Errorf("continuous c%d rate %g: TTFT min %g ms, latency min %g ms", tp.Concurrency, tp.RequestRate, tp.TTFT.Min, tp.Latency.Min)
+		}
 		if e := tp.Engine; e == nil || e.Steps == 0 || e.DecodeRows == 0 || e.PrefillRows == 0 || e.ForwardShare <= 0 {
 			t.Errorf("continuous engine steps: %+v", tp.Engine)
 		}
