@@ -111,15 +111,7 @@ func (s *Sampler) Sample(logits []float32) int32 {
 	for i := range idx {
 		idx[i] = int32(i)
 	}
-	slices.SortFunc(idx, func(a, b int32) int { // most likely first; ties by id
-		switch {
-		case p[a] > p[b]:
-			return -1
-		case p[a] < p[b]:
-			return 1
-		}
-		return int(a - b)
-	})
+	k = s.sortTop(p, idx, sum)
 	if s.opts.TopK > 0 {
 		k = min(k, s.opts.TopK)
 	}
@@ -157,4 +149,82 @@ func (s *Sampler) draw(p []float32, ids []int32, sum float64) int32 {
 		}
 	}
 	return ids[len(ids)-1]
+}
+
+// before orders tokens most likely first, ties by id: the order the
+// top-k and top-p filters keep tokens in.
+func before(p []float32, a, b int32) bool {
+	return p[a] > p[b] || p[a] == p[b] && a < b
+}
+
+// sortTop puts into idx[:n] the n most likely tokens in order (before),
+// for the smallest n that the filters need: TopK when set, else enough
+// tokens to reach TopP of sum (all of them at worst). It selects before it
+// sorts, so a top-k or a peaked top-p sorts a few tokens, not all V: the
+// kept tokens and their order are exactly those of a full sort.
+func (s *Sampler) sortTop(p []float32, idx []int32, sum float64) int {
+	less := func(a, b int32) int {
+		if before(p, a, b) {
+			return -1
+		}
+		return 1
+	}
+	if k := s.opts.TopK; k > 0 && k < len(idx) {
+		selectTop(p, idx, k)
+		slices.SortFunc(idx[:k], less)
+		return k
+	}
+	// Top-p alone: sort a growing head until it holds TopP of the mass.
+	sorted := 0
+	var kept float64
+	for n := min(64, len(idx)); ; n = min(4*n, len(idx)) {
+		if n < len(idx) {
+			selectTop(p[:], idx[sorted:], n-sorted)
+		}
+		slices.SortFunc(idx[sorted:n], less)
+		for _, id := range idx[sorted:n] {
+			kept += float64(p[id])
+		}
+		sorted = n
+		if kept >= float64(s.opts.TopP)*sum || n == len(idx) {
+			return n
+		}
+	}
+}
+
+// selectTop reorders idx so that its first k entries are the k most
+// likely tokens (in no particular order): quickselect with a
+// median-of-three pivot, O(len(idx)) on average.
+func selectTop(p []float32, idx []int32, k int) {
+	lo, hi := 0, len(idx)-1
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		// Median of three into idx[hi] as the pivot.
+		if before(p, idx[mid], idx[lo]) {
+			idx[mid], idx[lo] = idx[lo], idx[mid]
+		}
+		if before(p, idx[hi], idx[lo]) {
+			idx[hi], idx[lo] = idx[lo], idx[hi]
+		}
+		if before(p, idx[mid], idx[hi]) {
+			idx[mid], idx[hi] = idx[hi], idx[mid]
+		}
+		pivot := idx[hi]
+		store := lo
+		for i := lo; i < hi; i++ {
+			if before(p, idx[i], pivot) {
+				idx[i], idx[store] = idx[store], idx[i]
+				store++
+			}
+		}
+		idx[store], idx[hi] = idx[hi], idx[store]
+		switch {
+		case store == k-1 || store == k:
+			return
+		case store < k:
+			lo = store + 1
+		default:
+			hi = store - 1
+		}
+	}
 }
