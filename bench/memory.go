@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/gpt2bench/gpt2bench/bench/report"
+	"github.com/gpt2bench/gpt2bench/internal/sysmem"
 	"github.com/gpt2bench/gpt2bench/model"
 	"github.com/gpt2bench/gpt2bench/tensor"
 )
@@ -109,7 +110,14 @@ func (b *runner) memory(ctx context.Context, T, B int) (report.Memory, error) {
 	sampler := startMemSampler(dev)
 	defer sampler.stop() // on error paths; a no-op after the stop below
 
-	be, err := b.env.Engine.NewSession(B, 0)
+	// A full-context cache, as a server holds it, shows allocated against
+	// analytic; where that would take over half the memory available (a
+	// checkpoint with a huge n_positions), the cache is what the run needs.
+	capacity := b.cfg.NPositions
+	if avail, ok := sysmem.Available(); ok && model.SessionBytes(b.cfg, B, capacity) > avail/2 {
+		capacity = T + N - 1
+	}
+	be, err := b.env.Engine.NewSession(B, capacity)
 	if err != nil {
 		return m, err
 	}

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/gpt2bench/gpt2bench/engine"
+	"github.com/gpt2bench/gpt2bench/internal/sysmem"
+	"github.com/gpt2bench/gpt2bench/model"
 )
 
 // Phase names one benchmark phase.
@@ -145,12 +147,63 @@ func (o *Options) Validate() error {
 			return err
 		}
 		for _, c := range o.Continuous {
-			if c < 1 {
-				return fmt.Errorf("continuous: concurrency %d, want >= 1", c)
+			if c < 1 || c > MaxConcurrency {
+				return fmt.Errorf("continuous: concurrency %d, want 1..%d", c, MaxConcurrency)
 			}
 		}
 		if o.RequestRate < 0 || math.IsNaN(o.RequestRate) || math.IsInf(o.RequestRate, 0) {
 			return fmt.Errorf("request rate: %g requests/s, want a finite number >= 0 (0 = none)", o.RequestRate)
+		}
+		for _, c := range o.Concurrency {
+			if c > MaxConcurrency {
+				return fmt.Errorf("concurrency: %d, want at most %d", c, MaxConcurrency)
+			}
+		}
+		for _, b := range o.BatchSizes {
+			if b > MaxBatchSize {
+				return fmt.Errorf("batch sizes: %d, want at most %d", b, MaxBatchSize)
+			}
+		}
+	}
+	return nil
+}
+
+// Upper bounds of the throughput phase's lists, checked by Validate before
+// any model is loaded; CheckMemory then bounds them by the memory they take.
+const (
+	MaxConcurrency = 1 << 12
+	MaxBatchSize   = 1 << 12
+)
+
+// SequenceBytes estimates the memory one sequence of the benchmark takes on
+// the CPU backend: its KV cache of P = T+N-1 positions (2·L·P·C), the prefill
+// scratch of its T prompt rows (T·(7C+F) for the residual, norms, qkv,
+// attention output, projection and MLP rows, NH·T·P attention scores), its
+// logits and sampler (2V), all float32, plus 64 KiB of per-sequence
+// bookkeeping (goroutine stack, slices).
+func SequenceBytes(cfg model.Config, T, N int) int64 {
+	L, C, F, NH, V := int64(cfg.NLayer), int64(cfg.NEmbd), int64(cfg.Inner()), int64(cfg.NHead), int64(cfg.VocabSize)
+	t, p := int64(T), int64(T+N-1)
+	return 4*(2*L*p*C+t*(7*C+F)+NH*t*p+2*V) + 64<<10
+}
+
+// CheckMemory refuses options whose throughput phase would need more memory
+// than is available (sysmem.Available): the largest concurrency and the
+// largest batch, each times SequenceBytes of the longest input. The error
+// names the flag and both sizes.
+func (o *Options) CheckMemory(cfg model.Config) error {
+	if !o.Has(PhaseThroughput) || len(o.InputLens) == 0 {
+		return nil
+	}
+	T := slices.Max(o.InputLens)
+	per := SequenceBytes(cfg, T, o.OutputLen)
+	for _, f := range []struct {
+		flag string
+		n    int
+	}{{"concurrency", slices.Max(o.Concurrency)}, {"batch sizes", slices.Max(o.BatchSizes)}} {
+		what := fmt.Sprintf("%s: %d sequences of %d+%d tokens (about %s each)", f.flag, f.n, T, o.OutputLen, sysmem.Bytes(per))
+		if err := sysmem.Check(what, int64(f.n)*per); err != nil {
+			return fmt.Errorf("%w; lower it", err)
 		}
 	}
 	return nil

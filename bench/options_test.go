@@ -5,6 +5,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/gpt2bench/gpt2bench/internal/sysmem"
+	"github.com/gpt2bench/gpt2bench/model"
 )
 
 func TestOptionsValidate(t *testing.T) {
@@ -25,6 +28,8 @@ func TestOptionsValidate(t *testing.T) {
 		{"zero batch without throughput", func(o *Options) { o.BatchSizes = []int{0}; o.Phases = []Phase{PhaseLatency} }, ""},
 		{"no phases", func(o *Options) { o.Phases = nil }, "phases: empty"},
 		{"bad phase", func(o *Options) { o.Phases = []Phase{"speed"} }, `unknown phase "speed"`},
+		{"huge concurrency", func(o *Options) { o.Concurrency = []int{1, 100000} }, "concurrency: 100000, want at most 4096"},
+		{"huge batch", func(o *Options) { o.BatchSizes = []int{100000} }, "batch sizes: 100000, want at most 4096"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -38,6 +43,34 @@ func TestOptionsValidate(t *testing.T) {
 				t.Fatalf("Validate: %v, want an error containing %q", err, tc.wantErr)
 			}
 		})
+	}
+}
+
+// TestCheckMemory: a throughput phase whose sequences would not fit the
+// memory available is refused with both sizes, naming the list.
+func TestCheckMemory(t *testing.T) {
+	if _, ok := sysmem.Available(); !ok {
+		t.Skip("no memory figures on this system")
+	}
+	o := QuickOptions()
+	o.InputLens, o.OutputLen = []int{1024}, 1
+	if err := o.CheckMemory(model.GPT2()); err != nil {
+		t.Errorf("quick options on gpt2: %v", err)
+	}
+	for _, tc := range []struct {
+		edit func(*Options)
+		want string
+	}{
+		{func(o *Options) { o.Concurrency = []int{MaxConcurrency} }, "concurrency: 4096 sequences of 1024+1 tokens"},
+		{func(o *Options) { o.BatchSizes = []int{MaxBatchSize} }, "batch sizes: 4096 sequences of 1024+1 tokens"},
+	} {
+		o := o
+		tc.edit(&o)
+		err := o.CheckMemory(model.GPT2()) // 4096 × 161 MB
+		var me *sysmem.Error
+		if !errors.As(err, &me) || !strings.Contains(err.Error(), tc.want) || me.Need != 4096*SequenceBytes(model.GPT2(), 1024, 1) {
+			t.Errorf("err = %v, want a *sysmem.Error containing %q", err, tc.want)
+		}
 	}
 }
 

@@ -239,6 +239,9 @@ func (t *Target) resolve() error {
 	if t.Threshold == nil {
 		return fmt.Errorf("%s: no threshold; add e.g. threshold: 2000", t.Metric)
 	}
+	if math.IsNaN(*t.Threshold) || math.IsInf(*t.Threshold, 0) {
+		return fmt.Errorf("%s: threshold %v, want a finite number", t.Metric, *t.Threshold)
+	}
 	if t.InputLen < 0 || t.BatchSize < 0 || t.Concurrency < 0 || t.RequestRate < 0 || math.IsNaN(t.RequestRate) {
 		return fmt.Errorf("%s: input_len, batch_size, concurrency and request_rate must be positive when given", t.Metric)
 	}

@@ -57,6 +57,9 @@ func TestParseTargetsErrors(t *testing.T) {
 		{"mode on latency", "- {metric: ttft_ms, comparison: <, threshold: 1, mode: batched}", "mode only applies to throughput"},
 		{"bad mode", "- {metric: throughput.failed, comparison: <, threshold: 1, mode: fast}", `mode "fast"`},
 		{"threshold not a number", "- {metric: ttft_ms, comparison: <, threshold: fast}", "parse YAML"},
+		{"threshold NaN", "- {metric: ttft_ms, comparison: <, threshold: .nan}", "threshold NaN, want a finite number"},
+		{"threshold Inf", "- {metric: ttft_ms, comparison: <, threshold: .inf}", "threshold +Inf, want a finite number"},
+		{"threshold -Inf", "- {metric: ttft_ms, comparison: <, threshold: -.inf}", "threshold -Inf, want a finite number"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

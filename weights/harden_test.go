@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"flag"
 	"fmt"
 	"math"
@@ -315,5 +316,20 @@ func TestLoadNotRegular(t *testing.T) {
 	os.WriteFile(big, bytes.Repeat([]byte(" "), maxConfigSize+1), 0o644)
 	if _, err := Load(context.Background(), good, Options{ConfigPath: big}); err == nil || !strings.Contains(err.Error(), "larger than 1048576 bytes") {
 		t.Errorf("huge config: err = %v", err)
+	}
+}
+
+// TestSaveCanceled: Ctrl-C while Save writes leaves neither file (the
+// temporary file goes too).
+func TestSaveCanceled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	dir := filepath.Join(t.TempDir(), "out")
+	err := Save(ctx, dir, microConfig, microParams(t))
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("a canceled Save left %v", entries)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 )
 
@@ -247,5 +248,27 @@ func TestWriteNewNamesAndModes(t *testing.T) {
 	}
 	if filepath.Base(paths[1]) != "gpt2_20260128_170152_2.json" || filepath.Base(paths[2]) != "gpt2_20260128_170152_3.json" {
 		t.Errorf("paths %v", paths)
+	}
+}
+
+// TestReadBounds: an oversized report, a FIFO and a device are refused
+// before they are read (issue 16: a 220 MB report took 3 GB and a minute).
+func TestReadBounds(t *testing.T) {
+	dir := t.TempDir()
+	big := filepath.Join(dir, "big.json")
+	if err := os.WriteFile(big, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(big, maxReportBytes+1); err != nil { // sparse: costs no disk
+		t.Fatal(err)
+	}
+	fifo := filepath.Join(dir, "fifo.json")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Skip("mkfifo:", err)
+	}
+	for path, want := range map[string]string{big: "more than the 16777216 a report can be", fifo: "not a regular file", "/dev/zero": "not a regular file"} {
+		if _, err := Read(path); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Read(%s) = %v, want %q", path, err, want)
+		}
 	}
 }

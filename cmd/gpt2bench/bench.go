@@ -329,6 +329,9 @@ func runBench(ctx context.Context, a *app, bf *benchFlags, fs *pflag.FlagSet) er
 	if _, err := opts.PlanFor(cfg.NPositions); err != nil {
 		return usagef("--input-len: %v", err)
 	}
+	if err := opts.CheckMemory(cfg); err != nil {
+		return usagef("%s", flagNames.Replace(err.Error()))
+	}
 	logf("%s\n", e.Describe())
 	logf("benchmark: phases %s; input lengths %s, output %d tokens; warm-up %d, runs %d; concurrency %s, batch sizes %s\n",
 		joinPhases(opts.Phases), joinInts(opts.InputLens), opts.OutputLen, opts.Warmup, opts.Runs, joinInts(opts.Concurrency), joinInts(opts.BatchSizes))
@@ -379,7 +382,9 @@ func runBench(ctx context.Context, a *app, bf *benchFlags, fs *pflag.FlagSet) er
 	}
 	path, err := report.WriteNew(bf.out, r)
 	if err != nil {
-		return errors.Join(runErr, err)
+		// The measurements are not lost with the file: print them.
+		printSummary(a.stdout, r, format)
+		return errors.Join(runErr, fmt.Errorf("%w; the summary above holds the measurements", err))
 	}
 	if err := printSummary(a.stdout, r, format); err != nil {
 		return err

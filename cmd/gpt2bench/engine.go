@@ -33,13 +33,17 @@ func (f *modelFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.backend, "backend", "cpu", "backend: cpu (gpt2bench's kernels), gonum (float32, gonum's BLAS), reference (float64 gonum/mat, for reading), or cuda (binaries built with -tags cuda)")
 }
 
+// maxThreadsPerCore bounds --threads: more workers than this per core only
+// queue behind each other.
+const maxThreadsPerCore = 4
+
 // validate checks the flags before any work.
 func (f *modelFlags) validate() error {
 	if _, err := tensor.ParseDType(f.dtype); err != nil {
 		return usagef("--dtype: %v", err)
 	}
-	if f.threads < 0 {
-		return usagef("--threads %d: want >= 0 (0 = all %d cores)", f.threads, runtime.NumCPU())
+	if maxT := maxThreadsPerCore * runtime.NumCPU(); f.threads < 0 || f.threads > maxT {
+		return usagef("--threads %d: want 0..%d (0 = all %d cores; at most %d threads per core)", f.threads, maxT, runtime.NumCPU(), maxThreadsPerCore)
 	}
 	switch f.backend {
 	case "cpu", "cuda":

@@ -76,7 +76,7 @@ func newGenerateCmd(a *app) *cobra.Command {
 			if sampling.Temperature > 0 {
 				fmt.Fprintf(a.stderr, "sampling with seed %d (--seed %d repeats this text)\n", sampling.Seed, sampling.Seed)
 			}
-			be, err := e.NewSession(1, 0)
+			be, err := e.NewSession(1, len(input)+n-1) // what the run needs, not the whole context
 			if err != nil {
 				return err
 			}
