@@ -133,6 +133,33 @@ func (l *Limits) MaxSpread() float64 {
 	return max(l.MemRead1Core.Spread, l.MemReadAll.Spread, l.Peak1Core.Spread, l.PeakAll.Spread)
 }
 
+// MaxCacheSpread is the largest run-to-run spread of a measurement that
+// may be cached: beyond it other load was on the machine, and a ceiling
+// measured then would make every later profile read above 100%.
+const MaxCacheSpread = 0.20
+
+// Unsteady returns why l should not be cached, or "" when it may be: a
+// measurement whose runs spread by more than MaxCacheSpread, or an
+// all-cores FMA peak that does not scale with the cores.
+func (l *Limits) Unsteady() string {
+	if l.Source != "" {
+		return ""
+	}
+	var why []string
+	for _, m := range []struct {
+		name string
+		m    Measure
+	}{{"memory read, 1 core", l.MemRead1Core}, {"memory read, all cores", l.MemReadAll}, {"FMA peak, 1 core", l.Peak1Core}, {"FMA peak, all cores", l.PeakAll}} {
+		if m.m.Spread > MaxCacheSpread {
+			why = append(why, fmt.Sprintf("%s spread %.0f%% (> %.0f%%)", m.name, 100*m.m.Spread, 100*MaxCacheSpread))
+		}
+	}
+	if l.Cores > 1 && l.Peak1Core.Limit() > 0 && l.PeakAll.Limit() < 0.65*float64(l.Cores)*l.Peak1Core.Limit() {
+		why = append(why, fmt.Sprintf("FMA peak on %d cores only %.1fx one core's", l.Cores, l.PeakAll.Limit()/l.Peak1Core.Limit()))
+	}
+	return strings.Join(why, "; ")
+}
+
 // Warnings lists signs that the limits were measured on a busy machine:
 // a run-to-run spread above 10%, or an all-cores FMA peak that does not
 // scale with the cores (compute scales almost linearly on an idle CPU).

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -175,3 +176,26 @@ func TestLimitsWarnings(t *testing.T) {
 
 // fixed is a Measure whose every run gave v.
 func fixed(v float64) Measure { return Measure{Median: v, Min: v, Max: v} }
+
+func TestUnsteady(t *testing.T) {
+	m := func(v ...float64) Measure { return newMeasure(v) }
+	steady := &Limits{Cores: 2, MemRead1Core: m(20, 20.5), MemReadAll: m(30, 31), Peak1Core: m(100, 101), PeakAll: m(199, 200)}
+	tests := []struct {
+		name string
+		l    *Limits
+		want string // substring; "" = steady
+	}{
+		{"steady", steady, ""},
+		{"busy memory", &Limits{Cores: 2, MemRead1Core: m(12, 20, 24), MemReadAll: steady.MemReadAll, Peak1Core: steady.Peak1Core, PeakAll: steady.PeakAll}, "memory read, 1 core spread 60%"},
+		{"cores shared", &Limits{Cores: 2, MemRead1Core: steady.MemRead1Core, MemReadAll: steady.MemReadAll, Peak1Core: m(100), PeakAll: m(117)}, "only 1.2x"},
+		{"nominal", &Limits{Source: "GPU attributes", Cores: 1, MemRead1Core: m(1, 5)}, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := tc.l.Unsteady()
+			if (tc.want == "") != (got == "") || !strings.Contains(got, tc.want) {
+				t.Errorf("Unsteady() = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

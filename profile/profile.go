@@ -280,6 +280,52 @@ func (t *Tracer) Profile(info Info) *Profile {
 	return p
 }
 
+// SetLimits places p on other limits (a fresh calibration): every op's
+// and phase's bound and share of the roofline are computed again.
+func (p *Profile) SetLimits(l *Limits) {
+	p.Limits = l
+	for i := range p.Ops {
+		r := &p.Ops[i]
+		if r.FLOPs > 0 || r.Bytes > 0 {
+			r.Bound, r.OfLimit = roofline(l, r.Threads, r.GFLOPPerS, r.GBPerS, r.Intensity)
+		}
+	}
+	for i := range p.Phases {
+		ps := &p.Phases[i]
+		ps.Bound, ps.BandwidthShare, ps.PeakShare = "", 0, 0
+		if l == nil {
+			continue
+		}
+		ai := 0.0
+		if ps.Bytes > 0 {
+			ai = ps.FLOPs / ps.Bytes
+		}
+		ps.Bound, _ = roofline(l, p.Threads, ps.GFLOPPerS, ps.GBPerS, ai)
+		if bw := l.Bandwidth(p.Threads); bw > 0 {
+			ps.BandwidthShare = ps.GBPerS / bw
+		}
+		if pk := l.Peak(p.Threads); pk > 0 {
+			ps.PeakShare = ps.GFLOPPerS / pk
+		}
+	}
+}
+
+// AboveLimits returns the phase with the largest share of a limit (memory
+// bandwidth or FMA peak) when that share exceeds limit (e.g. 1.05), and
+// the share; "" when none does. A phase well above 100% means the limits
+// were measured low (a busy machine) and should be measured again.
+func (p *Profile) AboveLimits(limit float64) (phase, what string, share float64) {
+	for _, ps := range p.Phases {
+		if ps.BandwidthShare > limit && ps.BandwidthShare > share {
+			phase, what, share = ps.Phase, "memory bandwidth", ps.BandwidthShare
+		}
+		if ps.PeakShare > limit && ps.PeakShare > share {
+			phase, what, share = ps.Phase, "FMA peak", ps.PeakShare
+		}
+	}
+	return phase, what, share
+}
+
 // rates returns GFLOP/s, GB/s and FLOPs per byte.
 func rates(flops, bytes float64, ns int64) (gflops, gbs, ai float64) {
 	if ns > 0 {

@@ -3,7 +3,6 @@ package profile
 import (
 	"fmt"
 	"math"
-	"strconv"
 
 	"github.com/gpt2bench/gpt2bench/bench/report"
 )
@@ -25,7 +24,8 @@ func (p *Profile) Report() *report.Profile {
 		r.Machine = report.MachineLimits{
 			MemBandwidthGBPerS1Core: l.MemRead1Core.Limit(), MemBandwidthGBPerSAll: l.MemReadAll.Limit(),
 			PeakGFLOPPerS1Core: l.Peak1Core.Limit(), PeakGFLOPPerSAll: l.PeakAll.Limit(),
-			Method: "measured (" + l.Kernel + " kernels, best of " + strconv.Itoa(len(l.PeakAll.Samples)) + " runs)",
+			Method: fmt.Sprintf("measured %s (%s kernels, best of %d runs, spread up to %.0f%%)",
+				l.MeasuredAt.UTC().Format("2006-01-02 15:04 UTC"), l.Kernel, len(l.PeakAll.Samples), 100*l.MaxSpread()),
 		}
 		if l.Source != "" {
 			r.Machine.Method = "nominal: " + l.Source

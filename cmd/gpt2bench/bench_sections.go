@@ -64,6 +64,9 @@ func profileSection(ctx context.Context, a *app, e *engine, opts bench.Options, 
 	if err != nil {
 		return nil, fmt.Errorf("profile: %w", err)
 	}
+	if err := tgt.recheck(ctx, a, p); err != nil {
+		return nil, err
+	}
 	return p.Report(), nil
 }
 

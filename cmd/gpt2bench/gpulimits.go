@@ -32,4 +32,9 @@ type profileTarget struct {
 	limits  *profile.Limits
 	device  string
 	threads int
+	// cached is true when limits came from the cache rather than a
+	// calibration in this process: recheck may measure them again, with
+	// calib (zero: Calibrate's defaults).
+	cached bool
+	calib  profile.CalibrateOptions
 }

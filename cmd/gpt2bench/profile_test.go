@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"math"
 	"path/filepath"
 	"strings"
@@ -15,7 +17,9 @@ import (
 )
 
 // withCachedLimits points the user cache at a temporary directory holding
-// made-up limits, so no test calibrates.
+// made-up limits, so no test calibrates. The bandwidth is far above any
+// machine's (the tiny model runs from the caches), so that no phase reads
+// above 105% of it and makes profile measure again.
 func withCachedLimits(t *testing.T) {
 	t.Helper()
 	dir := t.TempDir()
@@ -27,8 +31,8 @@ func withCachedLimits(t *testing.T) {
 	}
 	l := &profile.Limits{
 		Key: profile.MachineKey(), CPU: "test", Cores: 2, Kernel: "avx2-fma", BufferBytes: 512 << 20,
-		MemRead1Core: profile.Measure{Median: 12, Min: 12, Max: 12}, MemReadAll: profile.Measure{Median: 20, Min: 20, Max: 20},
-		Peak1Core: profile.Measure{Median: 125, Min: 125, Max: 125}, PeakAll: profile.Measure{Median: 250, Min: 250, Max: 250},
+		MemRead1Core: profile.Measure{Median: 4000, Min: 4000, Max: 4000}, MemReadAll: profile.Measure{Median: 8000, Min: 8000, Max: 8000},
+		Peak1Core: profile.Measure{Median: 125000, Min: 125000, Max: 125000}, PeakAll: profile.Measure{Median: 250000, Min: 250000, Max: 250000},
 		MeasuredAt: time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC),
 	}
 	if err := profile.SaveLimits(path, l); err != nil {
@@ -118,15 +122,57 @@ func TestCalibrateCmdCached(t *testing.T) {
 	}
 	code, out, _ = runCLI(t, "calibrate", "--format", "json")
 	var l profile.Limits
-	if code != exitOK || json.Unmarshal([]byte(out), &l) != nil || l.PeakAll.Median != 250 {
+	if code != exitOK || json.Unmarshal([]byte(out), &l) != nil || l.PeakAll.Median != 250000 {
 		t.Errorf("json: exit %d, stdout:\n%s", code, out)
 	}
 }
 
 func TestCalibrateCmdForce(t *testing.T) {
 	withCachedLimits(t)
-	code, out, errs := runCLI(t, "calibrate", "--force", "--runs", "1", "--buffer-mb", "8")
+	code, out, errs := runCLI(t, "calibrate", "--force", "--runs", "1", "--buffer-mb", "8", "--threads", "1") // one run, one core: steady, so cached
 	if code != exitOK || !strings.Contains(out, "float32 FMA peak") || !strings.Contains(errs, "cached in") {
 		t.Errorf("exit %d, stdout:\n%s\nstderr:\n%s", code, out, errs)
+	}
+}
+
+// TestRecheckLowCalibration checks a profile reading above 105% of cached
+// limits measures them again and is placed on the new ones, and that the
+// new ones are cached only when steady.
+func TestRecheckLowCalibration(t *testing.T) {
+	withCachedLimits(t)
+	path, err := profile.DefaultLimitsPath()
+	if err != nil {
+		t.Fatal(err)
+	}
+	low := &profile.Limits{Key: profile.MachineKey(), Cores: 1, Kernel: "avx2-fma",
+		MemRead1Core: profile.Measure{Max: 1, Median: 1, Min: 1}, MemReadAll: profile.Measure{Max: 1, Median: 1, Min: 1},
+		Peak1Core: profile.Measure{Max: 1000, Median: 1000, Min: 1000}, PeakAll: profile.Measure{Max: 1000, Median: 1000, Min: 1000}}
+	p := &profile.Profile{Threads: 1, Limits: low, Phases: []profile.PhaseSummary{{Phase: "decode", GBPerS: 1.4, BandwidthShare: 1.4, Bytes: 1e9, FLOPs: 1e8}}}
+	var errb bytes.Buffer
+	a := &app{stdout: io.Discard, stderr: &errb}
+	tgt := profileTarget{limits: low, threads: 1, cached: true,
+		calib: profile.CalibrateOptions{BufferBytes: 8 << 20, Runs: 2, Threads: 1, FMADuration: 2 * time.Millisecond}}
+	if err := tgt.recheck(context.Background(), a, p); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(errb.String(), "decode ran at 140% of the cached memory bandwidth") {
+		t.Errorf("stderr does not say why it measures again:\n%s", errb.String())
+	}
+	if p.Limits == low || p.Phases[0].BandwidthShare >= 1.4 || tgt.cached {
+		t.Errorf("profile not placed on the new calibration: limits %p, share %v", p.Limits, p.Phases[0].BandwidthShare)
+	}
+	cachedNow, err := profile.LoadLimits(path, profile.MachineKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	steady := p.Limits.Unsteady() == ""
+	if replaced := cachedNow.MeasuredAt.Equal(p.Limits.MeasuredAt); replaced != steady {
+		t.Errorf("cache replaced %v, but the new calibration steady %v (%s)", replaced, steady, p.Limits.Unsteady())
+	}
+	// A second recheck does nothing: the limits are no longer the cached ones.
+	errb.Reset()
+	p.Phases[0].BandwidthShare = 2
+	if err := tgt.recheck(context.Background(), a, p); err != nil || errb.Len() != 0 {
+		t.Errorf("second recheck: %v, %q", err, errb.String())
 	}
 }
