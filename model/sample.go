@@ -102,7 +102,6 @@ func (s *Sampler) Sample(logits []float32) int32 {
 		p[i] = e
 		sum += float64(e)
 	}
-	k := len(p)
 	filter := (s.opts.TopK > 0 && s.opts.TopK < len(p)) || (s.opts.TopP > 0 && s.opts.TopP < 1)
 	if !filter {
 		return s.draw(p, nil, sum)
@@ -111,7 +110,7 @@ func (s *Sampler) Sample(logits []float32) int32 {
 	for i := range idx {
 		idx[i] = int32(i)
 	}
-	k = s.sortTop(p, idx, sum)
+	k := s.sortTop(p, idx, sum)
 	if s.opts.TopK > 0 {
 		k = min(k, s.opts.TopK)
 	}
