@@ -158,3 +158,13 @@ func TestTextWorkload(t *testing.T) {
 		t.Error("text workload not described as text")
 	}
 }
+
+func TestExampleDataset(t *testing.T) {
+	d, err := ReadDataset("testdata/prompts.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Requests) != 5 || d.Requests[3].InputLen != 5 || d.Describe().PromptFormat != "text" {
+		t.Errorf("example dataset read as %+v", d.Requests)
+	}
+}
