@@ -19,6 +19,7 @@
 // Subcommands, one file each:
 //
 //	bench        latency, memory and throughput phases, profile and quality sections, targets
+//	load         any OpenAI-compatible server under load: rates, concurrency, sweeps, goodput, server vs client timings
 //	profile      per-layer, per-op time of one generation on this machine's roofline
 //	calibrate    memory read bandwidth and float32 FMA peak, 1 core and all, cached
 //	generate     stream text from a prompt (greedy, temperature, top-k, top-p, seed)
