@@ -254,7 +254,7 @@ func TestLinear(t *testing.T) {
 				forEachLinearVariant(t, func(variant string) {
 					name := fmt.Sprintf("threads=%d/%v/%s/N=%d/K=%d/M=%d/act=%d", threads, dt, variant, c.N, c.K, c.M, act)
 					want, mag := want, mag
-					if variant == "avx512" && wideN(c.N, w) && dt == Q8 {
+					if variant == "avx512" && vnniQ8(c.N, w) {
 						// VNNI: x quantised per row, as the kernel does; the
 						// sums include x+128 (offset removed after), so
 						// float32 rounding scales with 255·Σ|w|·xs.
@@ -284,7 +284,7 @@ func TestLinearRange(t *testing.T) {
 		w, _ := NewMat(randSlice(rng, M*K), M, K).Convert(dt)
 		x := randSlice(rng, N*K)
 		want, mag := linearOracle(x, w, nil, N, ActNone)
-		if wideN(N, w) && dt == Q8 { // VNNI: x quantised per row (see TestLinear)
+		if vnniQ8(N, w) { // VNNI: x quantised per row (see TestLinear)
 			want, mag = linearOracle(quantizeRows(x, N, K), w, nil, N, ActNone)
 			for i := range mag {
 				mag[i] *= 255

@@ -40,6 +40,20 @@ func (r *Runner) Linear(out, x []float32, w *Mat, b []float32, N int) {
 func (r *Runner) LinearAct(out, x []float32, w *Mat, b []float32, N int, act Act) {
 	checkLinear(out, x, w, b, N)
 	K, M := w.Cols, w.Rows
+	if N == 1 && vnniQ8(N, w) && !r.invariant {
+		if len(r.xq) < K {
+			r.xq = make([]byte, K)
+		}
+		if len(r.xs) < 1 {
+			r.xs = make([]float32, outerNR)
+		}
+		xq, xs := r.xq[:K], r.xs[:1]
+		xs[0] = quantRow(xq, x)
+		r.lin = linearTask{out: out, xq: xq, xs: xs, wide: true, w: w, b: b, n: 1, act: act}
+		r.For(M, linearAlign, &r.lin)
+		r.lin = linearTask{}
+		return
+	}
 	if wideN(N, w) && !r.invariant {
 		kc := wideKC(N, K, w.DType)
 		np := (N + outerNR - 1) / outerNR
@@ -104,6 +118,11 @@ func LinearRange(out, x []float32, w *Mat, b []float32, N, lo, hi int) {
 	checkLinear(out, x, w, b, N)
 	if lo < 0 || hi > w.Rows || lo > hi {
 		panic(fmt.Sprintf("tensor: LinearRange: range [%d, %d) outside [0, %d)", lo, hi, w.Rows))
+	}
+	if N == 1 && vnniQ8(N, w) {
+		xq := make([]byte, w.Cols)
+		gemvRangeQ8(out, xq, quantRow(xq, x), w, b, lo, hi, ActNone)
+		return
 	}
 	if wideN(N, w) {
 		K := w.Cols
@@ -209,6 +228,10 @@ func (t *linearTask) runWorker(w, lo, hi int) {
 	var buf []float32
 	if w < len(t.scratch) {
 		buf = t.scratch[w]
+	}
+	if t.wide && t.n == 1 {
+		gemvRangeQ8(t.out, t.xq, t.xs[0], t.w, t.b, lo, hi, t.act)
+		return
 	}
 	if t.xt != nil || t.wide {
 		if t.wide {

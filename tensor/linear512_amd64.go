@@ -142,3 +142,42 @@ func quantPackRow(dst []byte, src []float32) float32 {
 	dst = dst[:(k/4-1)*64+4]
 	return quantPackRowAVX512(&dst[0], &src[0], k)
 }
+
+// quantRowAVX512 is quantPackRowAVX512 with the bytes stored
+// contiguously (x of the int8 GEMV):
+//
+//	amax := max_j |src[j]|; s := amax/127 (0 if amax is 0)
+//	for j := range k { dst[j] = byte(int8(roundEven(src[j]/s))) ^ 0x80 }   // k a multiple of 16
+//	return s
+//
+//go:noescape
+func quantRowAVX512(dst *byte, src *float32, k int) float32
+
+func quantRow(dst []byte, src []float32) float32 {
+	k := len(src)
+	if !useAVX512 || k%16 != 0 || k == 0 {
+		return quantRowGeneric(dst, src)
+	}
+	dst = dst[:k]
+	return quantRowAVX512(&dst[0], &src[0], k)
+}
+
+// gemvRowsQ8VNNIAVX512 is the int8 GEMV with x quantised (VNNI):
+//
+//	for i := range rows {                                  // k a multiple of 32
+//		out[i] = Σ_{b<k/32} s[i*k/32+b] · Σ_{j<32} int32(q[i*k+32b+j]) · int32(xq[32b+j])
+//	}
+//
+//go:noescape
+func gemvRowsQ8VNNIAVX512(out *float32, q *int8, s *float32, xq *byte, k, rows int)
+
+func gemvRowsQ8VNNI(out []float32, q []int8, s []float32, xq []byte) {
+	k, rows := len(xq), len(out)
+	if !useAVX512 || k%Q8Block != 0 || k == 0 || rows == 0 {
+		gemvRowsQ8VNNIGeneric(out, q, s, xq)
+		return
+	}
+	q = q[:rows*k]
+	s = s[:rows*k/Q8Block]
+	gemvRowsQ8VNNIAVX512(&out[0], &q[0], &s[0], &xq[0], k, rows)
+}

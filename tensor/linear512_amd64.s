@@ -1587,3 +1587,181 @@ DATA q_abs<>+0(SB)/4, $0x7fffffff
 GLOBL q_abs<>(SB), RODATA|NOPTR, $4
 DATA q_x80<>+0(SB)/4, $0x80808080
 GLOBL q_x80<>(SB), RODATA|NOPTR, $4
+
+// func quantRowAVX512(dst *byte, src *float32, k int) float32
+//
+//	amax := max_j |src[j]|; s := amax/127 (0 if amax is 0)
+//	for j := range k {                                        // k a multiple of 16
+//		dst[j] = byte(int8(roundEven(src[j]/s))) ^ 0x80
+//	}
+//	return s
+//
+// One row of x quantised (symmetric, per row) to unsigned bytes offset
+// by 128 and stored contiguously (x of the GEMV). Division by s is multiplication by 127/amax; VCVTPS2DQ rounds
+// to nearest even.
+TEXT ·quantRowAVX512(SB), NOSPLIT, $0-28
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ k+16(FP), CX
+	SHRQ $4, CX                   // CX = 16-value steps
+	VXORPS Z0, Z0, Z0             // Z0 = running max |x|
+	MOVQ SI, R8
+	MOVQ CX, R9
+
+qf_max:
+	VMOVUPS (R8), Z1
+	VPANDD.BCST qf_abs<>(SB), Z1, Z1 // |x|
+	VMAXPS Z1, Z0, Z0
+	ADDQ $64, R8
+	DECQ R9
+	JNZ  qf_max
+	VEXTRACTF32X8 $1, Z0, Y1
+	VMAXPS Y1, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VMAXPS X1, X0, X0
+	VPERMILPS $0x4E, X0, X1
+	VMAXPS X1, X0, X0
+	VPERMILPS $0xB1, X0, X1
+	VMAXPS X1, X0, X0             // X0[0] = amax
+	VXORPS X2, X2, X2
+	VUCOMISS X2, X0
+	JNE  qf_scale
+	MOVL $0, ret+24(FP)           // all zero: every byte 0x80, scale 0
+	VXORPS Z3, Z3, Z3
+	JMP  qf_pack
+
+qf_scale:
+	MOVL $0x42FE0000, AX          // 127.0
+	VMOVD AX, X1
+	VDIVSS X1, X0, X2             // s = amax/127
+	MOVSS X2, ret+24(FP)
+	VDIVSS X0, X1, X3             // 127/amax
+	VBROADCASTSS X3, Z3
+
+qf_pack:
+	VPBROADCASTD qf_x80<>(SB), X4  // 0x80 in every byte
+
+qf_loop:
+	VMULPS (SI), Z3, Z1
+	VCVTPS2DQ Z1, Z1              // round to nearest even
+	VPMOVDB Z1, X1                // 16 int8 (|v| <= 127)
+	VPXORD X4, X1, X1             // + 128 as unsigned
+	VMOVDQU X1, (DI)              // columns j..j+15
+	ADDQ $64, SI
+	ADDQ $16, DI
+	DECQ CX
+	JNZ  qf_loop
+	VZEROUPPER
+	RET
+
+DATA qf_abs<>+0(SB)/4, $0x7fffffff
+GLOBL qf_abs<>(SB), RODATA|NOPTR, $4
+DATA qf_x80<>+0(SB)/4, $0x80808080
+GLOBL qf_x80<>(SB), RODATA|NOPTR, $4
+
+// func gemvRowsQ8VNNIAVX512(out *float32, q *int8, s *float32, xq *byte, k, rows int)
+//
+//	for i := range rows {                                  // k a multiple of 32
+//		out[i] = Σ_{b<k/32} s[i*k/32+b] · Σ_{j<32} int32(q[i*k+32b+j]) · int32(xq[32b+j])
+//	}
+//
+// The int8 GEMV with VNNI: xq is x quantised to unsigned bytes (x + 128,
+// quantRow); each VPDPBUSD multiplies 64 weights with 64 bytes of x into
+// 16 int32 sums, lanes 0..7 block b and 8..15 block b+1, which are
+// converted and multiplied by [s_b ×8, s_(b+1) ×8] into float32 sums.
+// Weights and scales are each one sequential stream.
+TEXT ·gemvRowsQ8VNNIAVX512(SB), NOSPLIT, $0-48
+	MOVQ out+0(FP), DX
+	MOVQ q+8(FP), SI
+	MOVQ s+16(FP), BX
+	MOVQ xq+24(FP), DI
+	MOVQ k+32(FP), CX             // row bytes
+	MOVQ rows+40(FP), R8
+	VMOVDQU32 gq_perm<>(SB), Z31  // lanes 0..7 take scale 0, 8..15 scale 1
+	MOVQ CX, R9
+	ANDQ $-128, R9                // R9 = bytes covered by 128-wide steps
+	MOVQ CX, R11
+	ANDQ $-64, R11                // R11 = bytes covered by 64-wide steps
+	TESTQ R8, R8
+	JZ   gq_done
+
+gq_row:
+	VXORPS Z0, Z0, Z0             // float32 sums, two chains
+	VXORPS Z1, Z1, Z1
+	VXORPS Y5, Y5, Y5             // the last 32-byte block
+	XORQ R10, R10
+
+gq_loop128:
+	CMPQ R10, R9
+	JGE  gq_loop64
+	VMOVDQU8 (DI)(R10*1), Z4      // x bytes j..j+63
+	VMOVDQU8 64(DI)(R10*1), Z8
+	VPXORD Z2, Z2, Z2
+	VPXORD Z6, Z6, Z6
+	VPDPBUSD (SI)(R10*1), Z4, Z2  // int32 sums of 4 products, blocks b, b+1
+	VPDPBUSD 64(SI)(R10*1), Z8, Z6
+	VCVTDQ2PS Z2, Z2
+	VCVTDQ2PS Z6, Z6
+	VMOVQ (BX), X3                // s_b, s_(b+1)
+	VMOVQ 8(BX), X7
+	VPERMPS Z3, Z31, Z3
+	VPERMPS Z7, Z31, Z7
+	VFMADD231PS Z3, Z2, Z0
+	VFMADD231PS Z7, Z6, Z1
+	ADDQ $128, R10
+	ADDQ $16, BX
+	JMP  gq_loop128
+
+gq_loop64:
+	CMPQ R10, R11
+	JGE  gq_tail
+	VMOVDQU8 (DI)(R10*1), Z4
+	VPXORD Z2, Z2, Z2
+	VPDPBUSD (SI)(R10*1), Z4, Z2
+	VCVTDQ2PS Z2, Z2
+	VMOVQ (BX), X3
+	VPERMPS Z3, Z31, Z3
+	VFMADD231PS Z3, Z2, Z0
+	ADDQ $64, R10
+	ADDQ $8, BX
+
+gq_tail:
+	CMPQ R10, CX
+	JGE  gq_sum
+	VMOVDQU (DI)(R10*1), Y4       // one block of 32
+	VPXORD Y2, Y2, Y2
+	VPDPBUSD (SI)(R10*1), Y4, Y2
+	VCVTDQ2PS Y2, Y2
+	VBROADCASTSS (BX), Y3
+	VFMADD231PS Y3, Y2, Y5
+	ADDQ $32, R10
+	ADDQ $4, BX
+
+gq_sum:
+	VADDPS Z1, Z0, Z0
+	VEXTRACTF32X8 $1, Z0, Y1
+	VADDPS Y1, Y0, Y0
+	VADDPS Y5, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS X1, X0, X0
+	VHADDPS X0, X0, X0
+	VHADDPS X0, X0, X0
+	MOVSS X0, (DX)                // out[i]
+	ADDQ $4, DX
+	ADDQ CX, SI                   // next row
+	DECQ R8
+	JNZ  gq_row
+
+gq_done:
+	VZEROUPPER
+	RET
+
+DATA gq_perm<>+0(SB)/8, $0
+DATA gq_perm<>+8(SB)/8, $0
+DATA gq_perm<>+16(SB)/8, $0
+DATA gq_perm<>+24(SB)/8, $0
+DATA gq_perm<>+32(SB)/8, $0x0000000100000001
+DATA gq_perm<>+40(SB)/8, $0x0000000100000001
+DATA gq_perm<>+48(SB)/8, $0x0000000100000001
+DATA gq_perm<>+56(SB)/8, $0x0000000100000001
+GLOBL gq_perm<>(SB), RODATA|NOPTR, $64

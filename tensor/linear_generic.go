@@ -256,3 +256,40 @@ func quantPackRowGeneric(dst []byte, src []float32) float32 {
 	}
 	return s
 }
+
+// quantRowGeneric is quantPackRowGeneric with the bytes stored
+// contiguously: dst[j] = round(src[j]/s) + 128.
+func quantRowGeneric(dst []byte, src []float32) float32 {
+	var amax float32
+	for _, v := range src {
+		amax = max(amax, float32(math.Abs(float64(v))))
+	}
+	var s, inv float32
+	if amax != 0 {
+		s, inv = amax/127, 127/amax
+	}
+	dst = dst[:len(src)]
+	for j, v := range src {
+		dst[j] = byte(int8(math.RoundToEven(float64(v*inv)))) ^ 0x80
+	}
+	return s
+}
+
+// gemvRowsQ8VNNIGeneric computes, for the len(out) contiguous int8 rows
+// of q (block scales s) and x quantised to bytes (xq, k = len(xq)):
+// out[i] = Σ_b s[i*k/32+b] · Σ_{j<32} q[i*k+32b+j]·xq[32b+j].
+func gemvRowsQ8VNNIGeneric(out []float32, q []int8, s []float32, xq []byte) {
+	k := len(xq)
+	nb := k / Q8Block
+	for i := range out {
+		var f float32
+		for b := range nb {
+			var acc int32
+			for j, v := range q[i*k+32*b : i*k+32*b+32] {
+				acc += int32(v) * int32(xq[32*b+j])
+			}
+			f += s[i*nb+b] * float32(acc)
+		}
+		out[i] = f
+	}
+}

@@ -41,3 +41,9 @@ func storeTile12(out []float32, ldo int, tile []float32, lanes, nn, rows int, al
 }
 
 func quantPackRow(dst []byte, src []float32) float32 { return quantPackRowGeneric(dst, src) }
+
+func quantRow(dst []byte, src []float32) float32 { return quantRowGeneric(dst, src) }
+
+func gemvRowsQ8VNNI(out []float32, q []int8, s []float32, xq []byte) {
+	gemvRowsQ8VNNIGeneric(out, q, s, xq)
+}

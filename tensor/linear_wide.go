@@ -26,9 +26,36 @@ func wideN(N int, w *Mat) bool {
 		return false
 	}
 	if w.DType == Q8 {
-		return len(w.Sums) == w.Rows && w.Rows >= wideMR
+		return vnniQ8(N, w)
 	}
 	return N < outerMinN
+}
+
+// vnniQ8 reports whether Linear multiplies int8 weights by x quantised
+// to int8 (VNNI): with AVX-512 and the row sums of w, through the GEMV
+// (gemvRowsQ8VNNI) for N = 1, through the 12-row tiles for N >= 2 when w
+// has 12 rows.
+func vnniQ8(N int, w *Mat) bool {
+	if !useAVX512 || w.DType != Q8 || len(w.Sums) != w.Rows || w.Cols%Q8Block != 0 {
+		return false
+	}
+	return N == 1 || w.Rows >= wideMR
+}
+
+// gemvRangeQ8 is gemvRange for int8 weights and x quantised to xq with
+// scale xs: out[lo:hi] = act(xs·(F - 128·Sums) + b), F from the VNNI GEMV.
+func gemvRangeQ8(out []float32, xq []byte, xs float32, w *Mat, b []float32, lo, hi int, act Act) {
+	K := w.Cols
+	o := out[lo:hi]
+	gemvRowsQ8VNNI(o, w.Q8[lo*K:hi*K], w.Scales[lo*K/Q8Block:hi*K/Q8Block], xq)
+	sums := w.Sums[lo:hi]
+	for i, v := range o {
+		o[i] = xs * (v - 128*sums[i])
+	}
+	if b != nil {
+		Add(o, b[lo:hi])
+	}
+	activateSlice(act, o)
 }
 
 // wideKC returns the K-block of the AVX-512 path: all of K for one panel

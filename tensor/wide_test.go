@@ -157,7 +157,23 @@ func TestQuantPackRow(t *testing.T) {
 					}
 				}
 			}
+			flat := make([]byte, k)
+			if s := quantRowGeneric(flat, x); s != wantS {
+				t.Fatalf("k=%d/%s: contiguous scale %v, packed %v", k, kind, s, wantS)
+			}
+			for j := range k {
+				if flat[j] != want[(j/4)*64+j%4] {
+					t.Fatalf("k=%d/%s: contiguous byte %d = %#x, packed %#x", k, kind, j, flat[j], want[(j/4)*64+j%4])
+				}
+			}
 			forEachVariant(t, func(variant string) {
+				buf := make([]byte, k+2)
+				if s := quantRow(buf[1:k+1], x); s != wantS {
+					t.Fatalf("%s/k=%d/%s: quantRow scale %v, want %v", variant, k, kind, s, wantS)
+				}
+				if buf[0] != 0 || buf[k+1] != 0 || string(buf[1:k+1]) != string(flat) {
+					t.Fatalf("%s/k=%d/%s: quantRow bytes differ or stray write", variant, k, kind)
+				}
 				got := make([]byte, k*16)
 				s := quantPackRow(got, x)
 				if s != wantS {
@@ -171,4 +187,46 @@ func TestQuantPackRow(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestGemvQ8VNNI checks the int8 GEMV with quantised x against exact
+// integer block sums, inside guard bands, over k = 32..6·32 (the 128-,
+// 64- and 32-byte steps) and 1..5 rows.
+func TestGemvQ8VNNI(t *testing.T) {
+	rng := rand.New(rand.NewPCG(37, 38))
+	forEachVariant(t, func(variant string) {
+		for nb := 1; nb <= 6; nb++ {
+			k := 32 * nb
+			for rows := 1; rows <= 5; rows++ {
+				q := make([]int8, rows*k)
+				for i := range q {
+					q[i] = int8(rng.IntN(255) - 127)
+				}
+				s := randSlice(rng, rows*nb)
+				xq := make([]byte, k)
+				for i := range xq {
+					xq[i] = byte(rng.IntN(256))
+				}
+				buf, out := guarded(rows, 3)
+				gemvRowsQ8VNNI(out, q, s, xq)
+				checkGuards(t, buf, 3, rows)
+				for i := range rows {
+					var want, mag float64
+					for b := range nb {
+						var acc, abs int64
+						for j := range 32 {
+							p := int64(q[i*k+32*b+j]) * int64(xq[32*b+j])
+							acc += p
+							abs += max(p, -p)
+						}
+						want += float64(s[i*nb+b]) * float64(acc)
+						mag += math.Abs(float64(s[i*nb+b])) * float64(abs) // Σ|products|: lanes of 4 are summed in float32
+					}
+					if math.Abs(float64(out[i])-want) > kernelTol*mag+1e-6 {
+						t.Fatalf("%s/k=%d/rows=%d: out[%d] = %v, want %v", variant, k, rows, i, out[i], want)
+					}
+				}
+			}
+		}
+	})
 }
