@@ -1765,3 +1765,644 @@ DATA gq_perm<>+40(SB)/8, $0x0000000100000001
 DATA gq_perm<>+48(SB)/8, $0x0000000100000001
 DATA gq_perm<>+56(SB)/8, $0x0000000100000001
 GLOBL gq_perm<>(SB), RODATA|NOPTR, $64
+
+// func flashSoftmax16AVX512(s *float32, nk int, st *[48]float32)
+//
+//	m, l, corr := st[0:16], st[16:32], st[32:48]
+//	for i := range 16 {                                       // nk >= 1
+//		mNew := max(m[i], max_{j<nk} s[j*16+i])
+//		corr[i] = expf(m[i] - mNew)
+//		for j := range nk { s[j*16+i] = expf(s[j*16+i] - mNew) }
+//		l[i] = l[i]·corr[i] + Σ_j s[j*16+i]
+//		m[i] = mNew
+//	}
+//
+// expf as in expSubAVX2 (arguments clamped to [-87, 88]).
+TEXT ·flashSoftmax16AVX512(SB), NOSPLIT, $0-24
+	MOVQ s+0(FP), DI
+	MOVQ nk+8(FP), CX
+	MOVQ st+16(FP), SI
+	MOVL $0xc2ae0000, AX
+	VPBROADCASTD AX, Z16          // -87: e^x stays a normal float32
+	MOVL $0x42b00000, AX
+	VPBROADCASTD AX, Z17          // 88: 2^n stays finite
+	MOVL $0x3fb8aa3b, AX
+	VPBROADCASTD AX, Z18          // log2(e)
+	MOVL $0x3f318000, AX
+	VPBROADCASTD AX, Z19          // ln2 = ln2hi + ln2lo
+	MOVL $0xb95e8083, AX
+	VPBROADCASTD AX, Z20          // 
+	MOVL $0x3f800000, AX
+	VPBROADCASTD AX, Z21          // 1.0
+	MOVL $0x0000007f, AX
+	VPBROADCASTD AX, Z22          // exponent bias (int32)
+	MOVL $0x39506967, AX
+	VPBROADCASTD AX, Z23          // 1.9875691500e-4
+	MOVL $0x3ab743ce, AX
+	VPBROADCASTD AX, Z24          // 1.3981999507e-3
+	MOVL $0x3c088908, AX
+	VPBROADCASTD AX, Z25          // 8.3334519073e-3
+	MOVL $0x3d2aa9c1, AX
+	VPBROADCASTD AX, Z26          // 4.1665795894e-2
+	MOVL $0x3e2aaaaa, AX
+	VPBROADCASTD AX, Z27          // 1.6666665459e-1
+	MOVL $0x3f000000, AX
+	VPBROADCASTD AX, Z28          // 5.0000001201e-1
+	VMOVUPS (SI), Z2               // m
+	VMOVUPS 64(SI), Z1             // l
+	VMOVAPS Z2, Z0
+	MOVQ DI, R8
+	MOVQ CX, R9
+fs_max:
+	VMAXPS (R8), Z0, Z0            // mNew = max(m, s[j])
+	ADDQ $64, R8
+	DECQ R9
+	JNZ  fs_max
+	VSUBPS Z0, Z2, Z5
+	VMAXPS Z16, Z5, Z5              // clamp t to [-87, 88]
+	VMINPS Z17, Z5, Z5
+	VMULPS Z18, Z5, Z6
+	VRNDSCALEPS $0, Z6, Z6          // f = round(t·log2e)
+	VFNMADD231PS Z6, Z19, Z5        // r = t - f·ln2
+	VFNMADD231PS Z6, Z20, Z5
+	VMOVAPS Z23, Z7
+	VFMADD213PS Z24, Z5, Z7        // p = p·r + c
+	VFMADD213PS Z25, Z5, Z7        // p = p·r + c
+	VFMADD213PS Z26, Z5, Z7        // p = p·r + c
+	VFMADD213PS Z27, Z5, Z7        // p = p·r + c
+	VFMADD213PS Z28, Z5, Z7        // p = p·r + c
+	VMULPS Z5, Z5, Z4              // r²
+	VFMADD213PS Z5, Z4, Z7        // p·r² + r
+	VADDPS Z21, Z7, Z7              // e^r
+	VCVTPS2DQ Z6, Z6
+	VPADDD Z22, Z6, Z6
+	VPSLLD $23, Z6, Z6              // 2^f
+	VMULPS Z6, Z7, Z4              // e^t
+	VXORPS Z3, Z3, Z3              // Σ_j e^(s - mNew)
+fs_exp:
+	VMOVUPS (DI), Z5
+	VSUBPS Z0, Z5, Z5
+	VMAXPS Z16, Z5, Z5              // clamp t to [-87, 88]
+	VMINPS Z17, Z5, Z5
+	VMULPS Z18, Z5, Z6
+	VRNDSCALEPS $0, Z6, Z6          // f = round(t·log2e)
+	VFNMADD231PS Z6, Z19, Z5        // r = t - f·ln2
+	VFNMADD231PS Z6, Z20, Z5
+	VMOVAPS Z23, Z7
+	VFMADD213PS Z24, Z5, Z7        // p = p·r + c
+	VFMADD213PS Z25, Z5, Z7        // p = p·r + c
+	VFMADD213PS Z26, Z5, Z7        // p = p·r + c
+	VFMADD213PS Z27, Z5, Z7        // p = p·r + c
+	VFMADD213PS Z28, Z5, Z7        // p = p·r + c
+	VMULPS Z5, Z5, Z8              // r²
+	VFMADD213PS Z5, Z8, Z7        // p·r² + r
+	VADDPS Z21, Z7, Z7              // e^r
+	VCVTPS2DQ Z6, Z6
+	VPADDD Z22, Z6, Z6
+	VPSLLD $23, Z6, Z6              // 2^f
+	VMULPS Z6, Z7, Z8              // e^t
+	VMOVUPS Z8, (DI)
+	VADDPS Z8, Z3, Z3
+	ADDQ $64, DI
+	DECQ CX
+	JNZ  fs_exp
+	VFMADD213PS Z3, Z4, Z1         // l = l·corr + Σ
+	VMOVUPS Z0, (SI)
+	VMOVUPS Z1, 64(SI)
+	VMOVUPS Z4, 128(SI)
+	VZEROUPPER
+	RET
+
+// func pv1x64AVX512(o *float32, ldo int, p *float32, v *float32, ldv int, nk int, corr *float32)
+//
+//	for i := range 1 {                                          // nk >= 0
+//		for d := range 64 { o[i*ldo+d] = corr[i]·o[i*ldo+d] + Σ_{j<nk} p[j*16+i]·v[j*ldv+d] }
+//	}
+//
+// Accumulators Z(4i)..Z(4i+3) hold output row i; each key's value row is
+// loaded once (4 registers) for the 1 rows' broadcast probabilities.
+TEXT ·pv1x64AVX512(SB), NOSPLIT, $0-56
+	MOVQ o+0(FP), DI
+	MOVQ ldo+8(FP), BX
+	SHLQ $2, BX
+	MOVQ p+16(FP), SI
+	MOVQ v+24(FP), DX
+	MOVQ ldv+32(FP), R8
+	SHLQ $2, R8
+	MOVQ nk+40(FP), CX
+	MOVQ corr+48(FP), R9
+	MOVQ DI, R10
+	VBROADCASTSS 0(R9), Z28
+	VMULPS 0(R10), Z28, Z0
+	VMULPS 64(R10), Z28, Z1
+	VMULPS 128(R10), Z28, Z2
+	VMULPS 192(R10), Z28, Z3
+	TESTQ CX, CX
+	JZ   pv1x64AVX512_store
+pv1x64AVX512_loop:
+	VMOVUPS 0(DX), Z24
+	VMOVUPS 64(DX), Z25
+	VMOVUPS 128(DX), Z26
+	VMOVUPS 192(DX), Z27
+	VBROADCASTSS 0(SI), Z28
+	VFMADD231PS Z28, Z24, Z0
+	VFMADD231PS Z28, Z25, Z1
+	VFMADD231PS Z28, Z26, Z2
+	VFMADD231PS Z28, Z27, Z3
+	ADDQ $64, SI
+	ADDQ R8, DX
+	DECQ CX
+	JNZ  pv1x64AVX512_loop
+pv1x64AVX512_store:
+	MOVQ DI, R10
+	VMOVUPS Z0, 0(R10)
+	VMOVUPS Z1, 64(R10)
+	VMOVUPS Z2, 128(R10)
+	VMOVUPS Z3, 192(R10)
+	VZEROUPPER
+	RET
+
+// func pv2x64AVX512(o *float32, ldo int, p *float32, v *float32, ldv int, nk int, corr *float32)
+//
+//	for i := range 2 {                                          // nk >= 0
+//		for d := range 64 { o[i*ldo+d] = corr[i]·o[i*ldo+d] + Σ_{j<nk} p[j*16+i]·v[j*ldv+d] }
+//	}
+//
+// Accumulators Z(4i)..Z(4i+3) hold output row i; each key's value row is
+// loaded once (4 registers) for the 2 rows' broadcast probabilities.
+TEXT ·pv2x64AVX512(SB), NOSPLIT, $0-56
+	MOVQ o+0(FP), DI
+	MOVQ ldo+8(FP), BX
+	SHLQ $2, BX
+	MOVQ p+16(FP), SI
+	MOVQ v+24(FP), DX
+	MOVQ ldv+32(FP), R8
+	SHLQ $2, R8
+	MOVQ nk+40(FP), CX
+	MOVQ corr+48(FP), R9
+	MOVQ DI, R10
+	VBROADCASTSS 0(R9), Z28
+	VMULPS 0(R10), Z28, Z0
+	VMULPS 64(R10), Z28, Z1
+	VMULPS 128(R10), Z28, Z2
+	VMULPS 192(R10), Z28, Z3
+	ADDQ BX, R10
+	VBROADCASTSS 4(R9), Z28
+	VMULPS 0(R10), Z28, Z4
+	VMULPS 64(R10), Z28, Z5
+	VMULPS 128(R10), Z28, Z6
+	VMULPS 192(R10), Z28, Z7
+	TESTQ CX, CX
+	JZ   pv2x64AVX512_store
+pv2x64AVX512_loop:
+	VMOVUPS 0(DX), Z24
+	VMOVUPS 64(DX), Z25
+	VMOVUPS 128(DX), Z26
+	VMOVUPS 192(DX), Z27
+	VBROADCASTSS 0(SI), Z28
+	VFMADD231PS Z28, Z24, Z0
+	VFMADD231PS Z28, Z25, Z1
+	VFMADD231PS Z28, Z26, Z2
+	VFMADD231PS Z28, Z27, Z3
+	VBROADCASTSS 4(SI), Z29
+	VFMADD231PS Z29, Z24, Z4
+	VFMADD231PS Z29, Z25, Z5
+	VFMADD231PS Z29, Z26, Z6
+	VFMADD231PS Z29, Z27, Z7
+	ADDQ $64, SI
+	ADDQ R8, DX
+	DECQ CX
+	JNZ  pv2x64AVX512_loop
+pv2x64AVX512_store:
+	MOVQ DI, R10
+	VMOVUPS Z0, 0(R10)
+	VMOVUPS Z1, 64(R10)
+	VMOVUPS Z2, 128(R10)
+	VMOVUPS Z3, 192(R10)
+	ADDQ BX, R10
+	VMOVUPS Z4, 0(R10)
+	VMOVUPS Z5, 64(R10)
+	VMOVUPS Z6, 128(R10)
+	VMOVUPS Z7, 192(R10)
+	VZEROUPPER
+	RET
+
+// func pv3x64AVX512(o *float32, ldo int, p *float32, v *float32, ldv int, nk int, corr *float32)
+//
+//	for i := range 3 {                                          // nk >= 0
+//		for d := range 64 { o[i*ldo+d] = corr[i]·o[i*ldo+d] + Σ_{j<nk} p[j*16+i]·v[j*ldv+d] }
+//	}
+//
+// Accumulators Z(4i)..Z(4i+3) hold output row i; each key's value row is
+// loaded once (4 registers) for the 3 rows' broadcast probabilities.
+TEXT ·pv3x64AVX512(SB), NOSPLIT, $0-56
+	MOVQ o+0(FP), DI
+	MOVQ ldo+8(FP), BX
+	SHLQ $2, BX
+	MOVQ p+16(FP), SI
+	MOVQ v+24(FP), DX
+	MOVQ ldv+32(FP), R8
+	SHLQ $2, R8
+	MOVQ nk+40(FP), CX
+	MOVQ corr+48(FP), R9
+	MOVQ DI, R10
+	VBROADCASTSS 0(R9), Z28
+	VMULPS 0(R10), Z28, Z0
+	VMULPS 64(R10), Z28, Z1
+	VMULPS 128(R10), Z28, Z2
+	VMULPS 192(R10), Z28, Z3
+	ADDQ BX, R10
+	VBROADCASTSS 4(R9), Z28
+	VMULPS 0(R10), Z28, Z4
+	VMULPS 64(R10), Z28, Z5
+	VMULPS 128(R10), Z28, Z6
+	VMULPS 192(R10), Z28, Z7
+	ADDQ BX, R10
+	VBROADCASTSS 8(R9), Z28
+	VMULPS 0(R10), Z28, Z8
+	VMULPS 64(R10), Z28, Z9
+	VMULPS 128(R10), Z28, Z10
+	VMULPS 192(R10), Z28, Z11
+	TESTQ CX, CX
+	JZ   pv3x64AVX512_store
+pv3x64AVX512_loop:
+	VMOVUPS 0(DX), Z24
+	VMOVUPS 64(DX), Z25
+	VMOVUPS 128(DX), Z26
+	VMOVUPS 192(DX), Z27
+	VBROADCASTSS 0(SI), Z28
+	VFMADD231PS Z28, Z24, Z0
+	VFMADD231PS Z28, Z25, Z1
+	VFMADD231PS Z28, Z26, Z2
+	VFMADD231PS Z28, Z27, Z3
+	VBROADCASTSS 4(SI), Z29
+	VFMADD231PS Z29, Z24, Z4
+	VFMADD231PS Z29, Z25, Z5
+	VFMADD231PS Z29, Z26, Z6
+	VFMADD231PS Z29, Z27, Z7
+	VBROADCASTSS 8(SI), Z28
+	VFMADD231PS Z28, Z24, Z8
+	VFMADD231PS Z28, Z25, Z9
+	VFMADD231PS Z28, Z26, Z10
+	VFMADD231PS Z28, Z27, Z11
+	ADDQ $64, SI
+	ADDQ R8, DX
+	DECQ CX
+	JNZ  pv3x64AVX512_loop
+pv3x64AVX512_store:
+	MOVQ DI, R10
+	VMOVUPS Z0, 0(R10)
+	VMOVUPS Z1, 64(R10)
+	VMOVUPS Z2, 128(R10)
+	VMOVUPS Z3, 192(R10)
+	ADDQ BX, R10
+	VMOVUPS Z4, 0(R10)
+	VMOVUPS Z5, 64(R10)
+	VMOVUPS Z6, 128(R10)
+	VMOVUPS Z7, 192(R10)
+	ADDQ BX, R10
+	VMOVUPS Z8, 0(R10)
+	VMOVUPS Z9, 64(R10)
+	VMOVUPS Z10, 128(R10)
+	VMOVUPS Z11, 192(R10)
+	VZEROUPPER
+	RET
+
+// func pv4x64AVX512(o *float32, ldo int, p *float32, v *float32, ldv int, nk int, corr *float32)
+//
+//	for i := range 4 {                                          // nk >= 0
+//		for d := range 64 { o[i*ldo+d] = corr[i]·o[i*ldo+d] + Σ_{j<nk} p[j*16+i]·v[j*ldv+d] }
+//	}
+//
+// Accumulators Z(4i)..Z(4i+3) hold output row i; each key's value row is
+// loaded once (4 registers) for the 4 rows' broadcast probabilities.
+TEXT ·pv4x64AVX512(SB), NOSPLIT, $0-56
+	MOVQ o+0(FP), DI
+	MOVQ ldo+8(FP), BX
+	SHLQ $2, BX
+	MOVQ p+16(FP), SI
+	MOVQ v+24(FP), DX
+	MOVQ ldv+32(FP), R8
+	SHLQ $2, R8
+	MOVQ nk+40(FP), CX
+	MOVQ corr+48(FP), R9
+	MOVQ DI, R10
+	VBROADCASTSS 0(R9), Z28
+	VMULPS 0(R10), Z28, Z0
+	VMULPS 64(R10), Z28, Z1
+	VMULPS 128(R10), Z28, Z2
+	VMULPS 192(R10), Z28, Z3
+	ADDQ BX, R10
+	VBROADCASTSS 4(R9), Z28
+	VMULPS 0(R10), Z28, Z4
+	VMULPS 64(R10), Z28, Z5
+	VMULPS 128(R10), Z28, Z6
+	VMULPS 192(R10), Z28, Z7
+	ADDQ BX, R10
+	VBROADCASTSS 8(R9), Z28
+	VMULPS 0(R10), Z28, Z8
+	VMULPS 64(R10), Z28, Z9
+	VMULPS 128(R10), Z28, Z10
+	VMULPS 192(R10), Z28, Z11
+	ADDQ BX, R10
+	VBROADCASTSS 12(R9), Z28
+	VMULPS 0(R10), Z28, Z12
+	VMULPS 64(R10), Z28, Z13
+	VMULPS 128(R10), Z28, Z14
+	VMULPS 192(R10), Z28, Z15
+	TESTQ CX, CX
+	JZ   pv4x64AVX512_store
+pv4x64AVX512_loop:
+	VMOVUPS 0(DX), Z24
+	VMOVUPS 64(DX), Z25
+	VMOVUPS 128(DX), Z26
+	VMOVUPS 192(DX), Z27
+	VBROADCASTSS 0(SI), Z28
+	VFMADD231PS Z28, Z24, Z0
+	VFMADD231PS Z28, Z25, Z1
+	VFMADD231PS Z28, Z26, Z2
+	VFMADD231PS Z28, Z27, Z3
+	VBROADCASTSS 4(SI), Z29
+	VFMADD231PS Z29, Z24, Z4
+	VFMADD231PS Z29, Z25, Z5
+	VFMADD231PS Z29, Z26, Z6
+	VFMADD231PS Z29, Z27, Z7
+	VBROADCASTSS 8(SI), Z28
+	VFMADD231PS Z28, Z24, Z8
+	VFMADD231PS Z28, Z25, Z9
+	VFMADD231PS Z28, Z26, Z10
+	VFMADD231PS Z28, Z27, Z11
+	VBROADCASTSS 12(SI), Z29
+	VFMADD231PS Z29, Z24, Z12
+	VFMADD231PS Z29, Z25, Z13
+	VFMADD231PS Z29, Z26, Z14
+	VFMADD231PS Z29, Z27, Z15
+	ADDQ $64, SI
+	ADDQ R8, DX
+	DECQ CX
+	JNZ  pv4x64AVX512_loop
+pv4x64AVX512_store:
+	MOVQ DI, R10
+	VMOVUPS Z0, 0(R10)
+	VMOVUPS Z1, 64(R10)
+	VMOVUPS Z2, 128(R10)
+	VMOVUPS Z3, 192(R10)
+	ADDQ BX, R10
+	VMOVUPS Z4, 0(R10)
+	VMOVUPS Z5, 64(R10)
+	VMOVUPS Z6, 128(R10)
+	VMOVUPS Z7, 192(R10)
+	ADDQ BX, R10
+	VMOVUPS Z8, 0(R10)
+	VMOVUPS Z9, 64(R10)
+	VMOVUPS Z10, 128(R10)
+	VMOVUPS Z11, 192(R10)
+	ADDQ BX, R10
+	VMOVUPS Z12, 0(R10)
+	VMOVUPS Z13, 64(R10)
+	VMOVUPS Z14, 128(R10)
+	VMOVUPS Z15, 192(R10)
+	VZEROUPPER
+	RET
+
+// func pv5x64AVX512(o *float32, ldo int, p *float32, v *float32, ldv int, nk int, corr *float32)
+//
+//	for i := range 5 {                                          // nk >= 0
+//		for d := range 64 { o[i*ldo+d] = corr[i]·o[i*ldo+d] + Σ_{j<nk} p[j*16+i]·v[j*ldv+d] }
+//	}
+//
+// Accumulators Z(4i)..Z(4i+3) hold output row i; each key's value row is
+// loaded once (4 registers) for the 5 rows' broadcast probabilities.
+TEXT ·pv5x64AVX512(SB), NOSPLIT, $0-56
+	MOVQ o+0(FP), DI
+	MOVQ ldo+8(FP), BX
+	SHLQ $2, BX
+	MOVQ p+16(FP), SI
+	MOVQ v+24(FP), DX
+	MOVQ ldv+32(FP), R8
+	SHLQ $2, R8
+	MOVQ nk+40(FP), CX
+	MOVQ corr+48(FP), R9
+	MOVQ DI, R10
+	VBROADCASTSS 0(R9), Z28
+	VMULPS 0(R10), Z28, Z0
+	VMULPS 64(R10), Z28, Z1
+	VMULPS 128(R10), Z28, Z2
+	VMULPS 192(R10), Z28, Z3
+	ADDQ BX, R10
+	VBROADCASTSS 4(R9), Z28
+	VMULPS 0(R10), Z28, Z4
+	VMULPS 64(R10), Z28, Z5
+	VMULPS 128(R10), Z28, Z6
+	VMULPS 192(R10), Z28, Z7
+	ADDQ BX, R10
+	VBROADCASTSS 8(R9), Z28
+	VMULPS 0(R10), Z28, Z8
+	VMULPS 64(R10), Z28, Z9
+	VMULPS 128(R10), Z28, Z10
+	VMULPS 192(R10), Z28, Z11
+	ADDQ BX, R10
+	VBROADCASTSS 12(R9), Z28
+	VMULPS 0(R10), Z28, Z12
+	VMULPS 64(R10), Z28, Z13
+	VMULPS 128(R10), Z28, Z14
+	VMULPS 192(R10), Z28, Z15
+	ADDQ BX, R10
+	VBROADCASTSS 16(R9), Z28
+	VMULPS 0(R10), Z28, Z16
+	VMULPS 64(R10), Z28, Z17
+	VMULPS 128(R10), Z28, Z18
+	VMULPS 192(R10), Z28, Z19
+	TESTQ CX, CX
+	JZ   pv5x64AVX512_store
+pv5x64AVX512_loop:
+	VMOVUPS 0(DX), Z24
+	VMOVUPS 64(DX), Z25
+	VMOVUPS 128(DX), Z26
+	VMOVUPS 192(DX), Z27
+	VBROADCASTSS 0(SI), Z28
+	VFMADD231PS Z28, Z24, Z0
+	VFMADD231PS Z28, Z25, Z1
+	VFMADD231PS Z28, Z26, Z2
+	VFMADD231PS Z28, Z27, Z3
+	VBROADCASTSS 4(SI), Z29
+	VFMADD231PS Z29, Z24, Z4
+	VFMADD231PS Z29, Z25, Z5
+	VFMADD231PS Z29, Z26, Z6
+	VFMADD231PS Z29, Z27, Z7
+	VBROADCASTSS 8(SI), Z28
+	VFMADD231PS Z28, Z24, Z8
+	VFMADD231PS Z28, Z25, Z9
+	VFMADD231PS Z28, Z26, Z10
+	VFMADD231PS Z28, Z27, Z11
+	VBROADCASTSS 12(SI), Z29
+	VFMADD231PS Z29, Z24, Z12
+	VFMADD231PS Z29, Z25, Z13
+	VFMADD231PS Z29, Z26, Z14
+	VFMADD231PS Z29, Z27, Z15
+	VBROADCASTSS 16(SI), Z28
+	VFMADD231PS Z28, Z24, Z16
+	VFMADD231PS Z28, Z25, Z17
+	VFMADD231PS Z28, Z26, Z18
+	VFMADD231PS Z28, Z27, Z19
+	ADDQ $64, SI
+	ADDQ R8, DX
+	DECQ CX
+	JNZ  pv5x64AVX512_loop
+pv5x64AVX512_store:
+	MOVQ DI, R10
+	VMOVUPS Z0, 0(R10)
+	VMOVUPS Z1, 64(R10)
+	VMOVUPS Z2, 128(R10)
+	VMOVUPS Z3, 192(R10)
+	ADDQ BX, R10
+	VMOVUPS Z4, 0(R10)
+	VMOVUPS Z5, 64(R10)
+	VMOVUPS Z6, 128(R10)
+	VMOVUPS Z7, 192(R10)
+	ADDQ BX, R10
+	VMOVUPS Z8, 0(R10)
+	VMOVUPS Z9, 64(R10)
+	VMOVUPS Z10, 128(R10)
+	VMOVUPS Z11, 192(R10)
+	ADDQ BX, R10
+	VMOVUPS Z12, 0(R10)
+	VMOVUPS Z13, 64(R10)
+	VMOVUPS Z14, 128(R10)
+	VMOVUPS Z15, 192(R10)
+	ADDQ BX, R10
+	VMOVUPS Z16, 0(R10)
+	VMOVUPS Z17, 64(R10)
+	VMOVUPS Z18, 128(R10)
+	VMOVUPS Z19, 192(R10)
+	VZEROUPPER
+	RET
+
+// func pv6x64AVX512(o *float32, ldo int, p *float32, v *float32, ldv int, nk int, corr *float32)
+//
+//	for i := range 6 {                                          // nk >= 0
+//		for d := range 64 { o[i*ldo+d] = corr[i]·o[i*ldo+d] + Σ_{j<nk} p[j*16+i]·v[j*ldv+d] }
+//	}
+//
+// Accumulators Z(4i)..Z(4i+3) hold output row i; each key's value row is
+// loaded once (4 registers) for the 6 rows' broadcast probabilities.
+TEXT ·pv6x64AVX512(SB), NOSPLIT, $0-56
+	MOVQ o+0(FP), DI
+	MOVQ ldo+8(FP), BX
+	SHLQ $2, BX
+	MOVQ p+16(FP), SI
+	MOVQ v+24(FP), DX
+	MOVQ ldv+32(FP), R8
+	SHLQ $2, R8
+	MOVQ nk+40(FP), CX
+	MOVQ corr+48(FP), R9
+	MOVQ DI, R10
+	VBROADCASTSS 0(R9), Z28
+	VMULPS 0(R10), Z28, Z0
+	VMULPS 64(R10), Z28, Z1
+	VMULPS 128(R10), Z28, Z2
+	VMULPS 192(R10), Z28, Z3
+	ADDQ BX, R10
+	VBROADCASTSS 4(R9), Z28
+	VMULPS 0(R10), Z28, Z4
+	VMULPS 64(R10), Z28, Z5
+	VMULPS 128(R10), Z28, Z6
+	VMULPS 192(R10), Z28, Z7
+	ADDQ BX, R10
+	VBROADCASTSS 8(R9), Z28
+	VMULPS 0(R10), Z28, Z8
+	VMULPS 64(R10), Z28, Z9
+	VMULPS 128(R10), Z28, Z10
+	VMULPS 192(R10), Z28, Z11
+	ADDQ BX, R10
+	VBROADCASTSS 12(R9), Z28
+	VMULPS 0(R10), Z28, Z12
+	VMULPS 64(R10), Z28, Z13
+	VMULPS 128(R10), Z28, Z14
+	VMULPS 192(R10), Z28, Z15
+	ADDQ BX, R10
+	VBROADCASTSS 16(R9), Z28
+	VMULPS 0(R10), Z28, Z16
+	VMULPS 64(R10), Z28, Z17
+	VMULPS 128(R10), Z28, Z18
+	VMULPS 192(R10), Z28, Z19
+	ADDQ BX, R10
+	VBROADCASTSS 20(R9), Z28
+	VMULPS 0(R10), Z28, Z20
+	VMULPS 64(R10), Z28, Z21
+	VMULPS 128(R10), Z28, Z22
+	VMULPS 192(R10), Z28, Z23
+	TESTQ CX, CX
+	JZ   pv6x64AVX512_store
+pv6x64AVX512_loop:
+	VMOVUPS 0(DX), Z24
+	VMOVUPS 64(DX), Z25
+	VMOVUPS 128(DX), Z26
+	VMOVUPS 192(DX), Z27
+	VBROADCASTSS 0(SI), Z28
+	VFMADD231PS Z28, Z24, Z0
+	VFMADD231PS Z28, Z25, Z1
+	VFMADD231PS Z28, Z26, Z2
+	VFMADD231PS Z28, Z27, Z3
+	VBROADCASTSS 4(SI), Z29
+	VFMADD231PS Z29, Z24, Z4
+	VFMADD231PS Z29, Z25, Z5
+	VFMADD231PS Z29, Z26, Z6
+	VFMADD231PS Z29, Z27, Z7
+	VBROADCASTSS 8(SI), Z28
+	VFMADD231PS Z28, Z24, Z8
+	VFMADD231PS Z28, Z25, Z9
+	VFMADD231PS Z28, Z26, Z10
+	VFMADD231PS Z28, Z27, Z11
+	VBROADCASTSS 12(SI), Z29
+	VFMADD231PS Z29, Z24, Z12
+	VFMADD231PS Z29, Z25, Z13
+	VFMADD231PS Z29, Z26, Z14
+	VFMADD231PS Z29, Z27, Z15
+	VBROADCASTSS 16(SI), Z28
+	VFMADD231PS Z28, Z24, Z16
+	VFMADD231PS Z28, Z25, Z17
+	VFMADD231PS Z28, Z26, Z18
+	VFMADD231PS Z28, Z27, Z19
+	VBROADCASTSS 20(SI), Z29
+	VFMADD231PS Z29, Z24, Z20
+	VFMADD231PS Z29, Z25, Z21
+	VFMADD231PS Z29, Z26, Z22
+	VFMADD231PS Z29, Z27, Z23
+	ADDQ $64, SI
+	ADDQ R8, DX
+	DECQ CX
+	JNZ  pv6x64AVX512_loop
+pv6x64AVX512_store:
+	MOVQ DI, R10
+	VMOVUPS Z0, 0(R10)
+	VMOVUPS Z1, 64(R10)
+	VMOVUPS Z2, 128(R10)
+	VMOVUPS Z3, 192(R10)
+	ADDQ BX, R10
+	VMOVUPS Z4, 0(R10)
+	VMOVUPS Z5, 64(R10)
+	VMOVUPS Z6, 128(R10)
+	VMOVUPS Z7, 192(R10)
+	ADDQ BX, R10
+	VMOVUPS Z8, 0(R10)
+	VMOVUPS Z9, 64(R10)
+	VMOVUPS Z10, 128(R10)
+	VMOVUPS Z11, 192(R10)
+	ADDQ BX, R10
+	VMOVUPS Z12, 0(R10)
+	VMOVUPS Z13, 64(R10)
+	VMOVUPS Z14, 128(R10)
+	VMOVUPS Z15, 192(R10)
+	ADDQ BX, R10
+	VMOVUPS Z16, 0(R10)
+	VMOVUPS Z17, 64(R10)
+	VMOVUPS Z18, 128(R10)
+	VMOVUPS Z19, 192(R10)
+	ADDQ BX, R10
+	VMOVUPS Z20, 0(R10)
+	VMOVUPS Z21, 64(R10)
+	VMOVUPS Z22, 128(R10)
+	VMOVUPS Z23, 192(R10)
+	VZEROUPPER
+	RET

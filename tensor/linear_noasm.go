@@ -47,3 +47,9 @@ func quantRow(dst []byte, src []float32) float32 { return quantRowGeneric(dst, s
 func gemvRowsQ8VNNI(out []float32, q []int8, s []float32, xq []byte) {
 	gemvRowsQ8VNNIGeneric(out, q, s, xq)
 }
+
+func flashSoftmax16(s []float32, nk int, st *[48]float32) { flashSoftmax16Generic(s, nk, st) }
+
+func pvRows(o []float32, ldo int, p, v []float32, ldv, nk int, corr []float32, r int) {
+	pvRowsGeneric(o, ldo, p, v, ldv, nk, corr, r)
+}

@@ -581,6 +581,179 @@ GLOBL gq_perm<>(SB), RODATA|NOPTR, $64
 `)
 }
 
+// Registers of the vector expf: constants in Z16..Z29 (flashConsts).
+const (
+	zLo, zHi, zLog2e, zLn2hi, zLn2lo, zOne, z127 = "Z16", "Z17", "Z18", "Z19", "Z20", "Z21", "Z22"
+)
+
+// zPoly are the Cephes expf coefficients, highest first, in Z23..Z28.
+var zPoly = [6]string{"Z23", "Z24", "Z25", "Z26", "Z27", "Z28"}
+
+// flashConsts loads the constants of exp into Z16..Z28.
+func (g *gen) flashConsts() {
+	for _, c := range []struct {
+		reg  string
+		bits uint32
+		what string
+	}{
+		{zLo, 0xc2ae0000, "-87: e^x stays a normal float32"},
+		{zHi, 0x42b00000, "88: 2^n stays finite"},
+		{zLog2e, 0x3fb8aa3b, "log2(e)"},
+		{zLn2hi, 0x3f318000, "ln2 = ln2hi + ln2lo"},
+		{zLn2lo, 0xb95e8083, ""},
+		{zOne, 0x3f800000, "1.0"},
+		{z127, 127, "exponent bias (int32)"},
+		{zPoly[0], 0x39506967, "1.9875691500e-4"},
+		{zPoly[1], 0x3ab743ce, "1.3981999507e-3"},
+		{zPoly[2], 0x3c088908, "8.3334519073e-3"},
+		{zPoly[3], 0x3d2aa9c1, "4.1665795894e-2"},
+		{zPoly[4], 0x3e2aaaaa, "1.6666665459e-1"},
+		{zPoly[5], 0x3f000000, "5.0000001201e-1"},
+	} {
+		g.l("MOVL $0x%08x, AX", c.bits)
+		g.l("VPBROADCASTD AX, %s          // %s", c.reg, c.what)
+	}
+}
+
+// exp writes e = expf(t) for 16 lanes, as expSubAVX2 computes it
+// (clobbers t, f, p).
+func (g *gen) exp(t, f, p, e string) {
+	g.l("VMAXPS %s, %s, %s              // clamp t to [-87, 88]", zLo, t, t)
+	g.l("VMINPS %s, %s, %s", zHi, t, t)
+	g.l("VMULPS %s, %s, %s", zLog2e, t, f)
+	g.l("VRNDSCALEPS $0, %s, %s          // f = round(t·log2e)", f, f)
+	g.l("VFNMADD231PS %s, %s, %s        // r = t - f·ln2", f, zLn2hi, t)
+	g.l("VFNMADD231PS %s, %s, %s", f, zLn2lo, t)
+	g.l("VMOVAPS %s, %s", zPoly[0], p)
+	for _, c := range zPoly[1:] {
+		g.l("VFMADD213PS %s, %s, %s        // p = p·r + c", c, t, p)
+	}
+	g.l("VMULPS %s, %s, %s              // r²", t, t, e)
+	g.l("VFMADD213PS %s, %s, %s        // p·r² + r", t, e, p)
+	g.l("VADDPS %s, %s, %s              // e^r", zOne, p, p)
+	g.l("VCVTPS2DQ %s, %s", f, f)
+	g.l("VPADDD %s, %s, %s", z127, f, f)
+	g.l("VPSLLD $23, %s, %s              // 2^f", f, f)
+	g.l("VMULPS %s, %s, %s              // e^t", f, p, e)
+}
+
+// flashSoftmax writes flashSoftmax16AVX512, the online-softmax step of
+// a tile of scores (keys in rows, 16 query rows in the lanes).
+func (g *gen) flashSoftmax() {
+	g.raw(`
+// func flashSoftmax16AVX512(s *float32, nk int, st *[48]float32)
+//
+//	m, l, corr := st[0:16], st[16:32], st[32:48]
+//	for i := range 16 {                                       // nk >= 1
+//		mNew := max(m[i], max_{j<nk} s[j*16+i])
+//		corr[i] = expf(m[i] - mNew)
+//		for j := range nk { s[j*16+i] = expf(s[j*16+i] - mNew) }
+//		l[i] = l[i]·corr[i] + Σ_j s[j*16+i]
+//		m[i] = mNew
+//	}
+//
+// expf as in expSubAVX2 (arguments clamped to [-87, 88]).
+TEXT ·flashSoftmax16AVX512(SB), NOSPLIT, $0-24
+	MOVQ s+0(FP), DI
+	MOVQ nk+8(FP), CX
+	MOVQ st+16(FP), SI
+`)
+	g.flashConsts()
+	g.l("VMOVUPS (SI), Z2               // m")
+	g.l("VMOVUPS 64(SI), Z1             // l")
+	g.l("VMOVAPS Z2, Z0")
+	g.l("MOVQ DI, R8")
+	g.l("MOVQ CX, R9")
+	g.label("fs_max")
+	g.l("VMAXPS (R8), Z0, Z0            // mNew = max(m, s[j])")
+	g.l("ADDQ $64, R8")
+	g.l("DECQ R9")
+	g.l("JNZ  fs_max")
+	g.l("VSUBPS Z0, Z2, Z5")
+	g.exp("Z5", "Z6", "Z7", "Z4")
+	g.l("VXORPS Z3, Z3, Z3              // Σ_j e^(s - mNew)")
+	g.label("fs_exp")
+	g.l("VMOVUPS (DI), Z5")
+	g.l("VSUBPS Z0, Z5, Z5")
+	g.exp("Z5", "Z6", "Z7", "Z8")
+	g.l("VMOVUPS Z8, (DI)")
+	g.l("VADDPS Z8, Z3, Z3")
+	g.l("ADDQ $64, DI")
+	g.l("DECQ CX")
+	g.l("JNZ  fs_exp")
+	g.l("VFMADD213PS Z3, Z4, Z1         // l = l·corr + Σ")
+	g.l("VMOVUPS Z0, (SI)")
+	g.l("VMOVUPS Z1, 64(SI)")
+	g.l("VMOVUPS Z4, 128(SI)")
+	g.l("VZEROUPPER")
+	g.l("RET")
+}
+
+// pv writes pv{r}x64AVX512: r query rows of the output (64 values, 4 Z
+// registers each) rescaled, plus probabilities times value rows.
+func (g *gen) pv(r int) {
+	name := fmt.Sprintf("pv%dx64AVX512", r)
+	fmt.Fprintf(g, `
+// func %[1]s(o *float32, ldo int, p *float32, v *float32, ldv int, nk int, corr *float32)
+//
+//	for i := range %[2]d {                                          // nk >= 0
+//		for d := range 64 { o[i*ldo+d] = corr[i]·o[i*ldo+d] + Σ_{j<nk} p[j*16+i]·v[j*ldv+d] }
+//	}
+//
+// Accumulators Z(4i)..Z(4i+3) hold output row i; each key's value row is
+// loaded once (4 registers) for the %[2]d rows' broadcast probabilities.
+TEXT ·%[1]s(SB), NOSPLIT, $0-56
+`, name, r)
+	g.l("MOVQ o+0(FP), DI")
+	g.l("MOVQ ldo+8(FP), BX")
+	g.l("SHLQ $2, BX")
+	g.l("MOVQ p+16(FP), SI")
+	g.l("MOVQ v+24(FP), DX")
+	g.l("MOVQ ldv+32(FP), R8")
+	g.l("SHLQ $2, R8")
+	g.l("MOVQ nk+40(FP), CX")
+	g.l("MOVQ corr+48(FP), R9")
+	g.l("MOVQ DI, R10")
+	for i := range r {
+		g.l("VBROADCASTSS %d(R9), Z28", 4*i)
+		for c := range 4 {
+			g.l("VMULPS %d(R10), Z28, Z%d", 64*c, 4*i+c)
+		}
+		if i < r-1 {
+			g.l("ADDQ BX, R10")
+		}
+	}
+	g.l("TESTQ CX, CX")
+	g.l("JZ   %s_store", name)
+	g.label(name + "_loop")
+	for c := range 4 {
+		g.l("VMOVUPS %d(DX), Z%d", 64*c, 24+c)
+	}
+	for i := range r {
+		b := 28 + i%2
+		g.l("VBROADCASTSS %d(SI), Z%d", 4*i, b)
+		for c := range 4 {
+			g.l("VFMADD231PS Z%d, Z%d, Z%d", b, 24+c, 4*i+c)
+		}
+	}
+	g.l("ADDQ $64, SI")
+	g.l("ADDQ R8, DX")
+	g.l("DECQ CX")
+	g.l("JNZ  %s_loop", name)
+	g.label(name + "_store")
+	g.l("MOVQ DI, R10")
+	for i := range r {
+		for c := range 4 {
+			g.l("VMOVUPS Z%d, %d(R10)", 4*i+c, 64*c)
+		}
+		if i < r-1 {
+			g.l("ADDQ BX, R10")
+		}
+	}
+	g.l("VZEROUPPER")
+	g.l("RET")
+}
+
 func main() {
 	out := flag.String("o", "", "output file (default stdout)")
 	flag.Parse()
@@ -594,6 +767,10 @@ func main() {
 	g.storeT()
 	g.quant()
 	g.gemvQ8()
+	g.flashSoftmax()
+	for r := 1; r <= 6; r++ {
+		g.pv(r)
+	}
 	if *out == "" {
 		os.Stdout.Write(g.Bytes())
 		return

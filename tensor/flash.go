@@ -1,0 +1,177 @@
+package tensor
+
+import (
+	"fmt"
+	"math"
+)
+
+// Fused attention for prefill and long contexts (FlashAttention's online
+// softmax, on the CPU). With AVX-512 and 64-wide heads (every GPT-2 size)
+// a block of 16 query rows (scaled, packed transposed: the rows in the
+// lanes) meets the keys 48 at a time: scores by the 12-row tile of Linear
+// (each key row broadcast against the 16 queries), the online-softmax
+// step on the tile (running maximum m, sum l and the rescaling factor
+// exp(m_old - m_new) per query, 16 at a time), then the output rows
+// rescaled and the probabilities times the value rows added, by register
+// tiles of 6 query rows × 64 values. Keys and values are read once per
+// block of 16 queries, from L1, and the scores never exist beyond one
+// tile. Otherwise (and for fewer than 8 query rows: decode reads the
+// keys once anyway) each row runs AttnScores, Softmax and AttnValues.
+
+// Tile sizes of the fused path.
+const (
+	flashQ = 16 // query rows per block: the lanes of a Z register
+	flashK = 48 // keys per block: 4 groups of 12 (the score tile)
+	flashD = 64 // head size of the fused path
+
+	// flashMinQ is the fewest query rows that take the fused path: below
+	// it most lanes of the score tile would be empty (decode reads its
+	// keys once anyway).
+	flashMinQ = 8
+)
+
+// AttnCausalScratch returns the scratch AttnCausal needs for n = qpos0+nq
+// positions.
+func AttnCausalScratch(n int) int {
+	return max(n, flashD*flashQ+flashK*flashQ+flashQ+48+12*flashD)
+}
+
+// AttnCausal computes causal self-attention of nq consecutive query rows
+// of one head, at positions qpos0..qpos0+nq-1, against the cached keys
+// and values of positions 0..qpos0+nq-1:
+//
+//	y_i = Σ_{p <= qpos0+i} softmax_p(scale · q_i·k_p) · v_p
+//
+//	q    [nq, ldq]           the first hs values of each row used
+//	k, v [qpos0+nq, ldkv]    one head's slice of a [T, C] cache: ldkv = C
+//	y    [nq, ldy]           the first hs values of each row overwritten
+//	s    [AttnCausalScratch(qpos0+nq)]
+//
+// It equals AttnScores, Softmax and AttnValues row by row up to float32
+// rounding. FLOPs 4·hs·Σ_i (qpos0+i+1). It panics if a slice is too short.
+// It does not allocate.
+func AttnCausal(y []float32, ldy int, q []float32, ldq int, k, v []float32, ldkv, qpos0, nq, hs int, scale float32, s []float32) {
+	if nq <= 0 {
+		return
+	}
+	n := qpos0 + nq
+	switch {
+	case ldkv < hs || len(k) < (n-1)*ldkv+hs || len(v) < (n-1)*ldkv+hs:
+		panic(fmt.Sprintf("tensor: AttnCausal: len(k) %d, len(v) %d too short for %d rows of stride %d and width %d", len(k), len(v), n, ldkv, hs))
+	case len(q) < (nq-1)*ldq+hs || len(y) < (nq-1)*ldy+hs:
+		panic(fmt.Sprintf("tensor: AttnCausal: len(q) %d or len(y) %d too short for %d rows", len(q), len(y), nq))
+	case len(s) < AttnCausalScratch(n):
+		panic(fmt.Sprintf("tensor: AttnCausal: scratch %d, want AttnCausalScratch(%d) = %d", len(s), n, AttnCausalScratch(n)))
+	}
+	if useAVX512 && hs == flashD && nq >= flashMinQ {
+		attnCausalTiles(y, ldy, q, ldq, k, v, ldkv, qpos0, nq, scale, s)
+		return
+	}
+	for i := range nq {
+		sc := s[:qpos0+i+1]
+		attnScores(sc, q[i*ldq:i*ldq+hs], k, ldkv, scale)
+		Softmax(sc)
+		attnValues(y[i*ldy:i*ldy+hs], sc, v, ldkv)
+	}
+}
+
+// attnCausalTiles is AttnCausal's fused path (hs = 64).
+func attnCausalTiles(y []float32, ldy int, q []float32, ldq int, k, v []float32, ldkv, qpos0, nq int, scale float32, buf []float32) {
+	n := qpos0 + nq
+	qt := buf[:flashD*flashQ]                                          // [64][16] scaled queries, transposed
+	tile := buf[len(qt) : len(qt)+flashK*flashQ+flashQ]                // [48][16] scores, then probabilities (+ pad)
+	st := (*[48]float32)(buf[len(qt)+len(tile):])                      // m, l, corr of the 16 queries
+	kpad := buf[len(qt)+len(tile)+48 : len(qt)+len(tile)+48+12*flashD] // the last keys, padded to 12 rows
+	negInf := float32(math.Inf(-1))
+	for i0 := 0; i0 < nq; i0 += flashQ {
+		qn := min(flashQ, nq-i0)
+		for d := range flashD {
+			row := qt[d*flashQ : (d+1)*flashQ]
+			for i := range row {
+				row[i] = 0
+				if i < qn {
+					row[i] = q[(i0+i)*ldq+d] * scale
+				}
+			}
+		}
+		for i := range flashQ {
+			st[i], st[16+i] = negInf, 0
+		}
+		for i := range qn {
+			clear(y[(i0+i)*ldy : (i0+i)*ldy+flashD])
+		}
+		last := qpos0 + i0 + qn - 1 // the last position the block sees
+		for p0 := 0; p0 <= last; p0 += flashK {
+			nk := min(flashK, last+1-p0)
+			for g := 0; g < nk; g += 12 {
+				kr := p0 + g
+				kb, ldk := k[kr*ldkv:], ldkv
+				if (kr+11)*ldkv+flashD > len(k) { // fewer than 12 rows left in k
+					clear(kpad)
+					for j := range min(12, n-kr) {
+						copy(kpad[j*flashD:(j+1)*flashD], k[(kr+j)*ldkv:(kr+j)*ldkv+flashD])
+					}
+					kb, ldk = kpad, flashD
+				}
+				outer12F32(tile[g*flashQ:], kb, ldk, qt, 0, flashD, flashQ, nil)
+			}
+			if p0+nk-1 > qpos0+i0 { // the diagonal: mask keys after each query
+				for j := range nk {
+					for i := range flashQ {
+						if p0+j > qpos0+i0+i {
+							tile[j*flashQ+i] = negInf
+						}
+					}
+				}
+			}
+			flashSoftmax16(tile, nk, st)
+			for r0 := 0; r0 < qn; r0 += 6 {
+				pvRows(y[(i0+r0)*ldy:], ldy, tile[r0:], v[p0*ldkv:], ldkv, nk, st[32+r0:], min(6, qn-r0))
+			}
+		}
+		for i := range qn {
+			inv := 1 / st[16+i]
+			yi := y[(i0+i)*ldy : (i0+i)*ldy+flashD]
+			for d := range yi {
+				yi[d] *= inv
+			}
+		}
+	}
+}
+
+// flashSoftmax16Generic is the online-softmax step of a tile of scores
+// s [nk][16] (keys in rows, 16 queries in the lanes) with the state st =
+// m, l, corr [3][16]: m' = max(m, max_j s), corr = exp(m - m'), s =
+// exp(s - m'), l = l·corr + Σ_j s, m = m'.
+func flashSoftmax16Generic(s []float32, nk int, st *[48]float32) {
+	for i := range 16 {
+		mNew := st[i]
+		for j := range nk {
+			mNew = max(mNew, s[j*16+i])
+		}
+		corr := expf(max(st[i]-mNew, -87))
+		var sum float32
+		for j := range nk {
+			e := expf(max(s[j*16+i]-mNew, -87))
+			s[j*16+i] = e
+			sum += e
+		}
+		st[16+i] = st[16+i]*corr + sum
+		st[32+i] = corr
+		st[i] = mNew
+	}
+}
+
+// pvRowsGeneric computes, for r query rows, o[i*ldo+d] = corr[i]·o[i*ldo+d]
+// + Σ_{j<nk} p[j*16+i]·v[j*ldv+d], d < 64.
+func pvRowsGeneric(o []float32, ldo int, p, v []float32, ldv, nk int, corr []float32, r int) {
+	for i := range r {
+		oi := o[i*ldo : i*ldo+flashD]
+		for d := range oi {
+			oi[d] *= corr[i]
+		}
+		for j := range nk {
+			axpy(oi, p[j*16+i], v[j*ldv:j*ldv+flashD])
+		}
+	}
+}
