@@ -30,10 +30,33 @@ const (
 	flashMinQ = 8
 )
 
-// AttnCausalScratch returns the scratch AttnCausal needs for n = qpos0+nq
-// positions.
-func AttnCausalScratch(n int) int {
-	return max(n, flashD*flashQ+flashK*flashQ+flashQ+48+12*flashD)
+// AttnCausalScratch returns the scratch AttnCausal and AttnCausalPaged
+// need for n = qpos0+nq positions of heads of hs values.
+func AttnCausalScratch(n, hs int) int {
+	return max(n+hs, flashD*flashQ+flashK*flashQ+flashQ+48+12*flashD)
+}
+
+// kvRows locates the key and value rows of one head in a cache: position
+// p at base + blocks[p/bs]·bs·ld + (p%bs)·ld, or base + p·ld when blocks
+// is nil (one contiguous block).
+type kvRows struct {
+	blocks       []int32
+	bs, base, ld int
+}
+
+func (c *kvRows) off(p int) int {
+	if c.blocks == nil {
+		return c.base + p*c.ld
+	}
+	return c.base + int(c.blocks[p/c.bs])*c.bs*c.ld + p%c.bs*c.ld
+}
+
+// run returns how many positions from p on are contiguous, at most n.
+func (c *kvRows) run(p, n int) int {
+	if c.blocks == nil {
+		return n
+	}
+	return min(n, c.bs-p%c.bs)
 }
 
 // AttnCausal computes causal self-attention of nq consecutive query rows
@@ -45,44 +68,91 @@ func AttnCausalScratch(n int) int {
 //	q    [nq, ldq]           the first hs values of each row used
 //	k, v [qpos0+nq, ldkv]    one head's slice of a [T, C] cache: ldkv = C
 //	y    [nq, ldy]           the first hs values of each row overwritten
-//	s    [AttnCausalScratch(qpos0+nq)]
+//	s    [AttnCausalScratch(qpos0+nq, hs)]
 //
 // It equals AttnScores, Softmax and AttnValues row by row up to float32
 // rounding. FLOPs 4·hs·Σ_i (qpos0+i+1). It panics if a slice is too short.
 // It does not allocate.
 func AttnCausal(y []float32, ldy int, q []float32, ldq int, k, v []float32, ldkv, qpos0, nq, hs int, scale float32, s []float32) {
+	n := qpos0 + nq
+	if nq > 0 && (ldkv < hs || len(k) < (n-1)*ldkv+hs || len(v) < (n-1)*ldkv+hs) {
+		panic(fmt.Sprintf("tensor: AttnCausal: len(k) %d, len(v) %d too short for %d rows of stride %d and width %d", len(k), len(v), n, ldkv, hs))
+	}
+	attnCausal(y, ldy, q, ldq, k, v, kvRows{ld: ldkv}, qpos0, nq, hs, scale, s)
+}
+
+// AttnCausalPaged is AttnCausal over a paged cache: position p of the
+// head is at k[base + blocks[p/bs]·bs·ldkv + (p%bs)·ldkv:] (v alike), the
+// layout of model's KV blocks ([L, blocks, bs, C], base = the layer's
+// start plus the head's offset). blocks holds the sequence's block table.
+func AttnCausalPaged(y []float32, ldy int, q []float32, ldq int, k, v []float32, ldkv int, blocks []int32, bs, base, qpos0, nq, hs int, scale float32, s []float32) {
+	n := qpos0 + nq
+	if nq <= 0 {
+		return
+	}
+	if bs < 1 || len(blocks) < (n+bs-1)/bs || ldkv < hs {
+		panic(fmt.Sprintf("tensor: AttnCausalPaged: %d blocks of %d for %d positions (stride %d, width %d)", len(blocks), bs, n, ldkv, hs))
+	}
+	for _, b := range blocks[:(n+bs-1)/bs] {
+		if end := base + (int(b)+1)*bs*ldkv - ldkv + hs; b < 0 || base < 0 || end > len(k) || end > len(v) {
+			panic(fmt.Sprintf("tensor: AttnCausalPaged: block %d of %d positions at base %d past len(k) %d, len(v) %d", b, bs, base, len(k), len(v)))
+		}
+	}
+	attnCausal(y, ldy, q, ldq, k, v, kvRows{blocks: blocks, bs: bs, base: base, ld: ldkv}, qpos0, nq, hs, scale, s)
+}
+
+func attnCausal(y []float32, ldy int, q []float32, ldq int, k, v []float32, kv kvRows, qpos0, nq, hs int, scale float32, s []float32) {
 	if nq <= 0 {
 		return
 	}
 	n := qpos0 + nq
 	switch {
-	case ldkv < hs || len(k) < (n-1)*ldkv+hs || len(v) < (n-1)*ldkv+hs:
-		panic(fmt.Sprintf("tensor: AttnCausal: len(k) %d, len(v) %d too short for %d rows of stride %d and width %d", len(k), len(v), n, ldkv, hs))
 	case len(q) < (nq-1)*ldq+hs || len(y) < (nq-1)*ldy+hs:
 		panic(fmt.Sprintf("tensor: AttnCausal: len(q) %d or len(y) %d too short for %d rows", len(q), len(y), nq))
-	case len(s) < AttnCausalScratch(n):
-		panic(fmt.Sprintf("tensor: AttnCausal: scratch %d, want AttnCausalScratch(%d) = %d", len(s), n, AttnCausalScratch(n)))
+	case len(s) < AttnCausalScratch(n, hs):
+		panic(fmt.Sprintf("tensor: AttnCausal: scratch %d, want AttnCausalScratch(%d, %d) = %d", len(s), n, hs, AttnCausalScratch(n, hs)))
 	}
 	if useAVX512 && hs == flashD && nq >= flashMinQ {
-		attnCausalTiles(y, ldy, q, ldq, k, v, ldkv, qpos0, nq, scale, s)
+		attnCausalTiles(y, ldy, q, ldq, k, v, kv, qpos0, nq, scale, s)
 		return
 	}
+	tmp := s[n : n+hs]
 	for i := range nq {
-		sc := s[:qpos0+i+1]
-		attnScores(sc, q[i*ldq:i*ldq+hs], k, ldkv, scale)
+		vis := qpos0 + i + 1
+		sc := s[:vis]
+		for p0 := 0; p0 < vis; {
+			m := kv.run(p0, vis-p0)
+			o := kv.off(p0)
+			attnScores(sc[p0:p0+m], q[i*ldq:i*ldq+hs], k[o:o+(m-1)*kv.ld+hs], kv.ld, scale)
+			p0 += m
+		}
 		Softmax(sc)
-		attnValues(y[i*ldy:i*ldy+hs], sc, v, ldkv)
+		yi := y[i*ldy : i*ldy+hs]
+		for p0 := 0; p0 < vis; {
+			m := kv.run(p0, vis-p0)
+			o := kv.off(p0)
+			if p0 == 0 {
+				attnValues(yi, sc[:m], v[o:o+(m-1)*kv.ld+hs], kv.ld)
+			} else {
+				attnValues(tmp, sc[p0:p0+m], v[o:o+(m-1)*kv.ld+hs], kv.ld)
+				for j, t := range tmp {
+					yi[j] += t
+				}
+			}
+			p0 += m
+		}
 	}
 }
 
-// attnCausalTiles is AttnCausal's fused path (hs = 64).
-func attnCausalTiles(y []float32, ldy int, q []float32, ldq int, k, v []float32, ldkv, qpos0, nq int, scale float32, buf []float32) {
-	n := qpos0 + nq
+// attnCausalTiles is the fused path (hs = 64): key blocks of up to 48
+// positions, never across a block of a paged cache.
+func attnCausalTiles(y []float32, ldy int, q []float32, ldq int, k, v []float32, kv kvRows, qpos0, nq int, scale float32, buf []float32) {
 	qt := buf[:flashD*flashQ]                                          // [64][16] scaled queries, transposed
 	tile := buf[len(qt) : len(qt)+flashK*flashQ+flashQ]                // [48][16] scores, then probabilities (+ pad)
 	st := (*[48]float32)(buf[len(qt)+len(tile):])                      // m, l, corr of the 16 queries
-	kpad := buf[len(qt)+len(tile)+48 : len(qt)+len(tile)+48+12*flashD] // the last keys, padded to 12 rows
+	kpad := buf[len(qt)+len(tile)+48 : len(qt)+len(tile)+48+12*flashD] // keys near the end of k, padded to 12 rows
 	negInf := float32(math.Inf(-1))
+	ld := kv.ld
 	for i0 := 0; i0 < nq; i0 += flashQ {
 		qn := min(flashQ, nq-i0)
 		for d := range flashD {
@@ -101,15 +171,15 @@ func attnCausalTiles(y []float32, ldy int, q []float32, ldq int, k, v []float32,
 			clear(y[(i0+i)*ldy : (i0+i)*ldy+flashD])
 		}
 		last := qpos0 + i0 + qn - 1 // the last position the block sees
-		for p0 := 0; p0 <= last; p0 += flashK {
-			nk := min(flashK, last+1-p0)
+		for p0 := 0; p0 <= last; {
+			nk := kv.run(p0, min(flashK, last+1-p0))
+			base := kv.off(p0)
 			for g := 0; g < nk; g += 12 {
-				kr := p0 + g
-				kb, ldk := k[kr*ldkv:], ldkv
-				if (kr+11)*ldkv+flashD > len(k) { // fewer than 12 rows left in k
+				kb, ldk := k[base+g*ld:], ld
+				if 11*ld+flashD > len(kb) { // fewer than 12 rows left in k
 					clear(kpad)
-					for j := range min(12, n-kr) {
-						copy(kpad[j*flashD:(j+1)*flashD], k[(kr+j)*ldkv:(kr+j)*ldkv+flashD])
+					for j := range min(12, nk-g) {
+						copy(kpad[j*flashD:(j+1)*flashD], kb[j*ld:j*ld+flashD])
 					}
 					kb, ldk = kpad, flashD
 				}
@@ -126,8 +196,9 @@ func attnCausalTiles(y []float32, ldy int, q []float32, ldq int, k, v []float32,
 			}
 			flashSoftmax16(tile, nk, st)
 			for r0 := 0; r0 < qn; r0 += 6 {
-				pvRows(y[(i0+r0)*ldy:], ldy, tile[r0:], v[p0*ldkv:], ldkv, nk, st[32+r0:], min(6, qn-r0))
+				pvRows(y[(i0+r0)*ldy:], ldy, tile[r0:], v[base:], ld, nk, st[32+r0:], min(6, qn-r0))
 			}
+			p0 += nk
 		}
 		for i := range qn {
 			inv := 1 / st[16+i]

@@ -27,7 +27,7 @@ func TestAttnCausal(t *testing.T) {
 				}
 				scale := float32(1 / math.Sqrt(float64(hs)))
 				buf, y := guarded((c.nq-1)*ld+hs, 1)
-				s := make([]float32, AttnCausalScratch(n))
+				s := make([]float32, AttnCausalScratch(n, hs))
 				AttnCausal(y, ld, q, ld, k[:(n-1)*ld+hs], v[:(n-1)*ld+hs], ld, c.P, c.nq, hs, scale, s)
 				checkGuards(t, buf, 1, len(y))
 				for i := range c.nq {
@@ -76,7 +76,7 @@ func TestAttnCausalAllocs(t *testing.T) {
 	const hs, nq, P, ld = 64, 20, 50, 768
 	k, v, q := randSlice(rng, (P+nq)*ld), randSlice(rng, (P+nq)*ld), randSlice(rng, nq*ld)
 	y := make([]float32, nq*ld)
-	s := make([]float32, AttnCausalScratch(P+nq))
+	s := make([]float32, AttnCausalScratch(P+nq, hs))
 	if a := testing.AllocsPerRun(10, func() { AttnCausal(y, ld, q, ld, k, v, ld, P, nq, hs, 0.125, s) }); a != 0 {
 		t.Errorf("%v allocs per AttnCausal, want 0", a)
 	}
@@ -98,7 +98,7 @@ func BenchmarkAttnCausal(b *testing.B) {
 		k, v, q := randSlice(rng, n*C), randSlice(rng, n*C), randSlice(rng, c.T*C)
 		y := make([]float32, c.T*C)
 		att := make([]float32, n)
-		s := make([]float32, AttnCausalScratch(n))
+		s := make([]float32, AttnCausalScratch(n, HS))
 		flops := 0.0
 		for i := range c.T {
 			flops += 4 * HS * float64(c.P+i+1)
@@ -173,6 +173,48 @@ func TestFlashKernels(t *testing.T) {
 				for i := range o {
 					if math.Abs(float64(o[i]-wantO[i])) > 1e-5*(1+math.Abs(float64(wantO[i]))) {
 						t.Fatalf("%s/nk=%d/r=%d: o[%d] = %v, want %v", variant, nk, r, i, o[i], wantO[i])
+					}
+				}
+			}
+		}
+	})
+}
+
+// TestAttnCausalPaged checks the paged form against the contiguous one on
+// the same keys and values scattered over shuffled blocks (of sizes that
+// do and do not divide the key blocks), row path and fused path.
+func TestAttnCausalPaged(t *testing.T) {
+	rng := rand.New(rand.NewPCG(49, 50))
+	forEachVariant(t, func(variant string) {
+		for _, bs := range []int{1, 5, 16, 32, 100} {
+			for _, c := range []struct{ P, nq int }{{0, 9}, {0, 40}, {37, 1}, {37, 20}, {70, 64}} {
+				const hs, ld = 64, 64 * 3
+				n := c.P + c.nq
+				nb := (n + bs - 1) / bs
+				k, v := randSlice(rng, n*ld), randSlice(rng, n*ld)
+				q := randSlice(rng, c.nq*ld)
+				const head = 64 // the second head of three
+				pool := 2*nb + 1
+				pk, pv := make([]float32, pool*bs*ld), make([]float32, pool*bs*ld)
+				for i := range pk {
+					pk[i], pv[i] = float32(math.NaN()), float32(math.NaN()) // unread
+				}
+				blocks := make([]int32, nb)
+				for b, r := range rng.Perm(pool)[:nb] {
+					blocks[b] = int32(r)
+				}
+				for p := range n {
+					o := int(blocks[p/bs])*bs*ld + p%bs*ld
+					copy(pk[o:o+ld], k[p*ld:(p+1)*ld])
+					copy(pv[o:o+ld], v[p*ld:(p+1)*ld])
+				}
+				s := make([]float32, AttnCausalScratch(n, hs))
+				want, got := make([]float32, c.nq*ld), make([]float32, c.nq*ld)
+				AttnCausal(want[head:], ld, q[head:], ld, k[head:], v[head:], ld, c.P, c.nq, hs, 0.125, s)
+				AttnCausalPaged(got[head:], ld, q[head:], ld, pk, pv, ld, blocks, bs, head, c.P, c.nq, hs, 0.125, s)
+				for i := range want {
+					if d := math.Abs(float64(got[i] - want[i])); d > 1e-5*(1+math.Abs(float64(want[i]))) || got[i] != got[i] {
+						t.Fatalf("%s/bs=%d/P=%d/nq=%d: y[%d] = %v, contiguous %v", variant, bs, c.P, c.nq, i, got[i], want[i])
 					}
 				}
 			}
