@@ -83,36 +83,38 @@ func BenchmarkDecode(b *testing.B) {
 	}
 }
 
-// BenchmarkPrefill times a 128-token prompt of one sequence from an empty
-// cache, logits for the last position only.
+// BenchmarkPrefill times a prompt of T tokens of one sequence from an
+// empty cache, logits for the last position only. To compare the kernel
+// variants, run it under GPT2BENCH_NOAVX512=1 and without, alternating.
 func BenchmarkPrefill(b *testing.B) {
 	var p *Params
 	ctx := context.Background()
-	for _, dt := range []tensor.DType{tensor.F32, tensor.F16} {
+	for _, dt := range []tensor.DType{tensor.F32, tensor.F16, tensor.Q8} {
 		m := benchModel(b, &p, dt)
-		b.Run(fmt.Sprintf("dtype=%v/T=128", dt), func(b *testing.B) {
-			const T = 128
-			s, err := m.NewSession(1, T)
-			if err != nil {
-				b.Fatal(err)
-			}
-			logits := make([]float32, m.Config().VocabSize)
-			toks := [][]int32{tokensFor(m.Config(), T, 1)}
-			if err := s.Forward(ctx, toks, logits); err != nil { // size the scratch
-				b.Fatal(err)
-			}
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				s.Reset()
-				if err := s.Forward(ctx, toks, logits); err != nil {
+		for _, T := range []int{128, 512, 896} {
+			b.Run(fmt.Sprintf("dtype=%v/T=%d", dt, T), func(b *testing.B) {
+				s, err := m.NewSession(1, T)
+				if err != nil {
 					b.Fatal(err)
 				}
-			}
-			sec := b.Elapsed().Seconds() / float64(b.N)
-			b.ReportMetric(sec*1e3, "ms/prefill")
-			b.ReportMetric(T/sec, "tok/s")
-		})
+				logits := make([]float32, m.Config().VocabSize)
+				toks := [][]int32{tokensFor(m.Config(), T, 1)}
+				if err := s.Forward(ctx, toks, logits); err != nil { // size the scratch
+					b.Fatal(err)
+				}
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					s.Reset()
+					if err := s.Forward(ctx, toks, logits); err != nil {
+						b.Fatal(err)
+					}
+				}
+				sec := b.Elapsed().Seconds() / float64(b.N)
+				b.ReportMetric(sec*1e3, "ms/prefill")
+				b.ReportMetric(float64(T)/sec, "tok/s")
+			})
+		}
 		m.Close()
 	}
 }

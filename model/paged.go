@@ -125,6 +125,13 @@ type Ragged struct {
 	att    []float32
 	seqs   []SeqStep // the step being run
 	attJob raggedAttention
+
+	// The fused attention of sequences with many new rows (prefill).
+	rowFused []bool    // [N] the row's attention is fused
+	fusedSeq []int32   // sequences whose attention is fused
+	fusedRow []int32   // their first row
+	flash    []float32 // [len(fusedSeq)·NH, tensor.AttnCausalScratch] scratch per item
+	flashJob flashAttention
 }
 
 // NewRagged returns a Ragged that runs m over the blocks of kv.
@@ -148,8 +155,9 @@ func (r *Ragged) SetHidden(f HiddenFunc) { r.hidden = f }
 // SetBatchInvariant makes every row's result independent of the other
 // rows of its step, bit for bit (tensor.Runner.SetBatchInvariant): a
 // sequence then gets the same logits alone, mixed into any batch, or
-// after a prefix-cache hit, at some cost in speed. Attention, layer norm
-// and the activations are row-invariant already.
+// after a prefix-cache hit, at some cost in speed (and without the fused
+// attention of prefill). Attention row by row, layer norm and the
+// activations are row-invariant already.
 func (r *Ragged) SetBatchInvariant(on bool) { r.run.SetBatchInvariant(on) }
 
 // KV returns the blocks the steps read and write.
@@ -463,19 +471,90 @@ func (r *Ragged) logits(logits []float32, N int) {
 //	y = a·V        [N, C], heads side by side
 //
 // Keys and values are read block by block through the sequence's table.
-// The three stages run as separate parallel passes so a Tracer can time each.
+// The three stages run as separate parallel passes so a Tracer can time
+// each, except for sequences whose new rows take tensor's fused attention
+// (tensor.AttnFused: prefill with AVX-512), one pass per (sequence, head)
+// that reads each block of keys once per 16 rows: it runs, and is timed,
+// with the scores stage, and their rows skip the three passes.
 func (r *Ragged) attention(l, N int) {
 	cfg := r.m.cfg
-	r.attJob = raggedAttention{r: r, l: l, scale: float32(1 / math.Sqrt(float64(cfg.HeadSize())))}
+	scale := float32(1 / math.Sqrt(float64(cfg.HeadSize())))
+	r.attJob = raggedAttention{r: r, l: l, scale: scale}
+	r.flashJob = flashAttention{r: r, l: l, scale: scale}
+	nf := r.markFused(N)
 	items := N * cfg.NHead // one (row, head) per item
 	for _, st := range [...]struct {
 		op    Op
 		stage int
 	}{{OpAttnScores, stageScores}, {OpAttnSoftmax, stageSoftmax}, {OpAttnValues, stageValues}} {
 		r.begin(l, st.op)
+		if st.stage == stageScores && nf > 0 {
+			r.run.For(nf*cfg.NHead, 1, &r.flashJob)
+		}
 		r.attJob.stage = st.stage
 		r.run.For(items, 1, &r.attJob)
 		r.end(l, st.op)
+	}
+}
+
+// markFused marks the rows of the sequences whose attention is fused and
+// sizes the fused pass's scratch; it returns how many sequences.
+func (r *Ragged) markFused(N int) int {
+	HS := r.m.cfg.HeadSize()
+	if len(r.rowFused) < N {
+		r.rowFused = make([]bool, N)
+		r.fusedSeq = make([]int32, N)
+		r.fusedRow = make([]int32, N)
+	}
+	nf, row, longest := 0, 0, 0
+	for si, s := range r.seqs {
+		nq := len(s.Tokens)
+		// Not in batch-invariant mode: how a prompt is cut into chunks
+		// depends on the other requests, and the fused pass sums in
+		// another order than the rows' passes.
+		fused := tensor.AttnFused(nq, HS) && !r.run.BatchInvariant()
+		for i := row; i < row+nq; i++ {
+			r.rowFused[i] = fused
+		}
+		if fused {
+			r.fusedSeq[nf], r.fusedRow[nf] = int32(si), int32(row)
+			nf++
+			longest = max(longest, s.Pos+nq)
+		}
+		row += nq
+	}
+	if nf > 0 {
+		r.flashJob.scratch = tensor.AttnCausalScratch(longest, HS)
+		if n := nf * r.m.cfg.NHead * r.flashJob.scratch; n > len(r.flash) {
+			r.flash = make([]float32, n)
+		}
+	}
+	return nf
+}
+
+// flashAttention runs the fused attention of items (fused sequence, head)
+// in [lo, hi), item = sequence·NH + head.
+type flashAttention struct {
+	r       *Ragged
+	l       int
+	scale   float32
+	scratch int // floats of r.flash per item
+}
+
+func (a *flashAttention) Run(lo, hi int) {
+	r := a.r
+	cfg := r.m.cfg
+	kv := r.kv
+	C, NH, HS := cfg.NEmbd, cfg.NHead, cfg.HeadSize()
+	for it := lo; it < hi; it++ {
+		f, h := it/NH, it%NH
+		s := r.seqs[r.fusedSeq[f]]
+		row := int(r.fusedRow[f])
+		nq := len(s.Tokens)
+		q := r.qkv[row*3*C+h*HS : (row+nq-1)*3*C+(h+1)*HS]
+		y := r.y[row*C+h*HS : (row+nq-1)*C+(h+1)*HS]
+		tensor.AttnCausalPaged(y, C, q, 3*C, kv.k, kv.v, C, s.Blocks, kv.blockSize, kv.offset(a.l, 0, 0)+h*HS,
+			s.Pos, nq, HS, a.scale, r.flash[it*a.scratch:(it+1)*a.scratch])
 	}
 }
 
@@ -501,6 +580,9 @@ func (a *raggedAttention) Run(lo, hi int) {
 	C, NH, HS, bs := cfg.NEmbd, cfg.NHead, cfg.HeadSize(), kv.blockSize
 	for it := lo; it < hi; it++ {
 		i, h := it/NH, it%NH
+		if r.rowFused[i] {
+			continue
+		}
 		n := int(r.rowPos[i]) + 1 // causal: the row sees positions 0..pos
 		scores := r.att[r.rowAtt[i]+h*n : r.rowAtt[i]+(h+1)*n]
 		blocks := r.seqs[r.rowSeq[i]].Blocks

@@ -36,6 +36,11 @@ func AttnCausalScratch(n, hs int) int {
 	return max(n+hs, flashD*flashQ+flashK*flashQ+flashQ+48+12*flashD)
 }
 
+// AttnFused reports whether AttnCausal and AttnCausalPaged take the fused
+// path for nq query rows of hs values (AVX-512, hs = 64, nq >= 8); callers
+// that time the stages of attention apart keep their own passes otherwise.
+func AttnFused(nq, hs int) bool { return useAVX512 && hs == flashD && nq >= flashMinQ }
+
 // kvRows locates the key and value rows of one head in a cache: position
 // p at base + blocks[p/bs]·bs·ld + (p%bs)·ld, or base + p·ld when blocks
 // is nil (one contiguous block).
@@ -112,7 +117,7 @@ func attnCausal(y []float32, ldy int, q []float32, ldq int, k, v []float32, kv k
 	case len(s) < AttnCausalScratch(n, hs):
 		panic(fmt.Sprintf("tensor: AttnCausal: scratch %d, want AttnCausalScratch(%d, %d) = %d", len(s), n, hs, AttnCausalScratch(n, hs)))
 	}
-	if useAVX512 && hs == flashD && nq >= flashMinQ {
+	if AttnFused(nq, hs) {
 		attnCausalTiles(y, ldy, q, ldq, k, v, kv, qpos0, nq, scale, s)
 		return
 	}

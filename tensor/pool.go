@@ -127,6 +127,9 @@ type Runner struct {
 // tile loop for every N. The other kernels are row-invariant already.
 func (r *Runner) SetBatchInvariant(on bool) { r.invariant = on }
 
+// BatchInvariant reports whether SetBatchInvariant turned the mode on.
+func (r *Runner) BatchInvariant() bool { return r.invariant }
+
 // SetLabels makes the pool's workers carry ctx's pprof labels while they
 // run this Runner's ops, so a CPU profile attributes their share of an op
 // to it as it does the caller's (pprof.SetGoroutineLabels only labels the
