@@ -29,8 +29,8 @@ func KVCacheBytes(cfg model.Config, B, tokens, elemBytes int) int64 {
 // of every block in dt (int8 adds one float32 scale per 32 values and one
 // float32 sum per row), every
 // other tensor (position embeddings, biases, layer norms) in float32. The
-// total equals (*model.Model).WeightBytes. Keys are "float32", "float16"
-// and "int8".
+// total equals (*model.Model).WeightBytes. Keys are "float32", "float16",
+// "int8" and "q4" (4-bit, two values per byte).
 func WeightsBytesByDType(cfg model.Config, dt tensor.DType) map[string]int64 {
 	C, F, V := int64(cfg.NEmbd), int64(cfg.Inner()), int64(cfg.VocabSize)
 	mat := V*C + int64(cfg.NLayer)*(3*C*C+C*C+F*C+C*F) // elements stored as dt
@@ -43,6 +43,10 @@ func WeightsBytesByDType(cfg model.Config, dt tensor.DType) map[string]int64 {
 		out["int8"] = mat
 		f32 += mat / tensor.Q8Block              // scales
 		f32 += V + int64(cfg.NLayer)*(3*C+C+F+C) // row sums (tensor.Mat.Sums)
+	case tensor.Q4:
+		out["q4"] = mat / 2
+		f32 += mat / tensor.Q8Block              // scales
+		f32 += V + int64(cfg.NLayer)*(3*C+C+F+C) // row sums (tensor.Mat.Sums)
 	default:
 		f32 += mat
 	}
@@ -50,13 +54,16 @@ func WeightsBytesByDType(cfg model.Config, dt tensor.DType) map[string]int64 {
 	return out
 }
 
-// DTypeName returns the report's name of a dtype: "float32", "float16", "int8".
+// DTypeName returns the report's name of a dtype: "float32", "float16",
+// "int8", "q4".
 func DTypeName(dt tensor.DType) string {
 	switch dt {
 	case tensor.F16:
 		return "float16"
 	case tensor.Q8:
 		return "int8"
+	case tensor.Q4:
+		return "q4"
 	}
 	return "float32"
 }

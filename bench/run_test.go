@@ -198,7 +198,7 @@ func TestRunInterrupted(t *testing.T) {
 }
 
 func TestWeightsBytesByDType(t *testing.T) {
-	for _, dt := range []tensor.DType{tensor.F32, tensor.F16, tensor.Q8} {
+	for _, dt := range []tensor.DType{tensor.F32, tensor.F16, tensor.Q8, tensor.Q4} {
 		t.Run(dt.String(), func(t *testing.T) {
 			m := newTinyModel(t, tinyConfig, dt)
 			var sum int64

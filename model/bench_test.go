@@ -36,7 +36,7 @@ func benchModel(b *testing.B, p **Params, dt tensor.DType) *Model {
 func BenchmarkDecode(b *testing.B) {
 	var p *Params
 	ctx := context.Background()
-	for _, dt := range []tensor.DType{tensor.F32, tensor.F16, tensor.Q8} {
+	for _, dt := range []tensor.DType{tensor.F32, tensor.F16, tensor.Q8, tensor.Q4} {
 		m := benchModel(b, &p, dt)
 		for _, batch := range []int{1, 8} {
 			b.Run(fmt.Sprintf("dtype=%v/B=%d", dt, batch), func(b *testing.B) {
@@ -89,7 +89,7 @@ func BenchmarkDecode(b *testing.B) {
 func BenchmarkPrefill(b *testing.B) {
 	var p *Params
 	ctx := context.Background()
-	for _, dt := range []tensor.DType{tensor.F32, tensor.F16, tensor.Q8} {
+	for _, dt := range []tensor.DType{tensor.F32, tensor.F16, tensor.Q8, tensor.Q4} {
 		m := benchModel(b, &p, dt)
 		for _, T := range []int{128, 512, 896} {
 			b.Run(fmt.Sprintf("dtype=%v/T=%d", dt, T), func(b *testing.B) {
@@ -136,7 +136,7 @@ func (o *opTimer) EndOp(_ int, op Op)   { o.total[op] += time.Since(o.start[op])
 func BenchmarkOps(b *testing.B) {
 	var p *Params
 	ctx := context.Background()
-	for _, dt := range []tensor.DType{tensor.F32, tensor.F16, tensor.Q8} {
+	for _, dt := range []tensor.DType{tensor.F32, tensor.F16, tensor.Q8, tensor.Q4} {
 		m := benchModel(b, &p, dt)
 		for _, c := range []struct{ B, T int }{{1, 1}, {8, 1}, {1, 128}} {
 			if c.B*c.T > 1 && dt != tensor.F32 {

@@ -44,13 +44,15 @@ const GELUFused = true
 
 // WeightBytesPerValue returns the bytes one weight occupies when stored as
 // dt: 4 for F32, 2 for F16, 1 + 4/32 for Q8 (an int8 plus its share of a
-// float32 scale per block of 32 values).
+// float32 scale per block of 32 values), 1/2 + 4/32 for Q4.
 func WeightBytesPerValue(dt tensor.DType) float64 {
 	switch dt {
 	case tensor.F16:
 		return 2
 	case tensor.Q8:
 		return 1 + 4.0/tensor.Q8Block
+	case tensor.Q4:
+		return 0.5 + 4.0/tensor.Q8Block
 	default:
 		return 4
 	}

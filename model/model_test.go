@@ -222,7 +222,7 @@ func contains(s, sub string) bool {
 
 // TestDecodeAllocs checks that a steady-state decode step allocates nothing.
 func TestDecodeAllocs(t *testing.T) {
-	for _, dt := range []tensor.DType{tensor.F32, tensor.F16, tensor.Q8} {
+	for _, dt := range []tensor.DType{tensor.F32, tensor.F16, tensor.Q8, tensor.Q4} {
 		t.Run(dt.String(), func(t *testing.T) {
 			cfg := small
 			cfg.NInner = 64 // int8 needs rows that are a multiple of 32

@@ -144,7 +144,7 @@ func TestRaggedErrors(t *testing.T) {
 // TestRaggedStepAllocs checks that a steady-state ragged step of decodes
 // and a prompt chunk allocates nothing.
 func TestRaggedStepAllocs(t *testing.T) {
-	for _, dt := range []tensor.DType{tensor.F32, tensor.F16, tensor.Q8} {
+	for _, dt := range []tensor.DType{tensor.F32, tensor.F16, tensor.Q8, tensor.Q4} {
 		t.Run(dt.String(), func(t *testing.T) {
 			cfg := small
 			cfg.NInner = 64

@@ -10,7 +10,9 @@ const Q8Block = 32
 
 // Convert returns a copy of the float32 matrix m stored as dt. F16 rounds
 // to nearest even; Q8 stores round(v/s) with s = max|v|/127 per block of
-// Q8Block values of a row (symmetric, so zero stays exact).
+// Q8Block values of a row (symmetric, so zero stays exact); Q4 stores
+// round(v/s) in [-8, 7] with s = v_max/-8 per block, v_max the value of
+// largest magnitude (GGUF's Q4_0). Q8 and Q4 also get their row sums.
 func (m *Mat) Convert(dt DType) (*Mat, error) {
 	if m.DType != F32 {
 		return nil, fmt.Errorf("tensor: convert from %v: only float32 matrices convert", m.DType)
@@ -44,6 +46,36 @@ func (m *Mat) Convert(dt DType) (*Mat, error) {
 			q := out.Q8[bi*Q8Block : (bi+1)*Q8Block]
 			for j, v := range blk {
 				q[j] = int8(math.RoundToEven(float64(v / s)))
+			}
+		}
+		out.Sums = q8RowSums(out)
+	case Q4:
+		if m.Cols%Q8Block != 0 {
+			return nil, fmt.Errorf("tensor: q4 needs rows of a multiple of %d values, have %d", Q8Block, m.Cols)
+		}
+		out.Q4 = make([]uint8, len(m.F32)/2)
+		out.Scales = make([]float32, len(m.F32)/Q8Block)
+		for bi := range out.Scales {
+			blk := m.F32[bi*Q8Block : (bi+1)*Q8Block]
+			// The value of largest magnitude maps to -8 exactly (GGUF's
+			// Q4_0): s = v/-8, the others to round(v/s) in [-8, 7].
+			var vmax float32
+			for _, v := range blk {
+				if math.Abs(float64(v)) > math.Abs(float64(vmax)) {
+					vmax = v
+				}
+			}
+			s := vmax / -8
+			out.Scales[bi] = s
+			var inv float32
+			if s != 0 {
+				inv = 1 / s
+			}
+			q := out.Q4[bi*Q8Block/2 : (bi+1)*Q8Block/2]
+			for j := range q {
+				lo := min(15, max(0, int(math.RoundToEven(float64(blk[j]*inv)))+8))
+				hi := min(15, max(0, int(math.RoundToEven(float64(blk[j+16]*inv)))+8))
+				q[j] = uint8(lo) | uint8(hi)<<4
 			}
 		}
 		out.Sums = q8RowSums(out)
@@ -102,8 +134,14 @@ func q8RowSums(m *Mat) []float32 {
 		var t float64
 		for b := range nb {
 			var blk int64
-			for _, v := range m.Q8[(r*nb+b)*Q8Block : (r*nb+b+1)*Q8Block] {
-				blk += int64(v)
+			if m.DType == Q4 {
+				for _, v := range m.Q4[(r*nb+b)*Q8Block/2 : (r*nb+b+1)*Q8Block/2] {
+					blk += int64(v&15) + int64(v>>4) - 16
+				}
+			} else {
+				for _, v := range m.Q8[(r*nb+b)*Q8Block : (r*nb+b+1)*Q8Block] {
+					blk += int64(v)
+				}
 			}
 			t += float64(m.Scales[r*nb+b]) * float64(blk)
 		}

@@ -17,6 +17,8 @@ func (m *Mat) rowSlow(dst []float32, i int) {
 		for j, v := range q {
 			dst[j] = float32(v) * sc[j/32]
 		}
+	case Q4:
+		widenQ4Generic(dst, m.Q4[i*K/2:(i+1)*K/2], m.Scales[i*(K/32):(i+1)*(K/32)])
 	}
 }
 

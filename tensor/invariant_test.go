@@ -14,9 +14,9 @@ func TestLinearBatchInvariant(t *testing.T) {
 	defer p.Close()
 	r := p.NewRunner()
 	r.SetBatchInvariant(true)
-	for _, dt := range []DType{F32, F16, Q8} {
+	for _, dt := range []DType{F32, F16, Q8, Q4} {
 		for _, sh := range []struct{ K, M int }{{64, 192}, {64, 77}, {768, 96}, {1600, 64}} {
-			if dt == Q8 && sh.K%Q8Block != 0 {
+			if (dt == Q8 || dt == Q4) && sh.K%Q8Block != 0 {
 				continue
 			}
 			t.Run(fmt.Sprintf("%v/K=%d/M=%d", dt, sh.K, sh.M), func(t *testing.T) {

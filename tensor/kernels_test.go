@@ -149,7 +149,7 @@ type linearCase struct{ N, K, M int }
 func linearCases(dt DType) []linearCase {
 	var cs []linearCase
 	ks := []int{1, 7, 33, 100, 768}
-	if dt == Q8 {
+	if dt == Q8 || dt == Q4 {
 		ks = []int{32, 96, 768}
 	}
 	for _, N := range []int{1, 2, 3, 4, 5, 8, 13, 128} {
@@ -160,7 +160,7 @@ func linearCases(dt DType) []linearCase {
 		}
 	}
 	// K-blocked: 4·N·K above 2·xBlockBytes.
-	if dt != Q8 {
+	if dt != Q8 && dt != Q4 {
 		cs = append(cs, linearCase{128, 1100, 19})
 	}
 	// Small N with K above l1K (group-outer order, several K-blocks).
@@ -168,7 +168,7 @@ func linearCases(dt DType) []linearCase {
 	// The outer-product path (N >= outerMinN): partial panels, partial
 	// groups of 6 weight rows, K-blocked.
 	k1, k2, k3 := 9, 33, 100
-	if dt == Q8 {
+	if dt == Q8 || dt == Q4 {
 		k1, k2, k3 = 32, 64, 96
 	}
 	for _, N := range []int{16, 17, 31, 33, 47} {
@@ -236,7 +236,7 @@ func TestLinear(t *testing.T) {
 		pool := NewPool(threads)
 		defer pool.Close()
 		r := pool.NewRunner()
-		for _, dt := range []DType{F32, F16, Q8} {
+		for _, dt := range []DType{F32, F16, Q8, Q4} {
 			for _, c := range linearCases(dt) {
 				w32 := NewMat(randSlice(rng, c.M*c.K), c.M, c.K)
 				w, err := w32.Convert(dt)
@@ -280,7 +280,7 @@ func TestLinear(t *testing.T) {
 func TestLinearRange(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	const N, K, M = 5, 64, 37
-	for _, dt := range []DType{F32, F16, Q8} {
+	for _, dt := range []DType{F32, F16, Q8, Q4} {
 		w, _ := NewMat(randSlice(rng, M*K), M, K).Convert(dt)
 		x := randSlice(rng, N*K)
 		want, mag := linearOracle(x, w, nil, N, ActNone)
@@ -307,7 +307,7 @@ func TestLinearAllocs(t *testing.T) {
 	defer pool.Close()
 	r := pool.NewRunner()
 	const K, M = 96, 70
-	for _, dt := range []DType{F32, F16, Q8} {
+	for _, dt := range []DType{F32, F16, Q8, Q4} {
 		w, _ := NewMat(randSlice(rng, M*K), M, K).Convert(dt)
 		for _, N := range []int{1, 8, 32} {
 			x, out := randSlice(rng, N*K), make([]float32, N*M)

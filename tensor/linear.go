@@ -49,7 +49,8 @@ func (r *Runner) LinearAct(out, x []float32, w *Mat, b []float32, N int, act Act
 		}
 		xq, xs := r.xq[:K], r.xs[:1]
 		xs[0] = quantRow(xq, x)
-		r.lin = linearTask{out: out, xq: xq, xs: xs, wide: true, w: w, b: b, n: 1, act: act}
+		r.growScratch(q4ScratchLen(K))
+		r.lin = linearTask{out: out, xq: xq, xs: xs, wide: true, w: w, b: b, n: 1, act: act, scratch: r.scratch}
 		r.For(M, linearAlign, &r.lin)
 		r.lin = linearTask{}
 		return
@@ -59,7 +60,7 @@ func (r *Runner) LinearAct(out, x []float32, w *Mat, b []float32, N int, act Act
 		np := (N + outerNR - 1) / outerNR
 		var xt, xs []float32
 		var xq []byte
-		if w.DType == Q8 {
+		if w.DType == Q8 || w.DType == Q4 {
 			if len(r.xq) < np*outerNR*K {
 				r.xq = make([]byte, np*outerNR*K)
 			}
@@ -121,7 +122,7 @@ func LinearRange(out, x []float32, w *Mat, b []float32, N, lo, hi int) {
 	}
 	if N == 1 && vnniQ8(N, w) {
 		xq := make([]byte, w.Cols)
-		gemvRangeQ8(out, xq, quantRow(xq, x), w, b, lo, hi, ActNone)
+		gemvRangeQ8(out, xq, quantRow(xq, x), w, b, lo, hi, ActNone, make([]float32, q4ScratchLen(w.Cols)))
 		return
 	}
 	if wideN(N, w) {
@@ -130,7 +131,7 @@ func LinearRange(out, x []float32, w *Mat, b []float32, N, lo, hi int) {
 		np := (N + outerNR - 1) / outerNR
 		var xt, xs []float32
 		var xq []byte
-		if w.DType == Q8 {
+		if w.DType == Q8 || w.DType == Q4 {
 			xq, xs = make([]byte, np*outerNR*K), make([]float32, np*outerNR)
 			packXQ(xq, xs, x, N, K, 0, np)
 		} else {
@@ -198,6 +199,8 @@ func smallN(N, K int) bool { return N > 1 && 4*N*K <= smallXBytes }
 // and the [N, 4] results of a group.
 func scratchLen(w *Mat, N, kc int) int {
 	switch {
+	case N <= 1 && w.DType == Q4:
+		return q4ScratchLen(w.Cols)
 	case N <= 1:
 		return 0
 	case smallN(N, w.Cols):
@@ -230,7 +233,7 @@ func (t *linearTask) runWorker(w, lo, hi int) {
 		buf = t.scratch[w]
 	}
 	if t.wide && t.n == 1 {
-		gemvRangeQ8(t.out, t.xq, t.xs[0], t.w, t.b, lo, hi, t.act)
+		gemvRangeQ8(t.out, t.xq, t.xs[0], t.w, t.b, lo, hi, t.act, buf)
 		return
 	}
 	if t.xt != nil || t.wide {
@@ -270,7 +273,7 @@ func linearRange(out, x []float32, w *Mat, b []float32, N, lo, hi, kc int, act A
 	K, M := w.Cols, w.Rows
 	switch {
 	case N == 1:
-		gemvRange(out, x, w, b, lo, hi, act)
+		gemvRange(out, x, w, b, lo, hi, act, buf)
 		return
 	case smallN(N, K):
 		groupOuterRange(out, x, w, b, N, lo, hi, buf, false)
@@ -401,6 +404,8 @@ func weightBlock(w *Mat, m, rows, k0, k1 int, buf []float32) (wb []float32, ldw 
 			widenF16(dst, w.F16[off:off+kk])
 		case Q8:
 			widenQ8(dst, w.Q8[off:off+kk], w.Scales[off/Q8Block:])
+		case Q4: // K-blocks start on blocks of 32 (kc is a multiple of 64, or K)
+			widenQ4Generic(dst, w.Q4[off/2:(off+kk)/2], w.Scales[off/Q8Block:])
 		}
 	}
 	return buf, ldw
@@ -409,7 +414,7 @@ func weightBlock(w *Mat, m, rows, k0, k1 int, buf []float32) (wb []float32, ldw 
 // gemvRange is linearRange for one row of x: out[lo:hi] = act(W[lo:hi]·x + b).
 // Rows lo..hi-1 of W are contiguous, so each kernel reads them as one
 // sequential stream at memory bandwidth.
-func gemvRange(out, x []float32, w *Mat, b []float32, lo, hi int, act Act) {
+func gemvRange(out, x []float32, w *Mat, b []float32, lo, hi int, act Act, buf []float32) {
 	K := w.Cols
 	o := out[lo:hi]
 	switch w.DType {
@@ -419,6 +424,12 @@ func gemvRange(out, x []float32, w *Mat, b []float32, lo, hi int, act Act) {
 		gemvRowsF16(o, w.F16[lo*K:hi*K], x)
 	case Q8:
 		gemvRowsQ8(o, w.Q8[lo*K:hi*K], w.Scales[lo*K/Q8Block:hi*K/Q8Block], x)
+	case Q4:
+		b8 := int8View(buf)
+		for m := lo; m < hi; m += q4Rows {
+			n := min(q4Rows, hi-m)
+			gemvRowsQ8(out[m:m+n], q8Rows(w, m, n, b8), w.Scales[m*K/Q8Block:(m+n)*K/Q8Block], x)
+		}
 	}
 	if b != nil {
 		Add(o, b[lo:hi])

@@ -267,3 +267,23 @@ func packXT(xt, x []float32, N, K, plo, phi int) {
 		}
 	}
 }
+
+// unpackQ4AVX2 widens 4-bit weights to int8 (Mat.Q4 layout):
+//
+//	for b := range nb { for j := range 16 {           // nb blocks of 32 values, 16 bytes each
+//		dst[32b+j] = int8(src[16b+j] & 15) - 8
+//		dst[32b+j+16] = int8(src[16b+j] >> 4) - 8
+//	}}
+//
+//go:noescape
+func unpackQ4AVX2(dst *int8, src *uint8, nb int)
+
+func unpackQ4(dst []int8, src []uint8) {
+	nb := len(src) / 16
+	if !useAVX2FMA || nb == 0 {
+		unpackQ4Generic(dst, src)
+		return
+	}
+	dst = dst[:32*nb]
+	unpackQ4AVX2(&dst[0], &src[0], nb)
+}

@@ -772,3 +772,55 @@ pxloop:
 pxdone:
 	VZEROUPPER
 	RET
+
+// func unpackQ4AVX2(dst *int8, src *uint8, nb int)
+//
+//	for b := range nb { for j := range 16 {           // nb blocks of 32 values, 16 bytes each
+//		dst[32b+j] = int8(src[16b+j] & 15) - 8
+//		dst[32b+j+16] = int8(src[16b+j] >> 4) - 8
+//	}}
+TEXT ·unpackQ4AVX2(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ nb+16(FP), CX
+	MOVL $0x0f0f0f0f, AX
+	VMOVD AX, X7
+	VPBROADCASTD X7, Y7           // low-nibble mask
+	MOVL $0x08080808, AX
+	VMOVD AX, X6
+	VPBROADCASTD X6, Y6           // 8 in every byte
+	MOVQ CX, R8
+	SHRQ $1, R8                   // R8 = pairs of blocks
+	JZ   uqodd
+
+uqloop:
+	VMOVDQU (SI), Y0              // blocks b, b+1
+	VPAND Y7, Y0, Y1              // values 0..15 of each block
+	VPSRLW $4, Y0, Y2
+	VPAND Y7, Y2, Y2              // values 16..31
+	VPSUBB Y6, Y1, Y1             // - 8
+	VPSUBB Y6, Y2, Y2
+	VPERM2I128 $0x20, Y2, Y1, Y3  // block b: [0..15 | 16..31]
+	VPERM2I128 $0x31, Y2, Y1, Y4  // block b+1
+	VMOVDQU Y3, (DI)
+	VMOVDQU Y4, 32(DI)
+	ADDQ $32, SI
+	ADDQ $64, DI
+	DECQ R8
+	JNZ  uqloop
+
+uqodd:
+	TESTQ $1, CX
+	JZ   uqdone
+	VMOVDQU (SI), X0
+	VPAND X7, X0, X1
+	VPSRLW $4, X0, X2
+	VPAND X7, X2, X2
+	VPSUBB X6, X1, X1
+	VPSUBB X6, X2, X2
+	VMOVDQU X1, (DI)
+	VMOVDQU X2, 16(DI)
+
+uqdone:
+	VZEROUPPER
+	RET

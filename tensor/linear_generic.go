@@ -293,3 +293,29 @@ func gemvRowsQ8VNNIGeneric(out []float32, q []int8, s []float32, xq []byte) {
 		out[i] = f
 	}
 }
+
+// unpackQ4Generic writes the int8 values of n/2 bytes of 4-bit weights
+// (Mat.Q4 layout, n a multiple of 32): per block of 32, dst[j] =
+// (src[j] & 15) - 8 and dst[j+16] = (src[j] >> 4) - 8, j < 16.
+func unpackQ4Generic(dst []int8, src []uint8) {
+	for b := 0; b < len(src)/16; b++ {
+		s := src[16*b : 16*b+16]
+		d := dst[32*b : 32*b+32]
+		for j, v := range s {
+			d[j] = int8(v&15) - 8
+			d[j+16] = int8(v>>4) - 8
+		}
+	}
+}
+
+// widenQ4Generic writes dst[i] = q4(i)·s[i/32] for the len(dst) values
+// packed in src.
+func widenQ4Generic(dst []float32, src []uint8, s []float32) {
+	for b := 0; b < len(dst)/32; b++ {
+		sc := s[b]
+		for j, v := range src[16*b : 16*b+16] {
+			dst[32*b+j] = float32(int8(v&15)-8) * sc
+			dst[32*b+j+16] = float32(int8(v>>4)-8) * sc
+		}
+	}
+}

@@ -53,3 +53,5 @@ func flashSoftmax16(s []float32, nk int, st *[48]float32) { flashSoftmax16Generi
 func pvRows(o []float32, ldo int, p, v []float32, ldv, nk int, corr []float32, r int) {
 	pvRowsGeneric(o, ldo, p, v, ldv, nk, corr, r)
 }
+
+func unpackQ4(dst []int8, src []uint8) { unpackQ4Generic(dst, src) }

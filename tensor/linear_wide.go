@@ -1,5 +1,7 @@
 package tensor
 
+import "unsafe"
+
 // The AVX-512 path of Linear, for every N >= 2 (batched decode and
 // prefill) when useAVX512: x is packed once per call into panels of 16
 // rows transposed ([K][16], packXT), and a register tile of 12 weight rows
@@ -25,7 +27,7 @@ func wideN(N int, w *Mat) bool {
 	if !useAVX512 || N < 2 {
 		return false
 	}
-	if w.DType == Q8 {
+	if w.DType == Q8 || w.DType == Q4 {
 		return vnniQ8(N, w)
 	}
 	return N < outerMinN
@@ -36,18 +38,49 @@ func wideN(N int, w *Mat) bool {
 // (gemvRowsQ8VNNI) for N = 1, through the 12-row tiles for N >= 2 when w
 // has 12 rows.
 func vnniQ8(N int, w *Mat) bool {
-	if !useAVX512 || w.DType != Q8 || len(w.Sums) != w.Rows || w.Cols%Q8Block != 0 {
+	if !useAVX512 || (w.DType != Q8 && w.DType != Q4) || len(w.Sums) != w.Rows || w.Cols%Q8Block != 0 {
 		return false
 	}
 	return N == 1 || w.Rows >= wideMR
 }
 
+// q4Rows is how many rows of 4-bit weights a GEMV unpacks to int8 at a
+// time (16 rows of 768 are 12 KiB, in L1).
+const q4Rows = 16
+
+// int8View views float32 scratch as int8.
+func int8View(buf []float32) []int8 {
+	if len(buf) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*int8)(unsafe.Pointer(&buf[0])), 4*len(buf))
+}
+
+// q8Rows returns rows [m, m+n) of an int8 or 4-bit w as int8 (4-bit
+// weights unpacked into buf).
+func q8Rows(w *Mat, m, n int, buf []int8) []int8 {
+	K := w.Cols
+	if w.DType == Q8 {
+		return w.Q8[m*K : (m+n)*K]
+	}
+	unpackQ4(buf[:n*K], w.Q4[m*K/2:(m+n)*K/2])
+	return buf[:n*K]
+}
+
 // gemvRangeQ8 is gemvRange for int8 weights and x quantised to xq with
 // scale xs: out[lo:hi] = act(xs·(F - 128·Sums) + b), F from the VNNI GEMV.
-func gemvRangeQ8(out []float32, xq []byte, xs float32, w *Mat, b []float32, lo, hi int, act Act) {
+func gemvRangeQ8(out []float32, xq []byte, xs float32, w *Mat, b []float32, lo, hi int, act Act, buf []float32) {
 	K := w.Cols
 	o := out[lo:hi]
-	gemvRowsQ8VNNI(o, w.Q8[lo*K:hi*K], w.Scales[lo*K/Q8Block:hi*K/Q8Block], xq)
+	if w.DType == Q4 {
+		b8 := int8View(buf)
+		for m := lo; m < hi; m += q4Rows {
+			n := min(q4Rows, hi-m)
+			gemvRowsQ8VNNI(out[m:m+n], q8Rows(w, m, n, b8), w.Scales[m*K/Q8Block:(m+n)*K/Q8Block], xq)
+		}
+	} else {
+		gemvRowsQ8VNNI(o, w.Q8[lo*K:hi*K], w.Scales[lo*K/Q8Block:hi*K/Q8Block], xq)
+	}
 	sums := w.Sums[lo:hi]
 	for i, v := range o {
 		o[i] = xs * (v - 128*sums[i])
@@ -62,7 +95,7 @@ func gemvRangeQ8(out []float32, xq []byte, xs float32, w *Mat, b []float32, lo, 
 // (nothing reuses the group) or for int8 (x is 1 byte per value), else
 // wideKBlock.
 func wideKC(N, K int, dt DType) int {
-	if N <= outerNR || dt == Q8 {
+	if N <= outerNR || dt == Q8 || dt == Q4 {
 		return K
 	}
 	return min(K, wideKBlock)
@@ -72,6 +105,9 @@ func wideKC(N, K int, dt DType) int {
 // and a widened group of 12 weight rows.
 func wideScratchLen(kc int) int { return wideMR*2*outerNR + wideMR*(kc+rowPad) }
 
+// q4ScratchLen is the per-thread scratch (float32s) of a 4-bit GEMV.
+func q4ScratchLen(K int) int { return q4Rows * K / 4 }
+
 // ones is alpha for float32 tiles.
 var ones = [2 * outerNR]float32{1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}
 
@@ -80,7 +116,7 @@ var ones = [2 * outerNR]float32{1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 
 // weights) with the 12-row tile; partial sums of earlier K-blocks
 // accumulate in out.
 func wideRange(out, xt []float32, xq []byte, xs []float32, w *Mat, b []float32, N, lo, hi, kc int, buf []float32) {
-	if w.DType == Q8 {
+	if w.DType == Q8 || w.DType == Q4 {
 		wideRangeQ8(out, xq, xs, w, b, N, lo, hi, buf)
 		return
 	}
@@ -140,6 +176,7 @@ func wideRangeQ8(out []float32, xq []byte, xs []float32, w *Mat, b []float32, N,
 		// hi (another thread's, or before m at the end of w) are read
 		// and not stored.
 		m0 := min(m, w.Rows-wideMR)
+		w8 := q8Rows(w, m0, wideMR, int8View(buf[wideMR*outerNR:]))
 		for j := range wideMR {
 			beta[j], bias[j] = 0, 0
 			if j < rows {
@@ -156,7 +193,7 @@ func wideRangeQ8(out []float32, xq []byte, xs []float32, w *Mat, b []float32, N,
 				lanes = 8
 			}
 			xp := xq[p*outerNR*K:]
-			vnni12Q8(tile, w.Q8[m0*K:], K, w.Scales[m0*nb:], nb, xp, nb, lanes)
+			vnni12Q8(tile, w8, K, w.Scales[m0*nb:], nb, xp, nb, lanes)
 			t := tile[(m-m0)*lanes:]
 			storeTile12(out[p*outerNR*M+m:], M, t, lanes, nn, rows, xs[p*outerNR:], &beta, &bias, false)
 		}

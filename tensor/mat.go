@@ -9,6 +9,7 @@ const (
 	F32 DType = iota // float32
 	F16              // IEEE half, widened to float32 in the kernel
 	Q8               // int8, symmetric, one float32 scale per block of 32 values of a row
+	Q4               // 4-bit, one float32 scale per block of 32 values of a row (as GGUF's Q4_0)
 )
 
 // String returns the name used on the command line and in reports.
@@ -20,11 +21,13 @@ func (d DType) String() string {
 		return "f16"
 	case Q8:
 		return "int8"
+	case Q4:
+		return "q4"
 	}
 	return fmt.Sprintf("DType(%d)", uint8(d))
 }
 
-// ParseDType maps a command-line name ("f32", "f16", "int8") to a DType.
+// ParseDType maps a command-line name ("f32", "f16", "int8", "q4") to a DType.
 func ParseDType(s string) (DType, error) {
 	switch s {
 	case "f32", "float32", "fp32":
@@ -33,8 +36,10 @@ func ParseDType(s string) (DType, error) {
 		return F16, nil
 	case "int8", "q8", "i8":
 		return Q8, nil
+	case "q4", "int4", "q4_0":
+		return Q4, nil
 	}
-	return 0, fmt.Errorf("unknown dtype %q: want f32, f16 or int8", s)
+	return 0, fmt.Errorf("unknown dtype %q: want f32, f16, int8 or q4", s)
 }
 
 // Mat is a weight matrix [Rows, Cols] = [out, in], row-major, in one of
@@ -45,8 +50,9 @@ type Mat struct {
 	F32        []float32 // [Rows, Cols] when DType == F32
 	F16        []uint16  // [Rows, Cols] when DType == F16
 	Q8         []int8    // [Rows, Cols] when DType == Q8
-	Scales     []float32 // [Rows, Cols/32] when DType == Q8
-	Sums       []float32 // [Rows] Σ of each row's dequantised values when DType == Q8 (the VNNI kernels' offset correction); may be nil
+	Q4         []uint8   // [Rows, Cols/2] when DType == Q4: per block of 32, byte j holds value j (low nibble) and j+16 (high), each stored + 8
+	Scales     []float32 // [Rows, Cols/32] when DType == Q8 or Q4
+	Sums       []float32 // [Rows] Σ of each row's dequantised values when DType == Q8 or Q4 (the VNNI kernels' offset correction); may be nil
 }
 
 // NewMat wraps float32 data [rows, cols] without copying it.
@@ -59,7 +65,7 @@ func NewMat(data []float32, rows, cols int) *Mat {
 
 // Bytes returns the memory the matrix occupies.
 func (m *Mat) Bytes() int64 {
-	return int64(4*len(m.F32) + 2*len(m.F16) + len(m.Q8) + 4*len(m.Scales) + 4*len(m.Sums))
+	return int64(4*len(m.F32) + 2*len(m.F16) + len(m.Q8) + len(m.Q4) + 4*len(m.Scales) + 4*len(m.Sums))
 }
 
 // Row writes row i of m, widened to float32, into dst [Cols].

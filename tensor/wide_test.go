@@ -230,3 +230,70 @@ func TestGemvQ8VNNI(t *testing.T) {
 		}
 	})
 }
+
+// TestQ4 checks 4-bit conversion (every value within half a step of its
+// block's scale, the largest exact, the row sums) and the unpacking to
+// int8 of every variant against the generic one, inside guard bands.
+func TestQ4(t *testing.T) {
+	rng := rand.New(rand.NewPCG(51, 52))
+	const rows, cols = 3, 96
+	w := NewMat(randSlice(rng, rows*cols), rows, cols)
+	w.F32[5] = 0 // zeros and a zero block stay exact
+	clear(w.F32[cols+32 : cols+64])
+	q, err := w.Convert(Q4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q.Bytes() != int64(rows*cols/2+4*rows*cols/32+4*rows) {
+		t.Fatalf("Bytes() = %d", q.Bytes())
+	}
+	row := make([]float32, cols)
+	for r := range rows {
+		q.Row(row, r)
+		var sum float64
+		for j, v := range row {
+			// Half a step, except past 7 steps on the side opposite the
+			// block's largest value (that one maps to -8), where the
+			// nearest level is +7: up to one step (as Q4_0).
+			s := float64(q.Scales[(r*cols+j)/32])
+			x := float64(w.F32[r*cols+j])
+			tol := math.Abs(s) / 2
+			if x/s > 7.5 {
+				tol = x/s*math.Abs(s) - 7*math.Abs(s)
+			}
+			if d := math.Abs(float64(v) - x); d > tol*(1+1e-6)+1e-7 {
+				t.Fatalf("row %d[%d] = %v, want %v within %v", r, j, v, x, tol)
+			}
+			sum += float64(v)
+		}
+		if math.Abs(sum-float64(q.Sums[r])) > 1e-5*(1+math.Abs(sum)) {
+			t.Fatalf("Sums[%d] = %v, want %v", r, q.Sums[r], sum)
+		}
+	}
+	if _, err := NewMat(make([]float32, 40), 1, 40).Convert(Q4); err == nil {
+		t.Error("Convert(Q4) of 40 columns: no error")
+	}
+	src := make([]uint8, 16*7)
+	for i := range src {
+		src[i] = uint8(rng.IntN(256))
+	}
+	want := make([]int8, 32*7)
+	unpackQ4Generic(want, src)
+	forEachVariant(t, func(variant string) {
+		for nb := 0; nb <= 7; nb++ {
+			buf := make([]int8, 32*nb+2)
+			for i := range buf {
+				buf[i] = 99
+			}
+			unpackQ4(buf[1:32*nb+1], src[:16*nb])
+			if buf[0] != 99 || buf[32*nb+1] != 99 {
+				t.Fatalf("%s/blocks=%d: stray write", variant, nb)
+			}
+			for i, v := range buf[1 : 32*nb+1] {
+				if v != want[i] {
+					t.Fatalf("%s/blocks=%d: [%d] = %d, want %d", variant, nb, i, v, want[i])
+				}
+			}
+		}
+	})
+}

@@ -17,8 +17,13 @@ import (
 // Tolerances of reduced-precision weights against transformers' float32
 // logits (issue: f16 within 2e-2; int8 judged by top-1 agreement).
 const (
-	f16Tol        = 2e-2
-	int8MinTop1   = 0.95
+	f16Tol      = 2e-2
+	int8MinTop1 = 0.95
+	// q4 rounds each weight to 16 levels (GGUF's Q4_0): on the fixtures'
+	// random 64-wide weights that moves about half the argmaxes (measured
+	// 53-59% agreement, mean KL 0.27-0.30 nats with every kernel variant).
+	// This bound catches a broken kernel (chance is 0.1%), not the format.
+	q4MinTop1     = 0.45
 	perplexityTol = 1e-4 // relative: float32 logits vs the reference's
 )
 
@@ -133,7 +138,7 @@ func TestReferencePassMatchesTransformers(t *testing.T) {
 	}
 }
 
-// TestReducedPrecisionQuality measures f16 and int8 weights against float32
+// TestReducedPrecisionQuality measures f16, int8 and q4 weights against float32
 // over every position of each fixture's prompt and continuation.
 func TestReducedPrecisionQuality(t *testing.T) {
 	for _, f := range fixtures {
@@ -144,15 +149,19 @@ func TestReducedPrecisionQuality(t *testing.T) {
 		stream := append(append([]int32(nil), ref.InputIDs...), ref.GreedyContinuation...)
 		w := load(t, f.dir, "")
 		base := session(t, w, model.Options{})
-		for _, dt := range []tensor.DType{tensor.F16, tensor.Q8} {
+		for _, dt := range []tensor.DType{tensor.F16, tensor.Q8, tensor.Q4} {
 			t.Run(fmt.Sprintf("%s/%v", f.name, dt), func(t *testing.T) {
 				q, err := verify.CompareBackends(context.Background(), base, session(t, w, model.Options{DType: dt}), stream)
 				if err != nil {
 					t.Fatal(err)
 				}
 				t.Logf("%v: %d positions, max |logit err| %.3g, top-1 agreement %.1f%%, mean KL %.2e nats", dt, q.Positions, q.MaxAbsLogitErr, 100*q.Top1Agreement, q.MeanKL)
-				if q.Top1Agreement < int8MinTop1 {
-					t.Errorf("top-1 agreement %.3f, want >= %.2f", q.Top1Agreement, int8MinTop1)
+				minTop1 := int8MinTop1
+				if dt == tensor.Q4 {
+					minTop1 = q4MinTop1
+				}
+				if q.Top1Agreement < minTop1 {
+					t.Errorf("top-1 agreement %.3f, want >= %.2f", q.Top1Agreement, minTop1)
 				}
 				if dt == tensor.F16 && q.MaxAbsLogitErr >= f16Tol {
 					t.Errorf("f16 max |logit err| %.3g, want < %g", q.MaxAbsLogitErr, f16Tol)

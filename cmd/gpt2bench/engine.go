@@ -19,7 +19,7 @@ type modelFlags struct {
 	model    string // --model: "" or "default", a directory, a file, a hub name
 	config   string // --config: config.json for a bare weights file
 	revision string // --revision of a hub model in the cache
-	dtype    string // --dtype: f32, f16, int8
+	dtype    string // --dtype: f32, f16, int8, q4
 	threads  int    // --threads: cores per op
 	backend  string // --backend: cpu, gonum, reference or cuda
 }
@@ -28,7 +28,7 @@ func (f *modelFlags) register(fs *pflag.FlagSet) {
 	fs.StringVarP(&f.model, "model", "m", "", "model: a Hugging Face directory, a .safetensors/.bin file, a hub name in the HF cache (gpt2, gpt2-medium, ...), or empty for the embedded default (random weights)")
 	fs.StringVar(&f.config, "config", "", "config.json to use with a bare weights `file`")
 	fs.StringVar(&f.revision, "revision", "main", "revision of a hub model in the cache")
-	fs.StringVar(&f.dtype, "dtype", "f32", "weight storage: f32, f16 or int8 (converted once at load)")
+	fs.StringVar(&f.dtype, "dtype", "f32", "weight storage: f32, f16, int8 or q4 (converted once at load)")
 	fs.IntVar(&f.threads, "threads", 0, "cores each op is split across (0 = all)")
 	fs.StringVar(&f.backend, "backend", "cpu", "backend: cpu (gpt2bench's kernels), gonum (float32, gonum's BLAS), reference (float64 gonum/mat, for reading), or cuda (binaries built with -tags cuda)")
 }

@@ -16,13 +16,15 @@ import (
 var errVerifyFailed = errors.New("verify: FAILED")
 
 // defaultTolerance is the logit bound per weight dtype: float32 matches
-// transformers to ~1e-5; half and int8 weights round every parameter.
+// transformers to ~1e-5; half, int8 and q4 weights round every parameter.
 func defaultTolerance(dt tensor.DType) float64 {
 	switch dt {
 	case tensor.F16:
 		return 2e-2
 	case tensor.Q8:
 		return 0.25
+	case tensor.Q4:
+		return 8 // 16 levels per weight: the fixtures' logits move by up to 5.0 against f32 (verify tests)
 	}
 	return verify.LogitTol
 }
@@ -115,7 +117,7 @@ max |error| of every op's output in every layer, then the logits'. It exits
 	f.StringVarP(&prompt, "prompt", "p", "", "prompt `text` for --against (default: 16 random token ids)")
 	f.StringVar(&promptIDs, "prompt-ids", "", "prompt as comma-separated token `ids` for --against")
 	f.IntVar(&decode, "decode", 8, "greedy decode steps after the prompt, for --against")
-	f.Float64Var(&tol, "tolerance", 0, "max |logit error| allowed (0 = 1e-3 for f32 against transformers, 1e-4 against the reference; 2e-2 for f16, 0.25 for int8)")
+	f.Float64Var(&tol, "tolerance", 0, "max |logit error| allowed (0 = 1e-3 for f32 against transformers, 1e-4 against the reference; 2e-2 for f16, 0.25 for int8, 8 for q4)")
 	return cmd
 }
 
