@@ -2,6 +2,7 @@ package weights
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -64,7 +65,7 @@ func Load(ctx context.Context, spec string, opts Options) (*Model, error) {
 	} else if looksLikePath(spec) {
 		return nil, fmt.Errorf("weights: %w; give a model directory, a .safetensors or .bin file, or a hub name such as gpt2", err)
 	}
-	repo, err := hub.RepoID(spec)
+	_, err := hub.RepoID(spec)
 	if err != nil {
 		return nil, fmt.Errorf("weights: %q is neither a file nor a hub name: %w", spec, err)
 	}
@@ -74,8 +75,12 @@ func Load(ctx context.Context, spec string, opts Options) (*Model, error) {
 			return nil, fmt.Errorf("weights: %w", err)
 		}
 	}
-	dir, err := hub.LocalSnapshot(cacheDir, repo, opts.Revision) // "" is main
+	dir, err := hub.LocalSnapshot(cacheDir, spec, opts.Revision) // "" is main; the name as given, for the error
 	if err != nil {
+		var nc *hub.NotCachedError
+		if errors.As(err, &nc) {
+			nc.Offline = hub.OfflineFromEnv(os.Getenv) // say so rather than only "download it"
+		}
 		return nil, fmt.Errorf("weights: %w", err)
 	}
 	return loadDir(ctx, spec, dir, opts)

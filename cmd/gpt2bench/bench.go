@@ -308,7 +308,9 @@ func runBench(ctx context.Context, a *app, bf *benchFlags, fs *pflag.FlagSet) er
 		e, err = bf.mf.open(ctx)
 		if fs == nil && err != nil && ctx.Err() == nil {
 			// The default run: without gpt2 in the cache, the embedded default.
-			if errors.Is(err, hub.ErrNotCached) {
+			if errors.Is(err, hub.ErrOffline) {
+				logf("gpt2 is not in the Hugging Face cache and HF_HUB_OFFLINE is set (offline mode: nothing is downloaded); using the embedded default\n")
+			} else if errors.Is(err, hub.ErrNotCached) {
 				logf("gpt2 is not in the Hugging Face cache (gpt2bench download gpt2); using the embedded default\n")
 			} else {
 				logf("cannot load gpt2 from the Hugging Face cache (%v); using the embedded default\n", err)

@@ -104,3 +104,14 @@ func TestExitCodes(t *testing.T) {
 		}
 	})
 }
+
+// TestOfflineMessage checks a hub model missing from the cache in offline
+// mode says so, instead of only telling the user to download it.
+func TestOfflineMessage(t *testing.T) {
+	t.Setenv("HF_HUB_CACHE", t.TempDir())
+	t.Setenv("HF_HUB_OFFLINE", "1")
+	code, _, errs := runCLI(t, "generate", "--model", "gpt2", "--prompt", "x")
+	if code != exitFailure || !strings.Contains(errs, "offline mode (HF_HUB_OFFLINE is set)") || !strings.Contains(errs, "gpt2bench download gpt2") {
+		t.Errorf("exit %d, stderr %q", code, errs)
+	}
+}

@@ -190,7 +190,7 @@ func (e *NotCachedError) Command() string {
 func (e *NotCachedError) Error() string {
 	msg := fmt.Sprintf("hub: %s (revision %s) is not in the cache %s (%s); ", e.Name, e.Revision, e.CacheDir, e.Reason)
 	if e.Offline {
-		return msg + "HF_HUB_OFFLINE is set: unset it and run: " + e.Command()
+		return msg + "offline mode (HF_HUB_OFFLINE is set), so nothing is downloaded; where the hub is reachable, run: " + e.Command() + " (with HF_HUB_OFFLINE unset)"
 	}
 	return msg + "download it with: " + e.Command()
 }

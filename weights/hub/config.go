@@ -17,6 +17,9 @@ const (
 	DefaultMaxRetries = 5               // transient failures retried per request
 	DefaultRetryBase  = 1 * time.Second // first back-off; doubled each retry, capped at maxBackoff
 	maxBackoff        = 30 * time.Second
+	// DefaultLockWait is how long a download waits for another process
+	// fetching the same blob.
+	DefaultLockWait = 30 * time.Minute
 	// DefaultIdleTimeout is how long a transfer may receive nothing.
 	DefaultIdleTimeout = 60 * time.Second
 )
@@ -43,6 +46,10 @@ type Config struct {
 	// that is retried; 0 means DefaultIdleTimeout.
 	IdleTimeout time.Duration
 	UserAgent   string // "" means "gpt2bench"
+	// LockWait bounds the wait for another process (transformers, a second
+	// gpt2bench) downloading the same blob under its .locks/ lock; 0
+	// means DefaultLockWait.
+	LockWait time.Duration
 }
 
 // ConfigFromEnv builds a Config from HF_ENDPOINT (default https://huggingface.co), HF_TOKEN
@@ -70,11 +77,15 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		return Config{}, err
 	}
 	cfg.CacheDir = dir
-	cfg.Offline = isTrue(getenv("HF_HUB_OFFLINE"))
+	cfg.Offline = OfflineFromEnv(getenv)
 	return cfg, nil
 }
 
 // isTrue reads a boolean environment variable the way huggingface_hub does.
+// OfflineFromEnv reports whether HF_HUB_OFFLINE asks for offline mode (1,
+// true, yes or on), as huggingface_hub reads it.
+func OfflineFromEnv(getenv func(string) string) bool { return isTrue(getenv("HF_HUB_OFFLINE")) }
+
 func isTrue(v string) bool {
 	switch strings.ToUpper(strings.TrimSpace(v)) {
 	case "1", "ON", "YES", "TRUE":
@@ -104,6 +115,13 @@ func (c *Config) idleTimeout() time.Duration {
 		return DefaultIdleTimeout
 	}
 	return c.IdleTimeout
+}
+
+func (c *Config) lockWait() time.Duration {
+	if c.LockWait > 0 {
+		return c.LockWait
+	}
+	return DefaultLockWait
 }
 
 func (c *Config) retries() int {

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -143,7 +144,15 @@ func (d *downloader) headFetch(ctx context.Context, commit, file string) error {
 	if !validRelPath(file) {
 		return fmt.Errorf("hub: %s: file name %q would leave the snapshot folder; skip it", d.repo, file)
 	}
+	// huggingface_hub's marker of a file the hub said does not exist at a commit.
+	noExist := filepath.Join(d.repoDir, ".no_exist", commit, filepath.FromSlash(file))
+	if _, err := os.Stat(noExist); err == nil {
+		return fmt.Errorf("hub: %s: %s at %s: %w (cached: .no_exist)", d.repo, file, commit, ErrNotFound)
+	}
 	meta, err := d.head(ctx, commit, file)
+	if errors.Is(err, ErrNotFound) {
+		_ = writeFileAtomic(noExist, nil) // best effort, as huggingface_hub
+	}
 	if err != nil {
 		return err
 	}
@@ -234,7 +243,7 @@ func (d *downloader) head(ctx context.Context, revision, file string) (fileMeta,
 				if idle.fired() {
 					return transient{fmt.Errorf("hub: HEAD %s: no response for %s (idle timeout)", cur, d.cfg.idleTimeout())}
 				}
-				return transient{fmt.Errorf("hub: HEAD %s: %w", cur, err)}
+				return netError("HEAD "+cur, err)
 			}
 			resp.Body.Close()
 			if resp.StatusCode < 300 || resp.StatusCode > 399 {
@@ -321,6 +330,22 @@ func (d *downloader) statusError(resp *http.Response, revision, file string) err
 	return errors.New(what)
 }
 
+// ErrNoHost: the hub's host name does not resolve (no network, no DNS, or
+// a wrong HF_ENDPOINT). Not retried: a name that does not resolve now will
+// not a second later.
+var ErrNoHost = errors.New("host name does not resolve")
+
+// netError classifies a failed request: a host name that does not resolve
+// fails at once (ErrNoHost, naming offline mode); anything else (refused,
+// reset, a DNS server timing out) is transient.
+func netError(what string, err error) error {
+	var dns *net.DNSError
+	if errors.As(err, &dns) && dns.IsNotFound {
+		return fmt.Errorf("hub: %s: %v: %w; no route to the hub? check the network or HF_ENDPOINT; models already in the cache load without it (HF_HUB_OFFLINE=1 never tries)", what, err, ErrNoHost)
+	}
+	return transient{fmt.Errorf("hub: %s: %w", what, err)}
+}
+
 // transient marks an error worth retrying.
 type transient struct{ err error }
 
@@ -354,10 +379,25 @@ func (d *downloader) retry(ctx context.Context, file string, op func() error) er
 }
 
 // fetch places file in the snapshot of commit: the blob if absent, then the symlink.
+// The blob is written under huggingface_hub's lock, {cache}/.locks/{repo folder}/{etag}.lock
+// (flock), so a transformers process fetching the same blob waits for us and we for it.
 func (d *downloader) fetch(ctx context.Context, commit, file string, m fileMeta) error {
 	blob := filepath.Join(d.repoDir, "blobs", m.ETag)
-	if fi, err := os.Stat(blob); err != nil || (m.Size >= 0 && fi.Size() != m.Size) {
-		if err := d.transfer(ctx, file, m, blob); err != nil {
+	have := func() bool {
+		fi, err := os.Stat(blob)
+		return err == nil && (m.Size < 0 || fi.Size() == m.Size)
+	}
+	if !have() {
+		lockPath := filepath.Join(d.cfg.CacheDir, ".locks", filepath.Base(d.repoDir), m.ETag+".lock")
+		unlock, err := lockFile(ctx, lockPath, d.cfg.lockWait())
+		if err != nil {
+			return fmt.Errorf("hub: %s: %s: %w", d.repo, file, err)
+		}
+		if !have() { // another process may have finished it while we waited
+			err = d.transfer(ctx, file, m, blob)
+		}
+		unlock()
+		if err != nil {
 			return err
 		}
 	}
@@ -424,7 +464,7 @@ func (d *downloader) getOnce(ctx context.Context, file string, m fileMeta, inc s
 		if idle.fired() {
 			return transient{fmt.Errorf("hub: GET %s: no response for %s (idle timeout)", file, d.cfg.idleTimeout())}
 		}
-		return transient{fmt.Errorf("hub: GET %s: %w", file, err)}
+		return netError("GET "+file, err)
 	}
 	defer resp.Body.Close()
 	switch resp.StatusCode {

@@ -44,6 +44,7 @@ type fakeHub struct {
 	fail5xx  int                          // the next N hub requests answer 503
 	gets     map[string]int               // file -> GET count at the CDN or hub
 	heads    int
+	misses   int      // requests for files the repo does not have (404)
 	cdnAuth  []string // Authorization headers the CDN saw
 	ranges   []string // Range headers the CDN saw
 	getBytes int64    // body bytes sent by GETs
@@ -150,6 +151,7 @@ func (f *fakeHub) serveHub(w http.ResponseWriter, r *http.Request) {
 	}
 	body, ok := files[file]
 	if !ok {
+		f.misses++
 		w.Header().Set("X-Error-Code", "EntryNotFound")
 		w.Header().Set("X-Repo-Commit", testCommit)
 		w.WriteHeader(http.StatusNotFound)
