@@ -502,3 +502,38 @@ func TestSweep(t *testing.T) {
 		t.Error("a sweep without an SLO ran")
 	}
 }
+
+func TestChat(t *testing.T) {
+	srv := fakeserver.New(func(int) fakeserver.Behavior { return fakeserver.Behavior{ITL: time.Millisecond} })
+	defer srv.Close()
+	c := newTestClient(t, srv.BaseURL(), func(o *ClientOptions) { o.Chat = true })
+	w := &TextWorkload{Workload: workload(8, 5), Codec: wordsCodec{}}
+	res, err := RunPoint(context.Background(), Options{Client: c, Workload: w},
+		Point{Arrival: report.ArrivalClosed, Concurrency: 2, Requests: 4}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := res.Point; p.Completed != 4 || len(p.Errors) != 0 || res.Records[0].Events != 5 {
+		t.Errorf("completed %d, errors %+v, events %d; want 4, none, 5", p.Completed, p.Errors, res.Records[0].Events)
+	}
+	// chat cannot take token ids
+	if _, err := RunPoint(context.Background(), Options{Client: c, Workload: workload(8, 5)},
+		Point{Arrival: report.ArrivalClosed, Concurrency: 1, Requests: 1}, 0); err == nil {
+		t.Error("token ids went to the chat endpoint")
+	}
+}
+
+// wordsCodec: one token per word, "w<id>".
+type wordsCodec struct{}
+
+func (wordsCodec) Decode(ids []int32) (string, error) {
+	s := make([]string, len(ids))
+	for i, id := range ids {
+		s[i] = fmt.Sprintf("w%d", id)
+	}
+	return strings.Join(s, " "), nil
+}
+
+func (wordsCodec) Encode(text string) ([]int32, error) {
+	return make([]int32, len(strings.Fields(text))), nil
+}

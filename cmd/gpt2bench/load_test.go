@@ -2,6 +2,9 @@ package main
 
 import (
 	"bufio"
+	"context"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -194,3 +197,71 @@ func TestParseSLO(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadAgainstServe runs `gpt2bench serve` on the tiny fixture on
+// loopback and `gpt2bench load` against it: an end-to-end engine report
+// with both vantage points (the server's server_timing beside the client).
+func TestLoadAgainstServe(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--model", tinyDir, "--port", "0", "--log-format", "off"}, io.Discard, pw)
+		pw.Close()
+	}()
+	defer func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Error("serve did not stop within 30 s of the cancel")
+		}
+	}()
+	urlc := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			if _, u, ok := strings.Cut(sc.Text(), " at "); ok && strings.HasPrefix(u, "http://") {
+				urlc <- u
+			}
+		}
+		close(urlc)
+	}()
+	var url string
+	select {
+	case url = <-urlc:
+	case <-time.After(60 * time.Second):
+		t.Fatal("serve did not start within 60 s")
+	}
+	if url == "" {
+		t.Fatal("serve ended before it served")
+	}
+	out := t.TempDir()
+	code, stdout, stderr := runCLI(t, "load", "--url", url, "--concurrency", "1,4", "--num-requests", "12", "--warmup", "2",
+		"--input-len", "16", "--output-len", "8", "--vocab-size", "1024", "--out", out)
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	r, n := readLoadReport(t, out)
+	if r.ModelName != "tiny-gpt2" || n != 2*(12+2) {
+		t.Errorf("model %q, %d records", r.ModelName, n)
+	}
+	for _, p := range r.Load.Points {
+		if p.Failed != 0 || p.OutputLenMismatches != 0 || p.PromptLenMismatches != 0 {
+			t.Errorf("%s: failed %d, mismatches %d/%d: %+v", loadKey(p), p.Failed, p.OutputLenMismatches, p.PromptLenMismatches, p.Errors)
+		}
+		v := p.ServerView
+		if v == nil || v.Source != "server_timing" || v.Requests != 12 || v.TTFT.N != 12 || v.ITL.N != 12 {
+			t.Fatalf("%s: server view %+v", loadKey(p), v)
+		}
+		// the server's TTFT is inside the client's: client minus server >= 0
+		if v.TTFTDiffMs.P50 < 0 {
+			t.Errorf("%s: client TTFT below the server's (p50 of the difference %.3f ms)", loadKey(p), v.TTFTDiffMs.P50)
+		}
+	}
+	if !strings.Contains(stdout, "SERVER VS CLIENT") {
+		t.Errorf("no server-vs-client table:\n%s", stdout)
+	}
+}
+
+func loadKey(p report.LoadPoint) string { return fmt.Sprintf("%s c=%d r=%g", p.Arrival, p.Concurrency, p.RequestRate) }

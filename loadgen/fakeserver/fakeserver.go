@@ -216,6 +216,7 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request) {
 		}
 		w.Header().Set("Server-Timing", fmt.Sprintf("queue;dur=0, prefill;dur=%s, ttft;dur=%s, decode;dur=%s", ms(inj.TTFT), ms(inj.TTFT), ms(dec)))
 	}
+	chat := strings.HasSuffix(r.URL.Path, "/chat/completions")
 	rc := http.NewResponseController(w)
 	// deadlines are absolute from the arrival, so sleep errors do not add up
 	due := arrived.Add(inj.TTFT)
@@ -237,7 +238,15 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request) {
 		if k == tokens-1 {
 			finish = `"length"`
 		}
-		fmt.Fprintf(w, "data: {\"id\":\"cmpl-%d\",\"object\":\"text_completion\",\"model\":%q,\"choices\":[{\"index\":0,\"text\":\" tok\",\"finish_reason\":%s}]}\n\n", n, s.Model, finish)
+		if chat {
+			role := ""
+			if k == 0 {
+				role = `"role":"assistant",`
+			}
+			fmt.Fprintf(w, "data: {\"id\":\"chatcmpl-%d\",\"object\":\"chat.completion.chunk\",\"model\":%q,\"choices\":[{\"index\":0,\"delta\":{%s\"content\":\" tok\"},\"finish_reason\":%s}]}\n\n", n, s.Model, role, finish)
+		} else {
+			fmt.Fprintf(w, "data: {\"id\":\"cmpl-%d\",\"object\":\"text_completion\",\"model\":%q,\"choices\":[{\"index\":0,\"text\":\" tok\",\"finish_reason\":%s}]}\n\n", n, s.Model, finish)
+		}
 		if err := rc.Flush(); err != nil {
 			return
 		}
