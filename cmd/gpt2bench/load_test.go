@@ -264,4 +264,6 @@ func TestLoadAgainstServe(t *testing.T) {
 	}
 }
 
-func loadKey(p report.LoadPoint) string { return fmt.Sprintf("%s c=%d r=%g", p.Arrival, p.Concurrency, p.RequestRate) }
+func loadKey(p report.LoadPoint) string {
+	return fmt.Sprintf("%s c=%d r=%g", p.Arrival, p.Concurrency, p.RequestRate)
+}
