@@ -10,23 +10,24 @@ import (
 )
 
 // gpt2Shapes are the linear layers of GPT-2 124M (C=768, F=3072, V=50257)
-// in decode (N=1), batched decode (N=8) and prefill (N=128).
+// in decode (N=1), batched decode (N=8) and prefill (N=128), in the dtypes
+// that matter there.
 var gpt2Shapes = []struct {
 	op      string
 	N, K, M int
 	dtypes  []DType
 }{
-	{"qkv", 1, 768, 2304, []DType{F32, F16, Q8}},
-	{"proj", 1, 768, 768, []DType{F32, F16, Q8}},
-	{"mlp_up", 1, 768, 3072, []DType{F32, F16, Q8}},
-	{"mlp_down", 1, 3072, 768, []DType{F32, F16, Q8}},
-	{"lm_head", 1, 768, 50257, []DType{F32, F16, Q8}},
-	{"qkv", 8, 768, 2304, []DType{F32, F16, Q8}},
+	{"qkv", 1, 768, 2304, []DType{F32, F16, Q8, Q4}},
+	{"proj", 1, 768, 768, []DType{F32, F16, Q8, Q4}},
+	{"mlp_up", 1, 768, 3072, []DType{F32, F16, Q8, Q4}},
+	{"mlp_down", 1, 3072, 768, []DType{F32, F16, Q8, Q4}},
+	{"lm_head", 1, 768, 50257, []DType{F32, F16, Q8, Q4}},
+	{"qkv", 8, 768, 2304, []DType{F32, F16, Q8, Q4}},
 	{"mlp_down", 8, 3072, 768, []DType{F32}},
-	{"lm_head", 8, 768, 50257, []DType{F32}},
-	{"qkv", 128, 768, 2304, []DType{F32, F16}},
+	{"lm_head", 8, 768, 50257, []DType{F32, Q8}},
+	{"qkv", 128, 768, 2304, []DType{F32, F16, Q8, Q4}},
 	{"mlp_up", 128, 768, 3072, []DType{F32}},
-	{"mlp_down", 128, 3072, 768, []DType{F32}},
+	{"mlp_down", 128, 3072, 768, []DType{F32, Q8}},
 }
 
 // BenchmarkLinear compares the kernel variants (impl=generic|avx2, and for

@@ -55,6 +55,19 @@
 //     tile runs: on this machine (AMD Zen 4) a 512-bit FMA does the work
 //     of two 256-bit ones, so AVX-512 does not raise the float32 peak.
 //
+// int8 and q4 weights (Q4: blocks of 32 4-bit values + 8 with a float32
+// scale, GGUF's Q4_0 rounding) run the same int8 kernels: q4 rows are
+// unpacked to int8 a few at a time (AVX2) into L1 first.
+//
+// # Attention
+//
+// AttnScores, Softmax and AttnValues are the three stages of one row's
+// attention (decode). AttnCausal and AttnCausalPaged run the causal
+// attention of a block of new rows (prefill) in one fused pass when
+// AttnFused says so (AVX-512, 64-wide heads, >= 8 rows): online softmax
+// over blocks of up to 48 keys against 16 queries in the lanes, keys and
+// values read once per 16 queries, no row of scores materialised.
+//
 // LinearAct fuses bias + GELU into the same pass (the activation runs on
 // each thread's columns while they are in cache); AddLayerNorm fuses a
 // residual add with the next layer norm.
