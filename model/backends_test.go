@@ -52,6 +52,7 @@ func TestBackendsAgree(t *testing.T) {
 		{"small/B=1/T=9", small, 1, 9, 4},
 		{"small/B=3/T=5", small, 3, 5, 4},
 		{"gelu-erf/B=2/T=4", func() Config { c := small; c.Activation = "gelu"; return c }(), 2, 4, 2},
+		{"heads64/B=2/T=40", heads64, 2, 40, 2}, // prefill through tensor's fused attention (AVX-512)
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cpu, gn, ref := testBackends(t, tc.cfg, tc.B)
@@ -82,6 +83,53 @@ func TestBackendsAgree(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// heads64 has GPT-2's head size (64), so prefill takes tensor's fused
+// attention where the machine has AVX-512 (tensor.AttnFused).
+var heads64 = Config{VocabSize: 77, NPositions: 96, NEmbd: 128, NLayer: 2, NHead: 2, NInner: 96, LayerNormEps: 1e-5, Activation: "gelu_new"}
+
+// TestPromptChunks feeds a prompt in chunks of several sizes (the fused
+// attention with cached positions before the chunk, and the row-by-row
+// one below 8 rows) and checks every chunk's logits against the
+// reference's, and that a Probe (which keeps the attention passes) sees
+// attention rows that sum to one.
+func TestPromptChunks(t *testing.T) {
+	ctx := context.Background()
+	cpu, _, ref := testBackends(t, heads64, 1)
+	all := tokensFor(heads64, 70, 1)
+	V := heads64.VocabSize
+	pos := 0
+	for _, n := range []int{20, 12, 9, 3, 1, 25} {
+		tok := [][]int32{all[pos : pos+n]}
+		want, got := make([]float32, n*V), make([]float32, n*V)
+		if err := ref.Forward(ctx, tok, want); err != nil {
+			t.Fatal(err)
+		}
+		if err := cpu.Forward(ctx, tok, got); err != nil {
+			t.Fatal(err)
+		}
+		if d, at := maxDiff(got, widen(want)); d > backendTol {
+			t.Fatalf("chunk of %d at %d: max |logit - reference| = %.3g at %d", n, pos, d, at)
+		}
+		pos += n
+	}
+	outs, _ := probeAll(t, cpu, tokensFor(heads64, 20, 2))
+	for k, a := range outs {
+		if k.op != OpAttnSoftmax {
+			continue
+		}
+		span := a.Shape[3]
+		for r := range len(a.Data) / span {
+			var sum float64
+			for _, v := range a.Data[r*span : (r+1)*span] {
+				sum += v
+			}
+			if math.Abs(sum-1) > 1e-5 {
+				t.Fatalf("probe: step %d layer %d row %d of the attention sums to %g", k.step, k.layer, r, sum)
+			}
+		}
 	}
 }
 

@@ -473,9 +473,10 @@ func (r *Ragged) logits(logits []float32, N int) {
 // Keys and values are read block by block through the sequence's table.
 // The three stages run as separate parallel passes so a Tracer can time
 // each, except for sequences whose new rows take tensor's fused attention
-// (tensor.AttnFused: prefill with AVX-512), one pass per (sequence, head)
-// that reads each block of keys once per 16 rows: it runs, and is timed,
-// with the scores stage, and their rows skip the three passes.
+// (tensor.AttnFused: prefill with AVX-512; not under a Probe, which reads
+// the scores), one pass per (sequence, head) that reads each block of keys
+// once per 16 rows: it runs, and is timed, with the scores stage, and
+// their rows skip the three passes.
 func (r *Ragged) attention(l, N int) {
 	cfg := r.m.cfg
 	scale := float32(1 / math.Sqrt(float64(cfg.HeadSize())))
@@ -507,12 +508,14 @@ func (r *Ragged) markFused(N int) int {
 		r.fusedRow = make([]int32, N)
 	}
 	nf, row, longest := 0, 0, 0
+	_, probing := r.tracer.(*Probe)
 	for si, s := range r.seqs {
 		nq := len(s.Tokens)
 		// Not in batch-invariant mode: how a prompt is cut into chunks
 		// depends on the other requests, and the fused pass sums in
-		// another order than the rows' passes.
-		fused := tensor.AttnFused(nq, HS) && !r.run.BatchInvariant()
+		// another order than the rows' passes. Not under a Probe either:
+		// it reads the scores and probabilities the passes keep.
+		fused := tensor.AttnFused(nq, HS) && !r.run.BatchInvariant() && !probing
 		for i := row; i < row+nq; i++ {
 			r.rowFused[i] = fused
 		}
