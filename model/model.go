@@ -2,6 +2,7 @@ package model
 
 import (
 	"fmt"
+	"runtime"
 
 	"github.com/gpt2bench/gpt2bench/tensor"
 )
@@ -10,6 +11,12 @@ import (
 type Options struct {
 	DType   tensor.DType // storage of the linear weights and LM head; F32 by default
 	Threads int          // cores an op is split across; 0 means GOMAXPROCS, at most MaxThreads
+	// ConsumeSource lets New, with a DType other than F32, drop each float32
+	// matrix of p (setting its field to nil) once converted, collecting
+	// garbage as it goes, so that the source and the converted weights are
+	// never all in memory at once. The caller must not use p's matrices
+	// afterwards. Ignored for F32, whose Model shares p's slices.
+	ConsumeSource bool
 }
 
 // MaxThreads bounds Options.Threads: each worker is a goroutine with a job
@@ -69,30 +76,43 @@ func New(cfg Config, p *Params, opts Options) (*Model, error) {
 	if cfg.Activation == "gelu" {
 		m.act = tensor.ActGELUErf
 	}
+	consume := opts.ConsumeSource && opts.DType != tensor.F32
+	// release drops a converted source matrix and collects it, so the next
+	// conversion reuses its memory instead of growing the heap.
+	release := func(src *[]float32) {
+		if consume {
+			*src = nil
+			runtime.GC()
+		}
+	}
 	var err error
 	if m.wte, err = conv(p.WTE, V, C); err != nil {
 		return nil, fmt.Errorf("model: convert wte: %w", err)
 	}
+	release(&p.WTE)
 	m.lmHead = m.wte
 	if cfg.UntiedLMHead {
 		if m.lmHead, err = conv(p.LMHead, V, C); err != nil {
 			return nil, fmt.Errorf("model: convert lm_head: %w", err)
 		}
+		release(&p.LMHead)
 	}
 	m.layers = make([]layer, cfg.NLayer)
-	for i, lp := range p.Layers {
+	for i := range p.Layers {
+		lp := &p.Layers[i]
 		l := &m.layers[i]
 		l.ln1W, l.ln1B, l.ln2W, l.ln2B = lp.Ln1W, lp.Ln1B, lp.Ln2W, lp.Ln2B
 		l.attnB, l.projB, l.fcB, l.fcProjB = lp.AttnB, lp.AttnProjB, lp.FcB, lp.FcProjB
 		mats := []struct {
 			dst        **tensor.Mat
-			data       []float32
+			data       *[]float32
 			rows, cols int
-		}{{&l.attnW, lp.AttnW, 3 * C, C}, {&l.projW, lp.AttnProjW, C, C}, {&l.fcW, lp.FcW, F, C}, {&l.fcProjW, lp.FcProjW, C, F}}
+		}{{&l.attnW, &lp.AttnW, 3 * C, C}, {&l.projW, &lp.AttnProjW, C, C}, {&l.fcW, &lp.FcW, F, C}, {&l.fcProjW, &lp.FcProjW, C, F}}
 		for _, mt := range mats {
-			if *mt.dst, err = conv(mt.data, mt.rows, mt.cols); err != nil {
+			if *mt.dst, err = conv(*mt.data, mt.rows, mt.cols); err != nil {
 				return nil, fmt.Errorf("model: convert layer %d: %w", i, err)
 			}
+			release(mt.data)
 		}
 	}
 	m.pool = tensor.NewPool(opts.Threads)

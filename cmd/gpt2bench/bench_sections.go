@@ -92,7 +92,7 @@ func qualitySection(ctx context.Context, e *engine, seed int64) (*report.Quality
 		}
 	}
 	stream = stream[:min(len(stream), cfg.NPositions)]
-	base, err := model.New(e.W.Config, e.W.Params, model.Options{Threads: e.flags.threads})
+	base, err := e.float32Model(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -106,11 +106,27 @@ func (f *modelFlags) open(ctx context.Context) (*engine, error) {
 			return nil, fmt.Errorf("load %s: %w", w.Name, err)
 		}
 	default:
-		if e.cpu, err = model.New(w.Config, w.Params, model.Options{DType: dt, Threads: f.threads}); err != nil {
+		// f16, int8: the float32 source is dropped as it is converted, so
+		// both are never in memory at once (float32Model reloads it).
+		if e.cpu, err = model.New(w.Config, w.Params, model.Options{DType: dt, Threads: f.threads, ConsumeSource: true}); err != nil {
 			return nil, fmt.Errorf("load %s: %w", w.Name, err)
 		}
 	}
 	return e, nil
+}
+
+// float32Model returns e's model in float32, the reference of a reduced
+// dtype: e itself for f32, else the checkpoint loaded again (the source
+// of the conversion was released). Close the result when it is not e's.
+func (e *engine) float32Model(ctx context.Context) (*model.Model, error) {
+	if e.DType == tensor.F32 && e.cpu != nil {
+		return e.cpu, nil
+	}
+	w, err := weights.Load(ctx, e.flags.model, weights.Options{ConfigPath: e.flags.config, Revision: e.flags.revision})
+	if err != nil {
+		return nil, fmt.Errorf("reload the float32 weights: %w", err)
+	}
+	return model.New(w.Config, w.Params, model.Options{Threads: e.flags.threads})
 }
 
 // NewSession returns a backend for batch sequences of up to capacity

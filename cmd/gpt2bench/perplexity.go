@@ -6,7 +6,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/gpt2bench/gpt2bench/model"
 	"github.com/gpt2bench/gpt2bench/tensor"
 	"github.com/gpt2bench/gpt2bench/tokenizer"
 	"github.com/gpt2bench/gpt2bench/verify"
@@ -68,7 +67,7 @@ the max logit error, top-1 agreement and mean KL divergence against it.`,
 			if e.DType == tensor.F32 || !compare || e.cpu == nil {
 				return nil
 			}
-			base, err := model.New(e.W.Config, e.W.Params, model.Options{Threads: mf.threads})
+			base, err := e.float32Model(cmd.Context())
 			if err != nil {
 				return err
 			}
