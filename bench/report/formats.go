@@ -32,7 +32,9 @@ const benchPkg = "github.com/gpt2bench/gpt2bench"
 // median inter-token gap: pooled gaps are not independent samples); Decode
 // lines one per throughput repetition (ns/op is ns per output token), or
 // one line with the aggregate rate when the phase ran once; Request lines
-// one per request, a batched generation being one request. The header has
+// one per request, a batched generation being one request; a load report's
+// points give LoadRequest lines (one per request) and LoadThroughput lines
+// (see writeLoadBenchstat). The header has
 // only keys that two runs of the same settings share: benchstat splits
 // tables on any configuration key that differs, so the report name and
 // commit, which differ per run, are a comment line (which benchstat skips).
@@ -104,6 +106,7 @@ func WriteBenchstat(w io.Writer, r *Report) error {
 			}
 		}
 	}
+	writeLoadBenchstat(bw, r, model, procs)
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("report: write benchstat: %w", err)
 	}
@@ -119,7 +122,8 @@ var csvHeader = []string{"section", "input_len", "output_len", "mode", "concurre
 // WriteCSV writes r as one long CSV table, one row per metric: a Summary
 // fills n, mean, std, min, p50, p90, p95, p99 and max; a single value fills
 // n=1 and mean only. Keys not relevant to a row are empty. Sections:
-// latency, memory, throughput, profile (one row per op: total_ms), quality.
+// latency, memory, throughput, profile (one row per op: total_ms), quality,
+// load (one group of rows per point; see loadCSVRows).
 func WriteCSV(w io.Writer, r *Report) error {
 	if r == nil {
 		return fmt.Errorf("report: csv: nil report")
@@ -191,6 +195,7 @@ func WriteCSV(w io.Writer, r *Report) error {
 		one(k, "perplexity", "ppl", q.Perplexity)
 		one(k, "reference_perplexity", "ppl", q.ReferencePerplexity)
 	}
+	loadCSVRows(r, sum, one)
 	if err := cw.WriteAll(rows); err != nil {
 		return fmt.Errorf("report: write csv: %w", err)
 	}

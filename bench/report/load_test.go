@@ -124,3 +124,24 @@ func TestCompareLoad(t *testing.T) {
 		t.Error("reports of different workloads compared without --force")
 	}
 }
+
+func TestLoadFormats(t *testing.T) {
+	r := fakeLoadReport(1, 1)
+	var b bytes.Buffer
+	if err := WriteBenchstat(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	if n, want := strings.Count(b.String(), "BenchmarkLoadRequest/model=gpt2/load=closed/conc=4-8 1 "), r.Load.Points[2].E2E.N; n != want {
+		t.Errorf("%d request lines for closed c=4, want %d (one per completed request)", n, want)
+	}
+	if !strings.Contains(b.String(), "BenchmarkLoadThroughput/model=gpt2/load=poisson/rate=4/b=1/cap=0-8 1 ") {
+		t.Errorf("no throughput line:\n%s", b.String())
+	}
+	b.Reset()
+	if err := WriteCSV(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "load,,,poisson,0,,rate=8,,ttft_from_plan,ms,40,") {
+		t.Errorf("no open-loop CSV row:\n%s", b.String())
+	}
+}

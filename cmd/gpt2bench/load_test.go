@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -266,4 +267,46 @@ func TestLoadAgainstServe(t *testing.T) {
 
 func loadKey(p report.LoadPoint) string {
 	return fmt.Sprintf("%s c=%d r=%g", p.Arrival, p.Concurrency, p.RequestRate)
+}
+
+// syncBuffer is a bytes.Buffer safe for the progress goroutine.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestLoadProgress(t *testing.T) {
+	var out syncBuffer
+	p := &loadProgress{w: &out, total: 3}
+	p.start(1, "concurrency 4", 100)
+	p.counts.Done.Store(42)
+	p.counts.InFlight.Store(4)
+	p.counts.Failed.Store(1)
+	p.counts.Tokens.Store(1000)
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(out.String(), "done 42/100") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	p.stop()
+	s := out.String()
+	for _, want := range []string{"point 2/3 concurrency 4", "done 42/100", "in flight 4", "failed 1", "tok/s", "\r\033[K"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("progress %q has no %q", s, want)
+		}
+	}
+	var nilp *loadProgress // no terminal: no progress, no panic
+	nilp.start(0, "x", 1)
+	nilp.stop()
 }
