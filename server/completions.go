@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"encoding/json"
 	"log/slog"
 	"math"
@@ -11,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gpt2bench/gpt2bench/engine"
 	"github.com/gpt2bench/gpt2bench/model"
@@ -241,6 +243,16 @@ func (s *Server) tokenStr(p *plan, id int32) string {
 	b, err := s.tok.DecodeToken(id)
 	if err != nil {
 		return "token_id:" + strconv.Itoa(int(id))
+	}
+	if !utf8.Valid(b) {
+		// Part of a character: JSON would turn it into U+FFFD, and two such
+		// tokens into one key of top_logprobs. Name its bytes instead.
+		var sb strings.Builder
+		sb.WriteString("bytes:")
+		for _, c := range b {
+			fmt.Fprintf(&sb, "\\x%02x", c)
+		}
+		return sb.String()
 	}
 	return string(b)
 }
