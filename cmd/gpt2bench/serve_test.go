@@ -41,7 +41,9 @@ func startServe(t *testing.T, ctx context.Context, args ...string) (string, *loc
 	var out bytes.Buffer
 	errb := &lockedBuffer{}
 	code := make(chan int, 1)
-	go func() { code <- runIO(ctx, append([]string{"serve", "--port", "0"}, args...), strings.NewReader(""), &out, errb) }()
+	go func() {
+		code <- runIO(ctx, append([]string{"serve", "--port", "0"}, args...), strings.NewReader(""), &out, errb)
+	}()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		if m := servingLine.FindStringSubmatch(errb.String()); m != nil {
