@@ -141,6 +141,9 @@ func rowsOf[T any](xs []T, row func(T) []string) [][]string {
 	return rows
 }
 
+// memoryNote explains the memory columns, under the Markdown and HTML tables.
+const memoryNote = "Peak RSS is what the OS backed with pages (VmHWM); heap in use is the Go heap's spans in use, which include memory allocated but not yet touched (a fresh KV cache of the full context is zeroed lazily), so it can exceed peak RSS. Allocations per token count the decode steps of the measured runs."
+
 // latencyNote defines the latency columns, under the Markdown and HTML tables.
 const latencyNote = "Batch size 1. TTFT: request start to first token. TPOT: (E2E − TTFT)/(N_out − 1) per run. ITL: gaps between consecutive tokens, pooled over runs. Decode tok/s: mean ± sample std over runs."
 

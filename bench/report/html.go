@@ -60,7 +60,7 @@ func WriteHTML(w io.Writer, r *Report) error {
 	}
 	add(fmt.Sprintf("Targets (%d of %d pass)", data.Pass, len(r.Targets)), "", targetHeader, rowsOf(r.Targets, targetRow))
 	add("Latency", latencyNote, latencyHeader, rowsOf(r.Latency, latencyRow))
-	add("Memory", "", memoryHeader, rowsOf(r.Memory, memoryRow))
+	add("Memory", memoryNote, memoryHeader, rowsOf(r.Memory, memoryRow))
 	add("Throughput", "", throughputHeader, rowsOf(r.Throughput, throughputRow))
 	if r.Profile != nil {
 		data.Machine = machineRows(r.Profile)
@@ -104,7 +104,7 @@ h2 { font-size: 1.2rem; margin-top: 2rem; border-bottom: 1px solid #ddd; padding
 .scroll { overflow-x: auto; }
 table { border-collapse: collapse; font-size: 13px; margin: .5rem 0; }
 th, td { padding: .25rem .6rem; border-bottom: 1px solid #e5e5e5; text-align: right; white-space: nowrap; }
-th { background: #f5f5f5; font-weight: 600; }
+th { background: #f5f5f5; font-weight: 600; white-space: normal; vertical-align: bottom; }
 td:first-child, th:first-child { text-align: left; }
 table.kv td:last-child { text-align: left; white-space: normal; }
 tr.fail td { color: #b00020; font-weight: 600; }
@@ -115,7 +115,8 @@ figcaption { color: #555; font-size: 13px; }
 @media print {
   body { max-width: none; padding: 0; font-size: 11px; }
   h2 { break-after: avoid; page-break-after: avoid; }
-  table { font-size: 10px; }
+  table { font-size: 8.5px; }
+  th, td { padding: .15rem .3rem; }
   .scroll { overflow: visible; }
   section, figure, table { break-inside: avoid; page-break-inside: avoid; }
 }

@@ -83,6 +83,7 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 	if len(r.Memory) == 0 {
 		p("No memory measurements.\n")
 	} else {
+		p("%s\n\n", memoryNote)
 		mdTable(bw, memoryHeader, rowsOf(r.Memory, memoryRow))
 		for _, m := range r.Memory {
 			if m.GPU != nil {

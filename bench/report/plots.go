@@ -167,8 +167,8 @@ func newPlot(title, xlabel, ylabel string) *plot.Plot {
 	p.Title.Padding = vg.Points(6)
 	p.X.Label.Text = xlabel
 	p.Y.Label.Text = ylabel
-	p.X.Tick.Marker = cleanTicks{plot.DefaultTicks{}}
-	p.Y.Tick.Marker = cleanTicks{plot.DefaultTicks{}}
+	p.X.Tick.Marker = niceTicks{}
+	p.Y.Tick.Marker = niceTicks{}
 	p.Legend.Top = true
 	p.Legend.Left = true
 	p.Legend.Padding = vg.Points(2)
@@ -177,6 +177,53 @@ func newPlot(title, xlabel, ylabel string) *plot.Plot {
 	grid.Horizontal.Color = color.Gray{Y: 225}
 	p.Add(grid)
 	return p
+}
+
+// niceTicks labels about five ticks at 1, 2, 2.5 or 5 times a power of
+// ten (gonum's default labels as few as two: "0" and "250"), with
+// unlabelled ticks halfway between.
+type niceTicks struct{}
+
+// Ticks implements plot.Ticker.
+func (niceTicks) Ticks(min, max float64) []plot.Tick {
+	if !(max > min) || math.IsInf(max-min, 0) {
+		return plot.DefaultTicks{}.Ticks(min, max)
+	}
+	step := niceStep(max - min)
+	var ticks []plot.Tick
+	for v := math.Ceil(min/step) * step; v <= max+step*1e-9; v += step {
+		label := strconv.FormatFloat(roundTo(v, step), 'f', -1, 64)
+		ticks = append(ticks, plot.Tick{Value: roundTo(v, step), Label: label})
+		if h := v + step/2; h <= max {
+			ticks = append(ticks, plot.Tick{Value: h})
+		}
+	}
+	if len(ticks) > 0 && ticks[0].Value-step/2 >= min {
+		ticks = append(ticks, plot.Tick{Value: ticks[0].Value - step/2})
+	}
+	return ticks
+}
+
+// niceStep is the largest of 1, 2, 2.5, 5 times a power of ten that cuts
+// span into at least 4 steps.
+func niceStep(span float64) float64 {
+	p := math.Pow(10, math.Floor(math.Log10(span/4)))
+	best := p / 10
+	for _, e := range []float64{p / 10, p, p * 10} {
+		for _, m := range []float64{1, 2, 2.5, 5} {
+			if s := m * e; span/s >= 4 && s > best {
+				best = s
+			}
+		}
+	}
+	return best
+}
+
+// roundTo removes the float error a sum of steps collects (0.30000000000000004).
+func roundTo(v, step float64) float64 {
+	digits := max(0, 2-int(math.Floor(math.Log10(step))))
+	r, _ := strconv.ParseFloat(strconv.FormatFloat(v, 'f', digits, 64), 64)
+	return r
 }
 
 // cleanTicks relabels another ticker's major ticks with the shortest
@@ -196,14 +243,42 @@ func (t cleanTicks) Ticks(min, max float64) []plot.Tick {
 	return ticks
 }
 
-// palette is a colour-blind-friendly set (Okabe–Ito, then Tableau).
+// palette is a colour-blind-friendly set (Okabe–Ito, then Tableau and
+// Kelly's colours of maximum contrast): 18 colours, so that the 16 ops of a
+// profile (model.NumOps) each get their own.
 var palette = []color.RGBA{
 	{0, 114, 178, 255}, {213, 94, 0, 255}, {0, 158, 115, 255}, {204, 121, 167, 255},
 	{230, 159, 0, 255}, {86, 180, 233, 255}, {0, 0, 0, 255}, {240, 228, 66, 255},
 	{140, 86, 75, 255}, {127, 127, 127, 255}, {188, 189, 34, 255}, {23, 190, 207, 255},
+	{214, 39, 40, 255}, {96, 78, 151, 255}, {152, 223, 138, 255}, {247, 182, 210, 255},
+	{101, 69, 34, 255}, {196, 156, 148, 255},
 }
 
 func colorAt(i int) color.RGBA { return palette[i%len(palette)] }
+
+// opOrder is the order of GPT-2's ops in a forward step (model.Op): an
+// op's colour is its place here, the same in every plot.
+var opOrder = []string{"embed", "ln_1", "qkv", "attn_scores", "attn_softmax", "attn_values", "attn_proj",
+	"residual_1", "ln_2", "mlp_up", "gelu", "mlp_down", "residual_2", "ln_f", "logits", "sample"}
+
+// opColors gives each op its colour: known ops by opOrder, others after
+// them in order of appearance.
+func opColors(ops []string) map[string]color.RGBA {
+	out := make(map[string]color.RGBA, len(ops))
+	next := len(opOrder)
+	for _, op := range ops {
+		if _, ok := out[op]; ok {
+			continue
+		}
+		if i := slices.Index(opOrder, op); i >= 0 {
+			out[op] = colorAt(i)
+		} else {
+			out[op] = colorAt(next)
+			next++
+		}
+	}
+	return out
+}
 
 // withAlpha returns c with alpha a, premultiplied as color.RGBA requires.
 func withAlpha(c color.RGBA, a uint8) color.RGBA {
@@ -329,8 +404,7 @@ func throughputCharts(r *Report) ([]chart, error) {
 		line.Color, pts.Color = colorAt(spec.ci), colorAt(spec.ci)
 		line.Width = vg.Points(1.5)
 		pts.Shape = draw.CircleGlyph{}
-		p.Add(line, pts)
-		p.Legend.Add("output tok/s", line, pts)
+		p.Add(line, pts) // one series, named by the y axis: no legend to cover the points
 		p.X.Scale = plot.LogScale{}
 		p.X.Tick.Marker = intTicks(xys)
 		p.Y.Min = 0
@@ -502,7 +576,8 @@ func profileCharts(r *Report) ([]chart, error) {
 		}
 		var prev *plotter.BarChart
 		var bars []*plotter.BarChart
-		for i, op := range ops {
+		colors := opColors(ops)
+		for _, op := range ops {
 			vals := make(plotter.Values, len(names))
 			for c := range names {
 				layer := c
@@ -515,7 +590,7 @@ func profileCharts(r *Report) ([]chart, error) {
 			if err != nil {
 				return nil, err
 			}
-			b.Color = colorAt(i)
+			b.Color = colors[op]
 			b.LineStyle.Width = 0
 			if prev != nil {
 				b.StackOn(prev)
@@ -628,13 +703,14 @@ func rooflineCharts(r *Report) ([]chart, error) {
 			opNames = append(opNames, t.Op)
 		}
 	}
+	colors := opColors(opNames)
 	shapes := map[string]draw.GlyphDrawer{PhasePrefill: draw.CircleGlyph{}, PhaseDecode: draw.TriangleGlyph{}}
 	for _, t := range pts {
 		s, err := plotter.NewScatter(plotter.XYs{{X: float64(t.FLOPs) / float64(t.Bytes), Y: t.GFLOPPerS}})
 		if err != nil {
 			return nil, err
 		}
-		s.Color = colorAt(opIdx[t.Op])
+		s.Color = colors[t.Op]
 		s.Radius = vg.Points(3.5)
 		if g, ok := shapes[t.Phase]; ok {
 			s.Shape = g
@@ -644,9 +720,9 @@ func rooflineCharts(r *Report) ([]chart, error) {
 		p.Add(s)
 	}
 	// legend: one entry per op (colour), then one per phase (shape)
-	for i, name := range opNames {
+	for _, name := range opNames {
 		s, _ := plotter.NewScatter(plotter.XYs{{}})
-		s.Color, s.Shape, s.Radius = colorAt(i), draw.BoxGlyph{}, vg.Points(3.5)
+		s.Color, s.Shape, s.Radius = colors[name], draw.BoxGlyph{}, vg.Points(3.5)
 		p.Legend.Add(name, s)
 	}
 	for _, ph := range []string{PhasePrefill, PhaseDecode} {
@@ -729,5 +805,6 @@ func memoryCharts(r *Report) ([]chart, error) {
 		}
 	}
 	p.Y.Max = top * (1.15 + 0.08*float64(n))
-	return []chart{{name: "memory", title: title, p: p, w: 20 * vg.Centimeter, h: 11 * vg.Centimeter}}, nil
+	caption := title + ": Go heap in use counts memory allocated but not yet touched (such as a fresh KV cache), so it can exceed peak RSS"
+	return []chart{{name: "memory", title: caption, p: p, w: 20 * vg.Centimeter, h: 11 * vg.Centimeter}}, nil
 }

@@ -2,9 +2,12 @@ package report
 
 import (
 	"bytes"
+	"image/color"
 	"image/png"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -84,4 +87,50 @@ func TestWritePlotsSparse(t *testing.T) {
 			t.Errorf("err = %v", err)
 		}
 	})
+}
+
+// TestOpColorsDistinct checks every op of a GPT-2 profile gets its own
+// colour, the same in every plot, and that no two are hard to tell apart
+// (as residual_2 and logits were with 8 colours for 15 ops).
+func TestOpColorsDistinct(t *testing.T) {
+	colors := opColors(append(slices.Clone(opOrder), "custom_op"))
+	seen := map[color.RGBA]string{}
+	for op, c := range colors {
+		if other, ok := seen[c]; ok {
+			t.Errorf("%s and %s share colour %v", op, other, c)
+		}
+		seen[c] = op
+	}
+	for i, a := range palette {
+		for _, b := range palette[i+1:] {
+			dr, dg, db := float64(a.R)-float64(b.R), float64(a.G)-float64(b.G), float64(a.B)-float64(b.B)
+			if d := math.Sqrt(dr*dr + dg*dg + db*db); d < 40 {
+				t.Errorf("palette colours %v and %v are %.0f apart in RGB, too close to tell apart", a, b, d)
+			}
+		}
+	}
+	if reversed := opColors([]string{"logits", "qkv"}); reversed["qkv"] != colors["qkv"] || reversed["logits"] != colors["logits"] {
+		t.Error("an op's colour depends on the order the ops come in")
+	}
+}
+
+// TestNiceTicks checks value axes get about five labelled ticks (the TTFT
+// plot labelled only 0 and 250).
+func TestNiceTicks(t *testing.T) {
+	for _, tc := range []struct{ min, max float64 }{{0, 262}, {0, 1}, {0, 83}, {17, 23}, {0, 0.004}, {0, 12000}} {
+		var labels []string
+		for _, tk := range (niceTicks{}).Ticks(tc.min, tc.max) {
+			if tk.Label != "" {
+				labels = append(labels, tk.Label)
+			}
+		}
+		if len(labels) < 4 || len(labels) > 11 {
+			t.Errorf("[%g, %g]: labels %v, want 4 to 11", tc.min, tc.max, labels)
+		}
+		for _, l := range labels {
+			if len(l) > 8 {
+				t.Errorf("[%g, %g]: label %q is not a short decimal", tc.min, tc.max, l)
+			}
+		}
+	}
 }
