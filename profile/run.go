@@ -88,7 +88,7 @@ func Run(ctx context.Context, be Traceable, opts RunOptions) (*Profile, error) {
 			be.SetTracer(tr)
 			g.Tracer = tr
 			defer be.SetTracer(nil)
-			defer tr.SetTraceContext(nil)
+			defer tr.ClearTraceContext()
 		}
 		t0 := time.Now()
 		_, err := model.Generate(gctx, be, prompts, g)

@@ -189,13 +189,17 @@ func NewTracer(cfg model.Config, opts TracerOptions) *Tracer {
 // SetTraceContext makes ctx, which carries a runtime/trace task
 // (trace.NewTask), the parent of the step, layer and op regions from now
 // on, so each generation's regions sit under its own task in go tool
-// trace. nil restores the Tracer's base context.
+// trace. ClearTraceContext undoes it.
 func (t *Tracer) SetTraceContext(ctx context.Context) {
 	if ctx == nil {
 		ctx = t.base
 	}
 	t.traceCtx = ctx
 }
+
+// ClearTraceContext restores the Tracer's base context as the parent of its
+// regions, ending the effect of SetTraceContext.
+func (t *Tracer) ClearTraceContext() { t.traceCtx = t.base }
 
 // Reset clears every measurement, so the Tracer can time another run, and
 // starts a new epoch. The timeline, if any, is not cleared.

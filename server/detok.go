@@ -65,9 +65,6 @@ func (d *detok) flush() string {
 	return out
 }
 
-// text returns the whole text so far.
-func (d *detok) text() string { return string(d.buf) }
-
 // holdback returns the length of the longest tail of buf that is a proper
 // prefix of a stop string (it may become one).
 func (d *detok) holdback() int {
