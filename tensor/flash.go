@@ -36,6 +36,12 @@ func AttnCausalScratch(n, hs int) int {
 	return max(n+hs, flashD*flashQ+flashK*flashQ+flashQ+48+12*flashD)
 }
 
+// AttnCausalScratchF16 returns the scratch AttnCausalF16 and
+// AttnCausalPagedF16 need for n = qpos0+nq positions of heads of hs
+// values: AttnCausalScratch plus room for the head's keys and values
+// widened to float32 (2·n·64), which the fused path reads from.
+func AttnCausalScratchF16(n, hs int) int { return AttnCausalScratch(n, hs) + 2*n*flashD }
+
 // AttnFused reports whether AttnCausal and AttnCausalPaged take the fused
 // path for nq query rows of hs values (AVX-512, hs = 64, nq >= 8); callers
 // that time the stages of attention apart keep their own passes otherwise.
@@ -47,6 +53,7 @@ func AttnFused(nq, hs int) bool { return useAVX512 && hs == flashD && nq >= flas
 type kvRows struct {
 	blocks       []int32
 	bs, base, ld int
+	kh, vh       []uint16 // half keys and values instead of k and v (--kv-dtype f16)
 }
 
 func (c *kvRows) off(p int) int {
@@ -114,8 +121,27 @@ func attnCausal(y []float32, ldy int, q []float32, ldq int, k, v []float32, kv k
 	switch {
 	case len(q) < (nq-1)*ldq+hs || len(y) < (nq-1)*ldy+hs:
 		panic(fmt.Sprintf("tensor: AttnCausal: len(q) %d or len(y) %d too short for %d rows", len(q), len(y), nq))
-	case len(s) < AttnCausalScratch(n, hs):
+	case kv.kh == nil && len(s) < AttnCausalScratch(n, hs):
 		panic(fmt.Sprintf("tensor: AttnCausal: scratch %d, want AttnCausalScratch(%d, %d) = %d", len(s), n, hs, AttnCausalScratch(n, hs)))
+	case kv.kh != nil && len(s) < AttnCausalScratchF16(n, hs):
+		panic(fmt.Sprintf("tensor: AttnCausalF16: scratch %d, want AttnCausalScratchF16(%d, %d) = %d", len(s), n, hs, AttnCausalScratchF16(n, hs)))
+	}
+	if kv.kh != nil {
+		if AttnFused(nq, hs) { // widen the head's n keys and values once, then as float32
+			kw := s[len(s)-2*n*flashD : len(s)-n*flashD]
+			vw := s[len(s)-n*flashD:]
+			for p0 := 0; p0 < n; {
+				m := kv.run(p0, n-p0)
+				o := kv.off(p0)
+				widenRows64F16(kw[p0*flashD:], kv.kh[o:], kv.ld, m)
+				widenRows64F16(vw[p0*flashD:], kv.vh[o:], kv.ld, m)
+				p0 += m
+			}
+			attnCausalTiles(y, ldy, q, ldq, kw, vw, kvRows{ld: flashD}, qpos0, nq, scale, s[:len(s)-2*n*flashD])
+			return
+		}
+		attnRowsF16(y, ldy, q, ldq, kv, qpos0, nq, hs, scale, s)
+		return
 	}
 	if AttnFused(nq, hs) {
 		attnCausalTiles(y, ldy, q, ldq, k, v, kv, qpos0, nq, scale, s)
@@ -144,6 +170,30 @@ func attnCausal(y []float32, ldy int, q []float32, ldq int, k, v []float32, kv k
 					yi[j] += t
 				}
 			}
+			p0 += m
+		}
+	}
+}
+
+// attnRowsF16 is attnCausal's row-by-row path over half keys and values.
+func attnRowsF16(y []float32, ldy int, q []float32, ldq int, kv kvRows, qpos0, nq, hs int, scale float32, s []float32) {
+	k, v := kv.kh, kv.vh
+	for i := range nq {
+		vis := qpos0 + i + 1
+		sc := s[:vis]
+		for p0 := 0; p0 < vis; {
+			m := kv.run(p0, vis-p0)
+			o := kv.off(p0)
+			attnScoresF16(sc[p0:p0+m], q[i*ldq:i*ldq+hs], k[o:o+(m-1)*kv.ld+hs], kv.ld, scale)
+			p0 += m
+		}
+		Softmax(sc)
+		yi := y[i*ldy : i*ldy+hs]
+		clear(yi)
+		for p0 := 0; p0 < vis; {
+			m := kv.run(p0, vis-p0)
+			o := kv.off(p0)
+			attnValuesAddF16(yi, sc[p0:p0+m], v[o:o+(m-1)*kv.ld+hs], kv.ld)
 			p0 += m
 		}
 	}
