@@ -333,3 +333,61 @@ func TestSaveCanceled(t *testing.T) {
 		t.Errorf("a canceled Save left %v", entries)
 	}
 }
+
+// TestRandomLabelSurvivesExport: a model of random weights written by
+// SaveModel reloads with Random set, read from the safetensors metadata or
+// from config.json alone (a .bin beside it); real weights stay unmarked.
+func TestRandomLabelSurvivesExport(t *testing.T) {
+	for _, random := range []bool{true, false} {
+		t.Run(fmt.Sprintf("random=%v", random), func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "out")
+			m := &Model{Name: "default", Config: microConfig, Params: microParams(t), Random: random}
+			if err := SaveModel(context.Background(), dir, m); err != nil {
+				t.Fatal(err)
+			}
+			st, err := safetensors.Open(filepath.Join(dir, "model.safetensors"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			meta := st.Metadata()
+			st.Close()
+			conf, _ := os.ReadFile(filepath.Join(dir, "config.json"))
+			if got := meta[RandomWeightsKey] == "true"; got != random {
+				t.Errorf("safetensors metadata %v, want marked %v", meta, random)
+			}
+			if got := strings.Contains(string(conf), `"`+RandomWeightsKey+`": true`); got != random {
+				t.Errorf("config.json marked %v, want %v:\n%s", got, random, conf)
+			}
+			loaded, err := Load(context.Background(), dir, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if loaded.Random != random {
+				t.Errorf("reloaded Random = %v, want %v", loaded.Random, random)
+			}
+			// Through the metadata alone (an unmarked config) and through
+			// config.json alone (a pickle carries no metadata).
+			plain := filepath.Join(t.TempDir(), "config.json")
+			os.WriteFile(plain, []byte(microConfigJSON), 0o644)
+			bare, err := Load(context.Background(), filepath.Join(dir, "model.safetensors"), Options{ConfigPath: plain})
+			if err != nil {
+				t.Fatal(err)
+			}
+			bin := filepath.Join(t.TempDir(), "model.bin")
+			os.WriteFile(bin, microCheckpoint(t, microConfig, m.Params)["zip.bin"], 0o644)
+			viaConfig, err := Load(context.Background(), bin, Options{ConfigPath: filepath.Join(dir, "config.json")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if bare.Random != random || viaConfig.Random != random {
+				t.Errorf("metadata alone: Random %v, config.json alone: %v; want %v", bare.Random, viaConfig.Random, random)
+			}
+		})
+	}
+	// The marker must be a JSON true: anything else is not random.
+	for _, conf := range []string{`{"gpt2bench_random_weights": "true"}`, `{"gpt2bench_random_weights": false}`, `{}`, `not json`} {
+		if markedRandom([]byte(conf)) {
+			t.Errorf("markedRandom(%s) = true", conf)
+		}
+	}
+}

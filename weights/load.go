@@ -2,6 +2,7 @@ package weights
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -21,7 +22,7 @@ type Model struct {
 	Name        string        // what the user asked for, or "default"
 	Config      model.Config  // from config.json, Options.ConfigPath, or inferred (see Notes)
 	Params      *model.Params // float32, Conv1D weights already transposed to [out, in]
-	Random      bool          // true for the embedded default (deterministic random weights)
+	Random      bool          // random weights: the embedded default, or a checkpoint SaveModel wrote from random weights (RandomWeightsKey)
 	Path        string        // the weights file read; "" for the default
 	Format      string        // "safetensors", "pytorch-zip", "pytorch-legacy", "embedded"
 	StoredDType string        // "float32", "float16", "bfloat16" (as stored on disk; "+"-joined if mixed)
@@ -156,6 +157,7 @@ func loadFile(ctx context.Context, name, path string, opts Options) (*Model, err
 		if m.Config, err = ParseConfig(data); err != nil {
 			return nil, fmt.Errorf("weights: %s: %w", opts.ConfigPath, err)
 		}
+		m.Random = markedRandom(data)
 	} else {
 		cfg, note, err := inferConfig(src.tensors())
 		if err != nil {
@@ -163,6 +165,9 @@ func loadFile(ctx context.Context, name, path string, opts Options) (*Model, err
 		}
 		m.Config = cfg
 		m.Notes = append(m.Notes, note)
+	}
+	if st, ok := src.(safetensorsSource); ok && st.f.Metadata()[RandomWeightsKey] == "true" {
+		m.Random = true
 	}
 	m.Params, m.StoredDType, err = buildParams(ctx, src, m.Config)
 	if err != nil {
@@ -193,4 +198,15 @@ func readConfig(path string) ([]byte, error) {
 		return nil, fmt.Errorf("%s is larger than %d bytes; a config.json is a few hundred", path, maxConfigSize)
 	}
 	return data, nil
+}
+
+// markedRandom reports whether config.json data carries RandomWeightsKey
+// true (SaveModel of random weights).
+func markedRandom(data []byte) bool {
+	var c map[string]json.RawMessage
+	if json.Unmarshal(data, &c) != nil {
+		return false
+	}
+	var random bool
+	return json.Unmarshal(c[RandomWeightsKey], &random) == nil && random
 }

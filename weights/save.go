@@ -20,6 +20,23 @@ import (
 // file (Save never overwrites). Each file is written through a temporary
 // file and a rename; when ctx is done the write stops, leaving neither file.
 func Save(ctx context.Context, dir string, cfg model.Config, p *model.Params) error {
+	return save(ctx, dir, cfg, p, false)
+}
+
+// RandomWeightsKey marks a checkpoint of random weights (the embedded
+// default, written by SaveModel): a "true" string in the safetensors
+// metadata and a true boolean in config.json (transformers keeps unknown
+// config keys as attributes). Load sets Model.Random when either says so.
+const RandomWeightsKey = "gpt2bench_random_weights"
+
+// SaveModel is Save for a loaded model: a model with random weights
+// (m.Random) is marked so in both files (RandomWeightsKey), so that it
+// reloads labelled RANDOM as the embedded default is.
+func SaveModel(ctx context.Context, dir string, m *Model) error {
+	return save(ctx, dir, m.Config, m.Params, m.Random)
+}
+
+func save(ctx context.Context, dir string, cfg model.Config, p *model.Params, random bool) error {
 	if err := p.Validate(cfg); err != nil {
 		return fmt.Errorf("weights: save: %w", err)
 	}
@@ -32,13 +49,17 @@ func Save(ctx context.Context, dir string, cfg model.Config, p *model.Params) er
 			return fmt.Errorf("weights: save: %s exists; choose an empty directory", path)
 		}
 	}
-	conf, err := json.MarshalIndent(configJSON(cfg), "", "  ")
+	cj, meta := configJSON(cfg), map[string]string{"format": "pt"}
+	if random {
+		cj[RandomWeightsKey], meta[RandomWeightsKey] = true, "true"
+	}
+	conf, err := json.MarshalIndent(cj, "", "  ")
 	if err != nil {
 		return fmt.Errorf("weights: save: %w", err)
 	}
 	ts := CheckpointTensors(cfg, p, "transformer.")
 	err = atomicfile.CreateFunc(stPath, func(w io.Writer) error {
-		return safetensors.Write(ctxWriter{ctx, w}, ts, map[string]string{"format": "pt"})
+		return safetensors.Write(ctxWriter{ctx, w}, ts, meta)
 	})
 	if err != nil {
 		return fmt.Errorf("weights: save: %w", err)

@@ -480,7 +480,7 @@ func (m infoMemory) DeviceMemory() (used, total int64, err error) {
 // embedded default.
 func reportModelName(e *engine) string {
 	w := e.W
-	if w.Random {
+	if w.Random && w.Format == "embedded" {
 		return "gpt2-random"
 	}
 	if fi, err := os.Stat(w.Name); err == nil {

@@ -169,8 +169,11 @@ func (e *engine) Describe() string {
 	c := e.W.Config
 	s := fmt.Sprintf("model %s: %d layers, %d heads, n_embd %d, vocab %d, context %d, %.1fM params, %s weights on %s",
 		e.W.Name, c.NLayer, c.NHead, c.NEmbd, c.VocabSize, c.NPositions, float64(c.NumParams())/1e6, e.dtypeName(), e.flags.backend)
-	if e.W.Random {
+	switch {
+	case e.W.Random && e.W.Format == "embedded":
 		s += " (RANDOM weights: the embedded default; output text is gibberish, speed is real)"
+	case e.W.Random:
+		s += " (RANDOM weights, as marked by gpt2bench export; output text is gibberish, speed is real)"
 	}
 	for _, n := range e.W.Notes {
 		s += "\n  note: " + n

@@ -21,7 +21,9 @@ gpt2-shaped model with random weights) as a Hugging Face model directory:
 config.json and model.safetensors, float32. transformers loads it with
 GPT2LMHeadModel.from_pretrained(DIR), so scripts/hf_reference.py can check
 gpt2bench against transformers on exactly these weights. It also converts a
-pytorch_model.bin to safetensors. DIR must not hold a model already.`,
+pytorch_model.bin to safetensors. DIR must not hold a model already.
+Random weights are marked so in both files (gpt2bench_random_weights), and
+every command that loads DIR labels them RANDOM.`,
 		Example: `  gpt2bench export --out /tmp/gpt2-random
   python3 scripts/hf_reference.py /tmp/gpt2-random ref.json --prompt-ids 464,3290,318
   gpt2bench verify --model /tmp/gpt2-random --reference ref.json
@@ -35,12 +37,12 @@ pytorch_model.bin to safetensors. DIR must not hold a model already.`,
 			if err != nil {
 				return err
 			}
-			if err := weights.Save(cmd.Context(), out, w.Config, w.Params); err != nil {
+			if err := weights.SaveModel(cmd.Context(), out, w); err != nil {
 				return err
 			}
 			kind := "weights"
 			if w.Random {
-				kind = "RANDOM weights (the embedded default)"
+				kind = "RANDOM weights, marked so in config.json and the safetensors metadata"
 			}
 			_, err = fmt.Fprintf(a.stdout, "wrote %s (%s, %.1fM params, %s)\n", out, w.Name, float64(w.Config.NumParams())/1e6, kind)
 			return err

@@ -134,3 +134,35 @@ func TestExport(t *testing.T) {
 		t.Fatalf("export without --out: exit %d, want 2", code)
 	}
 }
+
+// TestExportKeepsRandomLabel: a model of random weights exported (and
+// exported again) reloads labelled RANDOM (issue 17: the label was lost).
+// The embedded default is 500 MB, so a tiny random model stands in for it.
+func TestExportKeepsRandomLabel(t *testing.T) {
+	cfg := model.Config{VocabSize: 1024, NPositions: 64, NEmbd: 64, NLayer: 2, NHead: 4, LayerNormEps: 1e-5, Activation: "gelu_new"}
+	p, err := model.RandomParams(cfg, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := filepath.Join(t.TempDir(), "first")
+	if err := weights.SaveModel(context.Background(), first, &weights.Model{Name: "default", Format: "embedded", Config: cfg, Params: p, Random: true}); err != nil {
+		t.Fatal(err)
+	}
+	second := filepath.Join(t.TempDir(), "second")
+	code, stdout, errs := runCLI(t, "export", "--model", first, "--out", second)
+	if code != exitOK || !strings.Contains(stdout, "RANDOM weights") {
+		t.Fatalf("export: exit %d, %q, %q", code, stdout, errs)
+	}
+	code, stdout, errs = runCLI(t, "generate", "--model", second, "--prompt-ids", "1,2", "-n", "2", "--ids")
+	if code != exitOK || !strings.Contains(stdout+errs, "RANDOM weights, as marked by gpt2bench export") {
+		t.Fatalf("generate on the export: exit %d, stdout %q, stderr %q; want the RANDOM label", code, stdout, errs)
+	}
+	// Real weights exported stay unlabelled.
+	plain := filepath.Join(t.TempDir(), "real")
+	if code, stdout, errs := runCLI(t, "export", "--model", tinyDir, "--out", plain); code != exitOK || strings.Contains(stdout, "RANDOM") {
+		t.Fatalf("export of real weights: exit %d, %q, %q", code, stdout, errs)
+	}
+	if _, stdout, errs := runCLI(t, "generate", "--model", plain, "--prompt-ids", "1,2", "-n", "2", "--ids"); strings.Contains(stdout+errs, "RANDOM") {
+		t.Errorf("real weights labelled RANDOM: %q %q", stdout, errs)
+	}
+}

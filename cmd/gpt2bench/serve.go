@@ -103,7 +103,7 @@ func parseSize(flag, s string) (int64, error) {
 // default, a directory's (or a file's directory's) base name, else the
 // name given (a hub name).
 func servedName(spec string, w *weights.Model) string {
-	if w.Random {
+	if w.Random && w.Format == "embedded" {
 		return "gpt2-random"
 	}
 	if fi, err := os.Stat(spec); err == nil {
