@@ -59,6 +59,22 @@ func WriteHTML(w io.Writer, r *Report) error {
 		data.Tables = append(data.Tables, t)
 	}
 	add(fmt.Sprintf("Targets (%d of %d pass)", data.Pass, len(r.Targets)), "", targetHeader, rowsOf(r.Targets, targetRow))
+	if sk := r.Soak; sk != nil {
+		rows := [][]string{}
+		for _, e := range soakSettings(sk) {
+			rows = append(rows, []string{e.K, e.V})
+		}
+		for _, f := range sk.Failures {
+			rows = append(rows, []string{"Failed", f})
+		}
+		rows = append(rows, []string{"Error budget", soakErrorLine(sk.ErrorBudget)})
+		add("Soak: "+soakVerdict(sk), "", []string{"", ""}, rows)
+		add("Soak: leaks", soakNote, soakLeakHeader, rowsOf(sk.Leaks, soakLeakRow))
+		add("Soak: drift, first windows against last", "", soakDriftHeader, rowsOf(sk.Drift, soakDriftRow))
+		add("Soak: faults injected", "", soakFaultHeader, rowsOf(sk.Faults, soakFaultRow))
+		ws, note := soakWindows(sk)
+		add("Soak: windows", note, soakWindowHeader, rowsOf(ws, soakWindowRow))
+	}
 	add("Latency", latencyNote, latencyHeader, rowsOf(r.Latency, latencyRow))
 	add("Memory", memoryNote, memoryHeader, rowsOf(r.Memory, memoryRow))
 	add("Throughput", "", throughputHeader, rowsOf(r.Throughput, throughputRow))

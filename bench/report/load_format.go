@@ -148,9 +148,9 @@ func loadNotes(l *Load) []string {
 const loadNote = "TTFT, TPOT = (E2E - TTFT)/(N_out - 1) and E2E per request, from its send; ITL pooled over requests. " +
 	"Open-loop points also count from each request's planned send (coordinated omission). Warm-up excluded."
 
-// hasBench reports whether r has any bench section (a load report has none).
+// hasBench reports whether r has any bench section (a load or soak report has none).
 func hasBench(r *Report) bool {
-	return r.Load == nil || len(r.Latency) > 0 || len(r.Memory) > 0 || len(r.Throughput) > 0
+	return r.Load == nil && r.Soak == nil || len(r.Latency) > 0 || len(r.Memory) > 0 || len(r.Throughput) > 0
 }
 
 // plannedPoints returns the open-loop points of l.

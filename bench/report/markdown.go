@@ -68,6 +68,28 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 		}
 	}
 
+	if sk := r.Soak; sk != nil {
+		p("\n## Soak\n\n")
+		mdKV(bw, soakSettings(sk))
+		for _, f := range sk.Failures {
+			p("\n**Failed**: %s.\n", mdEscape(f))
+		}
+		p("\n%s\n\n", soakNote)
+		p("Leaks:\n\n")
+		mdTable(bw, soakLeakHeader, rowsOf(sk.Leaks, soakLeakRow))
+		p("\nDrift, first windows against last:\n\n")
+		mdTable(bw, soakDriftHeader, rowsOf(sk.Drift, soakDriftRow))
+		p("\nError budget: %s.\n", mdEscape(soakErrorLine(sk.ErrorBudget)))
+		if len(sk.Faults) > 0 {
+			p("\nFaults injected:\n\n")
+			mdTable(bw, soakFaultHeader, rowsOf(sk.Faults, soakFaultRow))
+		}
+		if ws, note := soakWindows(sk); len(ws) > 0 {
+			p("\nWindows%s:\n\n", orEmptyf(" (%s)", note))
+			mdTable(bw, soakWindowHeader, rowsOf(ws, soakWindowRow))
+		}
+	}
+
 	if !hasBench(r) {
 		goto tail
 	}

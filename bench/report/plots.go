@@ -75,7 +75,9 @@ func drawChart(c chart, dc draw.Canvas) {
 // (bytes by component), and for a load report load_ttft_vs_concurrency,
 // load_tpot_vs_concurrency, load_throughput_vs_concurrency (closed loop),
 // load_ttft_vs_rate, load_tpot_vs_rate, load_goodput (open loop), and
-// load_ttft_cdf and load_e2e_cdf (one line per point). Files are replaced atomically (temporary file, then
+// load_ttft_cdf and load_e2e_cdf (one line per point), and for a soak
+// soak_memory, soak_goroutines_fds, soak_kv, soak_gc, soak_latency,
+// soak_itl and soak_throughput (time series, faults marked). Files are replaced atomically (temporary file, then
 // rename), so a reader never sees half a plot.
 func WritePlots(dir string, r *Report, formats []string) ([]string, error) {
 	if r == nil {
@@ -139,7 +141,7 @@ func renderChart(c chart, format string) ([]byte, error) {
 func buildCharts(r *Report) ([]chart, error) {
 	var out []chart
 	builders := []func(*Report) ([]chart, error){
-		latencyCharts, throughputCharts, cdfCharts, profileCharts, rooflineCharts, memoryCharts, loadCharts,
+		latencyCharts, throughputCharts, cdfCharts, profileCharts, rooflineCharts, memoryCharts, loadCharts, soakCharts,
 	}
 	for _, b := range builders {
 		cs, err := b(r)

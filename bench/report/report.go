@@ -23,8 +23,9 @@ import "time"
 // measured and how steady it was; 1.3 adds the continuous throughput mode
 // (request_rate, ttft_ms, tpot_ms, itl_ms and engine on a throughput
 // entry) and opens the set of modes (a 1.2 validator's closed enum
-// rejects "continuous"; readers that only decode are unaffected).
-const SchemaVersion = "1.3"
+// rejects "continuous"; readers that only decode are unaffected); 1.4 adds
+// the optional soak section (gpt2bench soak).
+const SchemaVersion = "1.4"
 
 // SchemaMajor is the major version of SchemaVersion: the reports this
 // package reads.
@@ -36,7 +37,7 @@ const SchemaMajor = "1"
 // throughput, metadata), plus the optional profile, targets, quality and
 // skipped sections. Renderers never recompute anything from it.
 type Report struct {
-	// SchemaVersion is the report format version, "1.3" (MAJOR.MINOR, see the rule at SchemaVersion); first field, always set.
+	// SchemaVersion is the report format version, "1.4" (MAJOR.MINOR, see the rule at SchemaVersion); first field, always set.
 	SchemaVersion string `json:"schema_version"`
 	// ReportName identifies the run: {model}_{YYYYMMDD_HHMMSS}, e.g. gpt2_20260128_170152.
 	ReportName string `json:"report_name"`
@@ -60,6 +61,8 @@ type Report struct {
 	Quality *Quality `json:"quality,omitempty"`
 	// Load is an OpenAI-compatible server measured under load (`gpt2bench load`, schema 1.1); nil in bench reports.
 	Load *Load `json:"load,omitempty"`
+	// Soak is a long run with leak, drift and error verdicts (`gpt2bench soak`, schema 1.4); nil in other reports.
+	Soak *Soak `json:"soak,omitempty"`
 	// Incomplete is true when the run was interrupted (e.g. Ctrl-C) and some phases are missing or partial.
 	Incomplete bool `json:"incomplete"`
 	// IncompleteReason says why the run is incomplete, e.g. "interrupted during throughput phase".

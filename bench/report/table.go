@@ -48,6 +48,20 @@ func WriteTable(w io.Writer, r *Report) error {
 			p("warning: %s\n", n)
 		}
 	}
+	if sk := r.Soak; sk != nil {
+		for _, e := range soakSettings(sk) {
+			p("soak %s: %s\n", strings.ToLower(e.K), e.V)
+		}
+		for _, f := range sk.Failures {
+			p("failed: %s\n", f)
+		}
+		section("SOAK LEAKS", soakLeakHeader, rowsOf(sk.Leaks, soakLeakRow))
+		section("SOAK DRIFT (first windows against last)", soakDriftHeader, rowsOf(sk.Drift, soakDriftRow))
+		p("\nerror budget: %s\n", soakErrorLine(sk.ErrorBudget))
+		section("SOAK FAULTS", soakFaultHeader, rowsOf(sk.Faults, soakFaultRow))
+		ws, note := soakWindows(sk)
+		section("SOAK WINDOWS"+orEmptyf(" (%s)", note), soakWindowHeader, rowsOf(ws, soakWindowRow))
+	}
 	section("LATENCY", latencyHeader, rowsOf(r.Latency, latencyRow))
 	section("MEMORY", memoryHeader, rowsOf(r.Memory, memoryRow))
 	section("THROUGHPUT", throughputHeader, rowsOf(r.Throughput, throughputRow))
