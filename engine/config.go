@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/gpt2bench/gpt2bench/model"
+	"github.com/gpt2bench/gpt2bench/tensor"
 )
 
 // Defaults for a 2-core CPU: a step of 16 decodes reads the weights once
@@ -51,8 +52,9 @@ type Config struct {
 	OnStep func(StepStats)
 }
 
-// withDefaults fills zero fields and checks the rest against cfg.
-func (c Config) withDefaults(cfg model.Config) (Config, error) {
+// withDefaults fills zero fields and checks the rest against cfg, for a
+// KV cache of kvdt (the model's KVDType).
+func (c Config) withDefaults(cfg model.Config, kvdt tensor.DType) (Config, error) {
 	if c.MaxNumSeqs == 0 {
 		c.MaxNumSeqs = DefaultMaxNumSeqs
 	}
@@ -68,7 +70,7 @@ func (c Config) withDefaults(cfg model.Config) (Config, error) {
 	if c.EOS == -1 || c.EOS == 0 && cfg.VocabSize > 0 {
 		c.EOS = int32(cfg.VocabSize - 1)
 	}
-	per := model.KVBytesPerToken(cfg) * int64(c.BlockSize)
+	per := model.KVBytesPerTokenOf(cfg, kvdt) * int64(c.BlockSize)
 	if c.KVCacheBytes == 0 {
 		c.KVCacheBytes = int64(c.MaxNumSeqs) * int64((cfg.NPositions+c.BlockSize-1)/c.BlockSize) * per
 	}
@@ -89,7 +91,7 @@ func (c Config) withDefaults(cfg model.Config) (Config, error) {
 	return c, nil
 }
 
-// numBlocks returns the blocks that KVCacheBytes holds.
-func (c Config) numBlocks(cfg model.Config) int {
-	return int(c.KVCacheBytes / (model.KVBytesPerToken(cfg) * int64(c.BlockSize)))
+// numBlocks returns the blocks of kvdt that KVCacheBytes holds.
+func (c Config) numBlocks(cfg model.Config, kvdt tensor.DType) int {
+	return int(c.KVCacheBytes / (model.KVBytesPerTokenOf(cfg, kvdt) * int64(c.BlockSize)))
 }

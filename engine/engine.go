@@ -88,12 +88,12 @@ func start(m *model.Model, cfg Config, hooks testHooks) (*Engine, error) {
 // drive its steps themselves.
 func build(m *model.Model, cfg Config, hooks testHooks) (*Engine, error) {
 	mcfg := m.Config()
-	cfg, err := cfg.withDefaults(mcfg)
+	cfg, err := cfg.withDefaults(mcfg, m.KVDType())
 	if err != nil {
 		return nil, err
 	}
-	nb := cfg.numBlocks(mcfg)
-	kv, err := model.NewKVBlocks(mcfg, cfg.BlockSize, nb)
+	nb := cfg.numBlocks(mcfg, m.KVDType())
+	kv, err := model.NewKVBlocksOf(mcfg, m.KVDType(), cfg.BlockSize, nb)
 	if err != nil {
 		return nil, fmt.Errorf("engine: %w", err)
 	}

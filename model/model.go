@@ -11,6 +11,10 @@ import (
 type Options struct {
 	DType   tensor.DType // storage of the linear weights and LM head; F32 by default
 	Threads int          // cores an op is split across; 0 means GOMAXPROCS, at most MaxThreads
+	// KVDType is what the KV caches of the Model's Sessions store: F32
+	// (the zero value) or F16, half the bytes per cached position, rounded
+	// once when written (--kv-dtype f16).
+	KVDType tensor.DType
 	// ConsumeSource lets New, with a DType other than F32, drop each float32
 	// matrix of p (setting its field to nil) once converted, collecting
 	// garbage as it goes, so that the source and the converted weights are
@@ -58,6 +62,9 @@ type layer struct {
 // Close the Model to stop its worker pool.
 func New(cfg Config, p *Params, opts Options) (*Model, error) {
 	if err := p.Validate(cfg); err != nil {
+		return nil, err
+	}
+	if err := CheckKVDType(opts.KVDType); err != nil {
 		return nil, err
 	}
 	if opts.Threads < 0 || opts.Threads > MaxThreads {
@@ -124,6 +131,9 @@ func (m *Model) Config() Config { return m.cfg }
 
 // DType returns the storage type of the weight matrices.
 func (m *Model) DType() tensor.DType { return m.opts.DType }
+
+// KVDType returns what the KV caches of the Model's Sessions store.
+func (m *Model) KVDType() tensor.DType { return m.opts.KVDType }
 
 // Threads returns the number of cores each op is split across.
 func (m *Model) Threads() int { return m.pool.Threads() }

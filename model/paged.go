@@ -18,20 +18,57 @@ import (
 //
 // A lockstep Session is the special case of one block per sequence, as
 // long as the context (BlockSize = capacity, block b for sequence b).
+//
+// The cache stores float32 (F32) or IEEE half (F16, --kv-dtype f16):
+// half keys and values are rounded once, when a step writes them, and
+// widened as attention reads them, so a long-context decode step reads
+// half the bytes.
 type KVBlocks struct {
 	cfg       Config
+	dtype     tensor.DType
 	blockSize int
 	numBlocks int
-	k, v      []float32 // [L, numBlocks, blockSize, C]
+	k, v      []float32 // [L, numBlocks, blockSize, C] (F32)
+	kh, vh    []uint16  // [L, numBlocks, blockSize, C] (F16)
 }
 
 // KVBytesPerToken returns the memory one cached position takes in a
 // float32 KV cache: keys and values of every layer, 2·L·C·4 bytes.
-func KVBytesPerToken(cfg Config) int64 { return int64(2 * cfg.NLayer * cfg.NEmbd * 4) }
+func KVBytesPerToken(cfg Config) int64 { return KVBytesPerTokenOf(cfg, tensor.F32) }
+
+// KVBytesPerTokenOf returns the memory one cached position takes in a KV
+// cache of dt (F32 or F16): 2·L·C·dt.ElemBytes() bytes.
+func KVBytesPerTokenOf(cfg Config, dt tensor.DType) int64 {
+	return int64(2*cfg.NLayer*cfg.NEmbd) * kvElemBytes(dt)
+}
+
+func kvElemBytes(dt tensor.DType) int64 {
+	if dt == tensor.F16 {
+		return 2
+	}
+	return 4
+}
+
+// CheckKVDType returns an error unless dt is a KV cache dtype (F32, F16).
+func CheckKVDType(dt tensor.DType) error {
+	if dt != tensor.F32 && dt != tensor.F16 {
+		return fmt.Errorf("model: KV cache dtype %v, want f32 or f16", dt)
+	}
+	return nil
+}
 
 // NewKVBlocks allocates numBlocks blocks of blockSize positions each for
 // the architecture cfg: 2·L·numBlocks·blockSize·C float32s.
 func NewKVBlocks(cfg Config, blockSize, numBlocks int) (*KVBlocks, error) {
+	return NewKVBlocksOf(cfg, tensor.F32, blockSize, numBlocks)
+}
+
+// NewKVBlocksOf is NewKVBlocks storing dt (F32 or F16): 2·L·numBlocks·
+// blockSize·C values of KVBytesPerTokenOf(cfg, dt)/(2·L·C) bytes.
+func NewKVBlocksOf(cfg Config, dt tensor.DType, blockSize, numBlocks int) (*KVBlocks, error) {
+	if err := CheckKVDType(dt); err != nil {
+		return nil, err
+	}
 	if blockSize < 1 || numBlocks < 1 {
 		return nil, fmt.Errorf("model: KV cache of %d blocks of %d positions, want >= 1 of each", numBlocks, blockSize)
 	}
@@ -39,12 +76,21 @@ func NewKVBlocks(cfg Config, blockSize, numBlocks int) (*KVBlocks, error) {
 	if n > math.MaxInt32*int64(64) { // 2^37 floats = 512 GiB per tensor: nothing real asks for this
 		return nil, fmt.Errorf("model: KV cache of %d blocks of %d positions is %d values per tensor; too large", numBlocks, blockSize, n)
 	}
-	what := fmt.Sprintf("model: a KV cache of %d block(s) of %d positions (2·n_layer %d·n_embd %d float32s per position)", numBlocks, blockSize, cfg.NLayer, cfg.NEmbd)
-	if err := sysmem.Check(what, 8*n); err != nil {
+	what := fmt.Sprintf("model: a KV cache of %d block(s) of %d positions (2·n_layer %d·n_embd %d %s values per position)", numBlocks, blockSize, cfg.NLayer, cfg.NEmbd, dt)
+	if err := sysmem.Check(what, 2*kvElemBytes(dt)*n); err != nil {
 		return nil, fmt.Errorf("%w; ask for fewer positions or sequences", err)
 	}
-	return &KVBlocks{cfg: cfg, blockSize: blockSize, numBlocks: numBlocks, k: make([]float32, n), v: make([]float32, n)}, nil
+	kv := &KVBlocks{cfg: cfg, dtype: dt, blockSize: blockSize, numBlocks: numBlocks}
+	if dt == tensor.F16 {
+		kv.kh, kv.vh = make([]uint16, n), make([]uint16, n)
+	} else {
+		kv.k, kv.v = make([]float32, n), make([]float32, n)
+	}
+	return kv, nil
 }
+
+// DType returns what the cache stores: F32 or F16.
+func (kv *KVBlocks) DType() tensor.DType { return kv.dtype }
 
 // BlockSize returns the positions each block holds.
 func (kv *KVBlocks) BlockSize() int { return kv.blockSize }
@@ -53,7 +99,9 @@ func (kv *KVBlocks) BlockSize() int { return kv.blockSize }
 func (kv *KVBlocks) NumBlocks() int { return kv.numBlocks }
 
 // Bytes returns the memory the pool occupies.
-func (kv *KVBlocks) Bytes() int64 { return int64(4 * (len(kv.k) + len(kv.v))) }
+func (kv *KVBlocks) Bytes() int64 {
+	return int64(4*(len(kv.k)+len(kv.v)) + 2*(len(kv.kh)+len(kv.vh)))
+}
 
 // offset returns the index of cache row [l, blk, j, :].
 func (kv *KVBlocks) offset(l, blk, j int) int {
@@ -65,10 +113,15 @@ func (kv *KVBlocks) offset(l, blk, j int) int {
 // outside its tables shows up in its logits.
 func (kv *KVBlocks) Fill(blk int, x float32) {
 	n := kv.blockSize * kv.cfg.NEmbd
+	h := tensor.FloatToHalf(x)
 	for l := range kv.cfg.NLayer {
 		o := kv.offset(l, blk, 0)
 		for i := o; i < o+n; i++ {
-			kv.k[i], kv.v[i] = x, x
+			if kv.dtype == tensor.F16 {
+				kv.kh[i], kv.vh[i] = h, h
+			} else {
+				kv.k[i], kv.v[i] = x, x
+			}
 		}
 	}
 }
@@ -431,6 +484,11 @@ func (r *Ragged) storeKV(l, N int) {
 		p := int(r.rowPos[i])
 		blk := int(r.seqs[r.rowSeq[i]].Blocks[p/bs])
 		off := r.kv.offset(l, blk, p%bs)
+		if r.kv.dtype == tensor.F16 { // rounded once, here
+			tensor.NarrowF16(r.kv.kh[off:off+C], row[C:2*C])
+			tensor.NarrowF16(r.kv.vh[off:off+C], row[2*C:3*C])
+			continue
+		}
 		copy(r.kv.k[off:off+C], row[C:2*C])
 		copy(r.kv.v[off:off+C], row[2*C:3*C])
 	}
@@ -528,6 +586,9 @@ func (r *Ragged) markFused(N int) int {
 	}
 	if nf > 0 {
 		r.flashJob.scratch = tensor.AttnCausalScratch(longest, HS)
+		if r.kv.dtype == tensor.F16 {
+			r.flashJob.scratch = tensor.AttnCausalScratchF16(longest, HS)
+		}
 		if n := nf * r.m.cfg.NHead * r.flashJob.scratch; n > len(r.flash) {
 			r.flash = make([]float32, n)
 		}
@@ -556,6 +617,11 @@ func (a *flashAttention) Run(lo, hi int) {
 		nq := len(s.Tokens)
 		q := r.qkv[row*3*C+h*HS : (row+nq-1)*3*C+(h+1)*HS]
 		y := r.y[row*C+h*HS : (row+nq-1)*C+(h+1)*HS]
+		if kv.dtype == tensor.F16 {
+			tensor.AttnCausalPagedF16(y, C, q, 3*C, kv.kh, kv.vh, C, s.Blocks, kv.blockSize, kv.offset(a.l, 0, 0)+h*HS,
+				s.Pos, nq, HS, a.scale, r.flash[it*a.scratch:(it+1)*a.scratch])
+			continue
+		}
 		tensor.AttnCausalPaged(y, C, q, 3*C, kv.k, kv.v, C, s.Blocks, kv.blockSize, kv.offset(a.l, 0, 0)+h*HS,
 			s.Pos, nq, HS, a.scale, r.flash[it*a.scratch:(it+1)*a.scratch])
 	}
@@ -589,6 +655,10 @@ func (a *raggedAttention) Run(lo, hi int) {
 		n := int(r.rowPos[i]) + 1 // causal: the row sees positions 0..pos
 		scores := r.att[r.rowAtt[i]+h*n : r.rowAtt[i]+(h+1)*n]
 		blocks := r.seqs[r.rowSeq[i]].Blocks
+		if kv.dtype == tensor.F16 {
+			a.runF16(i, h, n, scores, blocks)
+			continue
+		}
 		switch a.stage {
 		case stageScores:
 			q := r.qkv[i*3*C+h*HS : i*3*C+(h+1)*HS]
@@ -611,6 +681,33 @@ func (a *raggedAttention) Run(lo, hi int) {
 					tensor.Axpy(y, w, kv.v[head+j*C:head+j*C+HS])
 				}
 			}
+		}
+	}
+}
+
+// runF16 is Run's stage for row i, head h over a half cache.
+func (a *raggedAttention) runF16(i, h, n int, scores []float32, blocks []int32) {
+	r := a.r
+	kv := r.kv
+	cfg := r.m.cfg
+	C, HS, bs := cfg.NEmbd, cfg.HeadSize(), kv.blockSize
+	switch a.stage {
+	case stageScores:
+		q := r.qkv[i*3*C+h*HS : i*3*C+(h+1)*HS]
+		for p0 := 0; p0 < n; p0 += bs {
+			m := min(bs, n-p0)
+			head := kv.offset(a.l, int(blocks[p0/bs]), 0) + h*HS
+			tensor.AttnScoresF16(scores[p0:p0+m], q, kv.kh[head:head+(m-1)*C+HS], C, a.scale)
+		}
+	case stageSoftmax:
+		tensor.Softmax(scores)
+	case stageValues:
+		y := r.y[i*C+h*HS : i*C+(h+1)*HS]
+		clear(y)
+		for p0 := 0; p0 < n; p0 += bs {
+			m := min(bs, n-p0)
+			head := kv.offset(a.l, int(blocks[p0/bs]), 0) + h*HS
+			tensor.AttnValuesAddF16(y, scores[p0:p0+m], kv.vh[head:head+(m-1)*C+HS], C)
 		}
 	}
 }

@@ -78,8 +78,7 @@ func SessionBytes(cfg Config, batch, capacity int) int64 {
 // positions each (0 means n_positions): size it to what the run needs
 // (prompt + new tokens). A cache larger than the memory available is
 // refused with both sizes (a *sysmem.Error) before it is allocated. Its KV
-// cache takes
-// 2·L·B·capacity·C float32s.
+// cache takes 2·L·B·capacity·C values of the Model's KVDType.
 func (m *Model) NewSession(batch, capacity int) (*Session, error) {
 	cfg := m.cfg
 	if capacity == 0 {
@@ -93,7 +92,7 @@ func (m *Model) NewSession(batch, capacity int) (*Session, error) {
 	case capacity < 1 || capacity > cfg.NPositions:
 		return nil, fmt.Errorf("model: session capacity %d, want 1..%d (n_positions)", capacity, cfg.NPositions)
 	}
-	kv, err := NewKVBlocks(cfg, capacity, batch)
+	kv, err := NewKVBlocksOf(cfg, m.opts.KVDType, capacity, batch)
 	if err != nil {
 		return nil, err
 	}
