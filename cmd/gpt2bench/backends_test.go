@@ -76,6 +76,7 @@ func TestBackendUsage(t *testing.T) {
 	}{
 		{[]string{"verify", "--model", tinyDir, "--backend", "gonum", "--dtype", "f16", "--reference", tinyRef}, "float32 weights only"},
 		{[]string{"verify", "--model", tinyDir, "--backend", "blas", "--reference", tinyRef}, "want cpu, gonum, reference or cuda"},
+		{[]string{"verify", "--model", tinyDir, "--backend", "gonum", "--kv-dtype", "f16", "--reference", tinyRef}, "a half KV cache is the cpu backend's"},
 		{[]string{"verify", "--model", tinyDir, "--backend", "reference", "--threads", "1", "--reference", tinyRef}, "GOMAXPROCS=1"},
 		{[]string{"verify", "--model", tinyDir}, "--against reference"},
 		{[]string{"verify", "--model", tinyDir, "--against", "transformers"}, "--against \"transformers\""},

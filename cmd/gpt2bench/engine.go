@@ -20,6 +20,7 @@ type modelFlags struct {
 	config   string // --config: config.json for a bare weights file
 	revision string // --revision of a hub model in the cache
 	dtype    string // --dtype: f32, f16, int8, q4
+	kvDtype  string // --kv-dtype: auto, f32, f16
 	threads  int    // --threads: cores per op
 	backend  string // --backend: cpu, gonum, reference or cuda
 }
@@ -29,6 +30,7 @@ func (f *modelFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.config, "config", "", "config.json to use with a bare weights `file`")
 	fs.StringVar(&f.revision, "revision", "main", "revision of a hub model in the cache")
 	fs.StringVar(&f.dtype, "dtype", "f32", "weight storage: f32, f16, int8 or q4 (converted once at load)")
+	fs.StringVar(&f.kvDtype, "kv-dtype", "auto", "KV cache storage of the cpu backend: f32, f16 (half the bytes per cached position, rounded once when stored) or auto (f16 with --dtype f16/int8/q4, whose verify tolerances it stays within; f32 with f32 weights)")
 	fs.IntVar(&f.threads, "threads", 0, "cores each op is split across (0 = all)")
 	fs.StringVar(&f.backend, "backend", "cpu", "backend: cpu (gpt2bench's kernels), gonum (float32, gonum's BLAS), reference (float64 gonum/mat, for reading), or cuda (binaries built with -tags cuda)")
 }
@@ -41,6 +43,13 @@ const maxThreadsPerCore = 4
 func (f *modelFlags) validate() error {
 	if _, err := tensor.ParseDType(f.dtype); err != nil {
 		return usagef("--dtype: %v", err)
+	}
+	kvdt, err := f.kvDType()
+	if err != nil {
+		return usagef("--kv-dtype: %v", err)
+	}
+	if kvdt != tensor.F32 && f.backend != "cpu" {
+		return usagef("--kv-dtype %s: the %s backend keeps its own cache; a half KV cache is the cpu backend's", f.kvDtype, f.backend)
 	}
 	if maxT := maxThreadsPerCore * runtime.NumCPU(); f.threads < 0 || f.threads > maxT {
 		return usagef("--threads %d: want 0..%d (0 = all %d cores; at most %d threads per core)", f.threads, maxT, runtime.NumCPU(), maxThreadsPerCore)
@@ -61,6 +70,25 @@ func (f *modelFlags) validate() error {
 		return usagef("--revision: %v", err)
 	}
 	return nil
+}
+
+// kvDType resolves --kv-dtype: auto is f16 for reduced-precision weights
+// (a half cache moves logits by less than their verify tolerance) and f32
+// for float32 weights (whose tolerance, 1e-3 against transformers, is
+// tighter than a half cache's rounding) or any backend but cpu.
+func (f *modelFlags) kvDType() (tensor.DType, error) {
+	switch f.kvDtype {
+	case "auto", "":
+		if dt, err := tensor.ParseDType(f.dtype); err == nil && dt != tensor.F32 && f.backend == "cpu" {
+			return tensor.F16, nil
+		}
+		return tensor.F32, nil
+	case "f32", "float32", "fp32":
+		return tensor.F32, nil
+	case "f16", "float16", "fp16", "half":
+		return tensor.F16, nil
+	}
+	return 0, fmt.Errorf("%q: want auto, f32 or f16", f.kvDtype)
 }
 
 // engine is a loaded model ready to run on the chosen backend.
@@ -108,7 +136,8 @@ func (f *modelFlags) open(ctx context.Context) (*engine, error) {
 	default:
 		// f16, int8: the float32 source is dropped as it is converted, so
 		// both are never in memory at once (float32Model reloads it).
-		if e.cpu, err = model.New(w.Config, w.Params, model.Options{DType: dt, Threads: f.threads, ConsumeSource: true}); err != nil {
+		kvdt, _ := f.kvDType()
+		if e.cpu, err = model.New(w.Config, w.Params, model.Options{DType: dt, KVDType: kvdt, Threads: f.threads, ConsumeSource: true}); err != nil {
 			return nil, fmt.Errorf("load %s: %w", w.Name, err)
 		}
 	}
@@ -174,6 +203,9 @@ func (e *engine) Describe() string {
 		s += " (RANDOM weights: the embedded default; output text is gibberish, speed is real)"
 	case e.W.Random:
 		s += " (RANDOM weights, as marked by gpt2bench export; output text is gibberish, speed is real)"
+	}
+	if e.cpu != nil && e.cpu.KVDType() != tensor.F32 {
+		s += ", " + e.cpu.KVDType().String() + " KV cache"
 	}
 	for _, n := range e.W.Notes {
 		s += "\n  note: " + n

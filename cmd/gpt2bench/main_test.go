@@ -151,7 +151,8 @@ func TestVerifyFixtures(t *testing.T) {
 		{"legacy-bin", []string{"--model", filepath.Join(tinyDir, "pytorch_model_legacy.bin"), "--config", filepath.Join(tinyDir, "config.json"), "--reference", tinyRef}},
 		{"f16-safetensors", []string{"--model", f16Dir, "--reference", f16Ref}},
 		{"safetensors-file", []string{"--model", filepath.Join(tinyDir, "model.safetensors"), "--config", filepath.Join(tinyDir, "config.json"), "--reference", tinyRef}},
-		{"dtype-f16", []string{"--model", tinyDir, "--reference", tinyRef, "--dtype", "f16"}},
+		{"dtype-f16", []string{"--model", tinyDir, "--reference", tinyRef, "--dtype", "f16"}}, // --kv-dtype auto: f16
+		{"dtype-f16-kv-f32", []string{"--model", tinyDir, "--reference", tinyRef, "--dtype", "f16", "--kv-dtype", "f32"}},
 		{"threads-1", []string{"--model", tinyDir, "--reference", tinyRef, "--threads", "1"}},
 	}
 	for _, tc := range tests {
@@ -202,6 +203,7 @@ func TestBadInput(t *testing.T) {
 		{"unknown subcommand", []string{"frobnicate"}, exitUsage, "unknown command"},
 		{"unknown flag", []string{"generate", "--frob"}, exitUsage, "unknown flag"},
 		{"bad dtype", []string{"generate", "--prompt", "x", "--dtype", "f8"}, exitUsage, "unknown dtype"},
+		{"bad kv dtype", []string{"generate", "--prompt", "x", "--kv-dtype", "int8"}, exitUsage, "--kv-dtype: \"int8\": want auto, f32 or f16"},
 		{"bad backend", []string{"generate", "--prompt", "x", "--backend", "tpu"}, exitUsage, "--backend"},
 		{"no prompt", []string{"generate"}, exitUsage, "--prompt"},
 		{"zero tokens", []string{"generate", "--prompt", "x", "-n", "0"}, exitUsage, "--output-len (-n) 0"},
@@ -234,6 +236,29 @@ func TestBadInput(t *testing.T) {
 			}
 			if n := strings.Count(strings.TrimSpace(errs), "\n"); n > 3 {
 				t.Errorf("error is %d lines, want a short message:\n%s", n+1, errs)
+			}
+		})
+	}
+}
+
+// TestKVDTypeDescribed checks what --kv-dtype resolves to, as the
+// description line names it: auto keeps float32 for f32 weights and
+// takes a half cache for reduced-precision ones.
+func TestKVDTypeDescribed(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string // after "weights on cpu"
+	}{
+		{nil, "weights on cpu\n"},
+		{[]string{"--dtype", "f16"}, "f16 weights on cpu, f16 KV cache\n"},
+		{[]string{"--dtype", "int8", "--kv-dtype", "f32"}, "int8 weights on cpu\n"},
+		{[]string{"--kv-dtype", "f16"}, "f32 weights on cpu, f16 KV cache\n"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			args := append([]string{"generate", "--model", tinyDir, "--prompt-ids", "203,802,2", "-n", "2", "--ids"}, tc.args...)
+			code, _, errs := runCLI(t, args...)
+			if code != exitOK || !strings.Contains(errs, tc.want) {
+				t.Fatalf("exit %d, stderr %q; want 0 and %q", code, errs, tc.want)
 			}
 		})
 	}

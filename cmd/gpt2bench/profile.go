@@ -418,7 +418,7 @@ func runStepProfile(ctx context.Context, a *app, e *engine, tgt profileTarget, r
 		Info:                profile.Info{Model: e.W.Name, DType: e.DType.String(), Threads: tgt.threads, Device: tgt.device, Limits: tgt.limits},
 		WeightBytesPerValue: model.WeightBytesPerValue(e.DType),
 	}
-	kv, err := model.NewKVBlocks(cfg, profile.StepBlockSize, profile.StepBlocks(opts))
+	kv, err := model.NewKVBlocksOf(cfg, e.cpu.KVDType(), profile.StepBlockSize, profile.StepBlocks(opts))
 	if err != nil {
 		return err
 	}
