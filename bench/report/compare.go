@@ -90,6 +90,10 @@ type Difference struct {
 type Comparison struct {
 	// A and B name the reports (old, new).
 	A, B string
+	// ReportsA and ReportsB count the reports of each side: 0 or 1 for
+	// Compare (samples are runs or requests of one process a side), more
+	// for ComparePooled (one sample per report).
+	ReportsA, ReportsB int
 	// Alpha and Threshold are the options used.
 	Alpha, Threshold float64
 	// Rows holds one entry per (group, metric) present in both reports.
@@ -408,6 +412,9 @@ func systemDiffs(a, b SystemInfo) []Difference {
 	return out
 }
 
+// OneProcessNote is printed under a comparison of one report a side.
+const OneProcessNote = "the samples of each side come from one process: the test does not see how much two processes of the same build differ on this machine; for a gate, compare directories of 5+ reports a side, run interleaved (README: comparing runs)"
+
 // WriteComparison writes c as a benchstat-like table: setting, metric, old
 // and new medians, the change or "~", and the p-value with sample counts.
 func WriteComparison(w io.Writer, c *Comparison) error {
@@ -446,6 +453,9 @@ func WriteComparison(w io.Writer, c *Comparison) error {
 		fmt.Fprintf(tw, "only in new: %s\n", g)
 	}
 	notes := map[string]bool{}
+	if c.ReportsA <= 1 && c.ReportsB <= 1 && len(c.Rows) > 0 {
+		fmt.Fprintf(tw, "note: %s\n", OneProcessNote)
+	}
 	for _, d := range c.Rows {
 		if d.Note != "" && !notes[d.Note] {
 			notes[d.Note] = true

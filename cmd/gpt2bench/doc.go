@@ -28,11 +28,14 @@
 //	inspect      logit lens per layer, attention maps per head (PNG, JSON), residual norms
 //	perplexity   perplexity of a text file, and what --dtype f16/int8 costs against f32
 //	report       table, Markdown, CSV, benchstat lines, plots, self-contained HTML
-//	compare      reports side by side with Mann-Whitney U significance; --threshold gates CI
+//	compare      reports side by side with Mann-Whitney U significance; --threshold gates CI;
+//	             directories of reports a side: one sample per report (process)
 //	download     a checkpoint into the Hugging Face cache, shared with transformers
 //	export       a model as a Hugging Face directory (config.json + model.safetensors)
 //	tokenize     GPT-2 token ids of a text as JSON; detokenize: the text of ids
-//	version      version, commit and toolchain
+//	serve        OpenAI's HTTP API over the continuous-batching engine
+//	version      version, commit and toolchain (also gpt2bench --version)
+//	completion   shell completion script (bash, zsh, fish, powershell)
 //
 // Model commands take --backend: cpu (gpt2bench's kernels), gonum (float32
 // on gonum's BLAS), reference (float64 gonum/mat, written for reading) or

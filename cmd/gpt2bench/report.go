@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -106,7 +108,7 @@ func newCompareCmd(a *app) *cobra.Command {
 		allowIncomplete bool
 	)
 	cmd := &cobra.Command{
-		Use:   "compare BASE.json NEW.json [NEW2.json ...]",
+		Use:   "compare BASE NEW [NEW2 ...]",
 		Short: "Compare benchmark reports: deltas with Mann-Whitney U significance, as benchstat",
 		Long: `compare puts each metric of BASE beside the same metric of every NEW report:
 both medians, the change in percent, and the p-value of a two-sided
@@ -120,8 +122,17 @@ Only independent samples are tested: one per run, request or batched
 generation. Inter-token latency is tested on each run's median gap (the
 pooled gaps of a run are not independent). When a side has too few samples
 for any p-value to fall below --alpha (3 against 3 at 0.05), the row is "~"
-and a note says how many runs are needed: raise bench --runs.`,
+and a note says how many runs are needed: raise bench --runs.
+
+Each of BASE and NEW is a report or a directory of reports (its *.json) of
+the same settings. Runs of one process share its conditions, so two
+processes of the same build differ "significantly" far more often than
+--alpha says (README: comparing runs). With a directory a side, each
+report's median is one sample: the test then covers the difference between
+processes, and its false-positive rate is --alpha's. Run old and new
+interleaved, 5 or more reports a side, for a gate.`,
 		Example: `  gpt2bench compare base.json new.json
+  gpt2bench compare base/ new/ --threshold 5%     # 5+ reports a side, one sample per report
   gpt2bench compare base.json new.json --threshold 5%
   gpt2bench compare --force gonum.json cpu.json      # per-op speed-up of the kernels`,
 		Args: cobra.MinimumNArgs(2),
@@ -136,17 +147,17 @@ and a note says how many runs are needed: raise bench --runs.`,
 				}
 				opts.Threshold = v
 			}
-			base, err := report.Read(args[0])
+			base, err := readSide(args[0])
 			if err != nil {
 				return err
 			}
 			var regressions, incomplete []string
 			for _, path := range args[1:] {
-				r, err := report.Read(path)
+				r, err := readSide(path)
 				if err != nil {
 					return err
 				}
-				c, err := report.Compare(base, r, opts)
+				c, err := report.ComparePooled(base, r, opts)
 				if err != nil {
 					return fmt.Errorf("compare %s with %s: %w (pass --force to compare anyway)", args[0], path, err)
 				}
@@ -184,6 +195,45 @@ and a note says how many runs are needed: raise bench --runs.`,
 	f.BoolVar(&opts.Force, "force", false, "compare reports of different models or settings")
 	f.BoolVar(&allowIncomplete, "allow-incomplete", false, "let --threshold pass when a report is incomplete (interrupted)")
 	return cmd
+}
+
+// maxSideReports bounds the reports of one directory compare reads.
+const maxSideReports = 1000
+
+// readSide reads one side of a comparison: a report, or every *.json
+// report in a directory, in name (so time) order.
+func readSide(path string) ([]*report.Report, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("report: %w", err)
+	}
+	if !fi.IsDir() {
+		r, err := report.Read(path)
+		if err != nil {
+			return nil, err
+		}
+		return []*report.Report{r}, nil
+	}
+	names, err := filepath.Glob(filepath.Join(path, "*.json"))
+	if err != nil {
+		return nil, fmt.Errorf("report: %w", err)
+	}
+	if len(names) == 0 {
+		return nil, fmt.Errorf("report: %s holds no .json report", path)
+	}
+	if len(names) > maxSideReports {
+		return nil, fmt.Errorf("report: %s holds %d .json files, more than the %d one side may have", path, len(names), maxSideReports)
+	}
+	slices.Sort(names)
+	var rs []*report.Report
+	for _, name := range names {
+		r, err := report.Read(name)
+		if err != nil {
+			return nil, err
+		}
+		rs = append(rs, r)
+	}
+	return rs, nil
 }
 
 // parsePercent parses "5%" or "0.05" into 0.05.

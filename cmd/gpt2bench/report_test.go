@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,13 @@ const goldenReport = "../../bench/report/testdata/gpt2_20260128_170152.json"
 
 // slowed writes a copy of the golden report whose latencies are 20% higher.
 func slowed(t *testing.T, dir string) string {
+	t.Helper()
+	return scaledCopy(t, filepath.Join(dir, "slow.json"), 1.2)
+}
+
+// scaledCopy writes a copy of the golden report at path whose latencies
+// are f times the golden ones.
+func scaledCopy(t *testing.T, path string, f float64) string {
 	t.Helper()
 	r, err := report.Read(goldenReport)
 	if err != nil {
@@ -29,16 +37,15 @@ func slowed(t *testing.T, dir string) string {
 	for i := range r.Latency {
 		l := &r.Latency[i]
 		for _, s := range []*report.Summary{&l.TTFT, &l.TPOT, &l.ITL, l.ITLRunMedian, &l.E2E} {
-			scale(s, 1.2)
+			scale(s, f)
 		}
-		scale(&l.PrefillTokensPerS, 1/1.2)
-		scale(&l.DecodeTokensPerS, 1/1.2)
+		scale(&l.PrefillTokensPerS, 1/f)
+		scale(&l.DecodeTokensPerS, 1/f)
 	}
 	data, err := report.Marshal(r)
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(dir, "slow.json")
 	if err := os.WriteFile(path, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -84,5 +91,45 @@ func TestReportAndCompare(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "plots", "roofline.png")); err != nil {
 		t.Errorf("plots not written: %v", err)
+	}
+}
+
+// TestCompareDirectories: a directory a side pools its reports, one sample
+// per report (issue 17: runs of one process cannot show how much processes
+// differ); each process here has its own speed, within 4%.
+func TestCompareDirectories(t *testing.T) {
+	dir := t.TempDir()
+	base, same, slow, empty := filepath.Join(dir, "base"), filepath.Join(dir, "same"), filepath.Join(dir, "slow"), filepath.Join(dir, "empty")
+	for _, d := range []string{base, same, slow, empty} {
+		os.Mkdir(d, 0o755)
+	}
+	speeds := []float64{1, 1.04, 0.97, 1.02, 0.99}
+	for i, f := range speeds {
+		scaledCopy(t, filepath.Join(base, fmt.Sprintf("r%d.json", i)), f)
+		scaledCopy(t, filepath.Join(same, fmt.Sprintf("r%d.json", i)), speeds[(i+2)%len(speeds)])
+		scaledCopy(t, filepath.Join(slow, fmt.Sprintf("r%d.json", i)), 1.2*f)
+	}
+	tests := []struct {
+		name   string
+		args   []string
+		code   int
+		stdout string
+		stderr string
+	}{
+		{"same build", []string{"compare", base, same, "--threshold", "5%"}, exitOK, "n=5+5", ""},
+		{"slower build", []string{"compare", base, slow, "--threshold", "5%"}, exitFailure, "5 reports: ", "regression"},
+		{"one report against a directory", []string{"compare", goldenReport, slow}, exitOK, "need >= 4 samples", ""},
+		{"empty directory", []string{"compare", base, empty}, exitFailure, "", "holds no .json report"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errs := runCLI(t, tc.args...)
+			if code != tc.code || !strings.Contains(out, tc.stdout) || !strings.Contains(errs, tc.stderr) {
+				t.Fatalf("exit %d (want %d)\nstdout:\n%.3000s\nstderr:\n%s\nwant stdout ~ %q, stderr ~ %q", code, tc.code, out, errs, tc.stdout, tc.stderr)
+			}
+			if strings.Contains(out, report.OneProcessNote) {
+				t.Errorf("the one-process note under a pooled comparison:\n%s", out)
+			}
+		})
 	}
 }

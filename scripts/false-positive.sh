@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# false-positive.sh: how often `gpt2bench compare` calls a change significant
+# when there is none (issue 17). Each repetition runs the same binary twice
+# with the same flags (A, then B), then `compare A B` at --alpha, and counts:
+#   - rows tested: metrics with enough samples on both sides for a p-value
+#     below alpha to be possible at all (n >= 4 each at 0.05);
+#   - rows significant: "(regression)" or "(improvement)";
+#   - comparisons with at least one significant row, and gate failures of
+#     `compare --threshold THRESHOLD` (exit 1).
+# Under the null hypothesis a row is significant with probability alpha; a
+# comparison of k independent rows has at least one with 1-(1-alpha)^k.
+# With -p P, each side is P reports, A and B run interleaved (A B A B ...),
+# and compare takes the two directories: one sample per report.
+#
+# Usage: scripts/false-positive.sh [-n REPS] [-p P] [-a ALPHA] [-t THRESHOLD] [-o DIR] [-- BENCH FLAGS...]
+# Defaults: 20 repetitions, P 1, alpha 0.05, threshold 5%, DIR ./false-positive,
+# bench flags --quick --model testdata/tiny-gpt2 --runs 10 (about 1 s a
+# repetition; pass e.g. -- --quick for the default gpt2-sized model, about a
+# minute a repetition on 2 cores).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+reps=20 procs=1 alpha=0.05 threshold=5% out=false-positive
+while getopts "n:p:a:t:o:h" opt; do
+  case $opt in
+    n) reps=$OPTARG ;;
+    p) procs=$OPTARG ;;
+    a) alpha=$OPTARG ;;
+    t) threshold=$OPTARG ;;
+    o) out=$OPTARG ;;
+    *) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  esac
+done
+shift $((OPTIND - 1))
+[ "${1:-}" = "--" ] && shift
+flags=("$@")
+[ ${#flags[@]} -eq 0 ] && flags=(--quick --model testdata/tiny-gpt2 --runs 10)
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+go build -o "$out/gpt2bench" ./cmd/gpt2bench
+echo "== $(date -u +%FT%TZ) load $(cut -d' ' -f1-3 /proc/loadavg); bench ${flags[*]}; $reps repetitions of $procs report(s) a side at alpha $alpha"
+: >"$out/rows.txt"
+gates=0 anysig=0
+for i in $(seq "$reps"); do
+  rm -rf "$out/$i" && mkdir -p "$out/$i/a" "$out/$i/b"
+  for j in $(seq "$procs"); do
+    for side in a b; do
+      "$out/gpt2bench" bench "${flags[@]}" --quiet --out "$out/$i/$side" >>"$out/$i/$side.txt" 2>&1
+    done
+  done
+  a=$out/$i/a b=$out/$i/b
+  if [ "$procs" -eq 1 ]; then a=$(ls "$out/$i"/a/*.json) b=$(ls "$out/$i"/b/*.json); fi
+  "$out/gpt2bench" compare --alpha "$alpha" "$a" "$b" >"$out/$i/compare.txt"
+  rc=0
+  "$out/gpt2bench" compare --alpha "$alpha" --threshold "$threshold" "$a" "$b" >/dev/null 2>&1 || rc=$?
+  [ "$rc" -eq 1 ] && gates=$((gates + 1))
+  # One line per row with a p-value: rep, setting, metric, n1, n2, p, significant.
+  awk -v rep="$i" '/ p=[0-9.]+ n=[0-9]+\+[0-9]+/ {
+      for (f = 1; f <= NF; f++) if ($f ~ /^p=/) { p = substr($f, 3); split(substr($(f+1), 3), n, "+") }
+      sig = ($0 ~ /\((regression|improvement)\)/) ? 1 : 0
+      print rep, $1, $2, n[1], n[2], p, sig
+    }' "$out/$i/compare.txt" >>"$out/rows.txt"
+  if grep -qE '\((regression|improvement)\)' "$out/$i/compare.txt"; then anysig=$((anysig + 1)); fi
+  printf 'repetition %d: %s significant row(s), gate %s\n' "$i" \
+    "$(grep -cE '\((regression|improvement)\)' "$out/$i/compare.txt" || true)" "$([ "$rc" -eq 1 ] && echo failed || echo passed)"
+done
+# Rows that can reach p < alpha: the exact test's smallest two-sided p for
+# n1 against n2 samples is 2/C(n1+n2, n1).
+awk -v alpha="$alpha" -v reps="$reps" -v anysig="$anysig" -v gates="$gates" -v threshold="$threshold" '
+  function minp(a, b,   c, i) { c = 1; for (i = 1; i <= a; i++) c = c * (b + i) / i; return 2 / c }
+  minp($4, $5) < alpha { tested++; sig += $7; k[$1]++; if ($7) bym[$2 " " $3]++ }
+  END {
+    if (tested == 0) { print "no row had enough samples to be tested; raise --runs"; exit }
+    r = sig / tested; z = 1.96
+    # Wilson score interval for the per-row rate.
+    d = 1 + z*z/tested; c = (r + z*z/(2*tested)) / d
+    h = z * sqrt(r*(1-r)/tested + z*z/(4*tested*tested)) / d
+    kk = tested / reps
+    printf "rows tested %d (%.1f per comparison), significant %d: false-positive rate %.1f%% (95%% CI %.1f-%.1f%%), chance alone %.0f%%\n", tested, kk, sig, 100*r, 100*(c-h), 100*(c+h), 100*alpha
+    printf "comparisons with a significant row: %d of %d (%.0f%%; chance alone, if rows were independent, %.0f%%)\n", anysig, reps, 100*anysig/reps, 100*(1-(1-alpha)^kk)
+    printf "gate (--threshold %s) failed: %d of %d\n", threshold, gates, reps
+    for (m in bym) printf "  significant %2d times: %s\n", bym[m], m
+  }' "$out/rows.txt" | tee "$out/summary.txt"
+echo "== $(date -u +%FT%TZ) load $(cut -d' ' -f1-3 /proc/loadavg)"
