@@ -7,7 +7,9 @@
 // whole header against the file size, and converts one tensor at a time to
 // float32 with (*File).Float32, so loading never holds two copies of the
 // weights. The header is decoded as a stream (no second copy of it), at
-// most MaxTensors entries, and a name given twice is an error. Every
+// most MaxTensors entries with strings and arrays bounded (MaxStringSize,
+// MaxArraySize) before anything is decoded, and a name given twice is an
+// error. Every
 // malformed input is a *FormatError; nothing panics: a file truncated while
 // it is mapped makes Float32 return an error instead of killing the process
 // with SIGBUS.
@@ -33,6 +35,17 @@ import (
 
 // MaxHeaderSize bounds the JSON header, as the reference implementation does.
 const MaxHeaderSize = 100 << 20
+
+// MaxStringSize bounds one JSON string of the header (a tensor name, a
+// dtype, a metadata key or value): real ones are a few hundred bytes.
+// With MaxArraySize it keeps a header's largest value small, so that
+// decoding it takes little memory whatever the header's size (a 100 MiB
+// metadata string used to take 1.2 GB).
+const MaxStringSize = 1 << 20
+
+// MaxArraySize bounds the bytes of one JSON array (a shape or
+// data_offsets) in the header.
+const MaxArraySize = 4 << 10
 
 // MaxTensors bounds the tensors of one file (gpt2-xl has under 700): it keeps
 // a crafted header of many tiny entries from taking gigabytes.
@@ -161,6 +174,9 @@ func Parse(buf []byte) (*File, error) {
 	}
 	header := buf[8 : 8+n]
 	data := buf[8+n:]
+	if err := scanHeader(header); err != nil {
+		return nil, err
+	}
 	tensors, meta, err := parseHeader(header, int64(len(data)), 8+int64(n))
 	if err != nil {
 		return nil, err
@@ -170,6 +186,60 @@ func Parse(buf []byte) (*File, error) {
 		f.byName[t.Name] = i
 	}
 	return f, nil
+}
+
+// scanHeader bounds the header's values before anything decodes them: no
+// string over MaxStringSize, no array over MaxArraySize, no nesting deeper
+// than the format's (an object of objects holding arrays). It reads each
+// byte once and allocates nothing; the JSON syntax itself is left to the
+// decoder.
+func scanHeader(header []byte) error {
+	depth, arrayAt, inString, stringAt := 0, -1, false, 0
+	for i := 0; i < len(header); i++ {
+		c := header[i]
+		if inString {
+			switch c {
+			case '\\':
+				i++ // the escaped byte cannot end the string
+			case '"':
+				inString = false
+				if i-stringAt-1 > MaxStringSize {
+					return &FormatError{8 + int64(stringAt), fmt.Sprintf("header string of %d bytes, more than the %d a name or metadata value may have", i-stringAt-1, MaxStringSize)}
+				}
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inString, stringAt = true, i
+		case '{', '[':
+			if c == '[' {
+				if arrayAt >= 0 {
+					return &FormatError{8 + int64(i), "header has an array inside an array; shapes and data_offsets are flat"}
+				}
+				arrayAt = i
+			}
+			depth++
+			if depth > 3 {
+				return &FormatError{8 + int64(i), "header nests deeper than safetensors does (an object of tensor objects holding arrays)"}
+			}
+		case '}', ']':
+			depth--
+			if c == ']' && arrayAt >= 0 {
+				if i-arrayAt > MaxArraySize {
+					return &FormatError{8 + int64(arrayAt), fmt.Sprintf("header array of %d bytes, more than the %d a shape or data_offsets may have", i-arrayAt+1, MaxArraySize)}
+				}
+				arrayAt = -1
+			}
+		}
+		if arrayAt >= 0 && i-arrayAt > MaxArraySize {
+			return &FormatError{8 + int64(arrayAt), fmt.Sprintf("header array of more than %d bytes, the most a shape or data_offsets may have", MaxArraySize)}
+		}
+	}
+	if inString && len(header)-stringAt > MaxStringSize {
+		return &FormatError{8 + int64(stringAt), fmt.Sprintf("header string of more than %d bytes, the most a name or metadata value may have", MaxStringSize)}
+	}
+	return nil
 }
 
 type rawTensor struct {

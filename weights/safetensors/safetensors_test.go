@@ -275,6 +275,12 @@ func TestParseRefusesDuplicatesAndFloods(t *testing.T) {
 		{"duplicate-metadata", withHeader(`{"__metadata__":{},"__metadata__":{}}`, 0), `header names "__metadata__" twice`},
 		{"too-many-tensors", withHeader(many.String(), 0), "more than 65536 tensors"},
 		{"trailing-data", withHeader(`{} {}`, 0), "data after its JSON object"},
+		{"long-metadata", withHeader(`{"__metadata__":{"k":"`+strings.Repeat("x", MaxStringSize+1)+`"}}`, 0), "header string of 1048577 bytes, more than the 1048576"},
+		{"long-name", withHeader(`{"`+strings.Repeat("\\n", MaxStringSize)+`":{}}`, 0), "header string of 2097152 bytes"},
+		{"unterminated", withHeader(`{"`+strings.Repeat("x", MaxStringSize+1), 0), "header string of more than"},
+		{"long-shape", withHeader(`{"w":{"dtype":"F32","shape":[`+strings.Repeat("1,", MaxArraySize)+`1],"data_offsets":[0,4]}}`, 4), "header array of more than 4096 bytes"},
+		{"nested-array", withHeader(`{"w":{"dtype":"F32","shape":[[1]],"data_offsets":[0,4]}}`, 4), "array inside an array"},
+		{"deep", withHeader(`{"w":{"dtype":{"a":{}},"shape":[1],"data_offsets":[0,4]}}`, 4), "nests deeper than safetensors"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -285,9 +291,30 @@ func TestParseRefusesDuplicatesAndFloods(t *testing.T) {
 			}
 		})
 	}
+	// Strings at the limit, with escaped quotes and brackets inside, are fine.
+	name := `a\"[{` + strings.Repeat("x", MaxStringSize-5)
+	if _, err := Parse(withHeader(`{"`+name+`":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"__metadata__":{"k":"]}"}}`, 4)); err != nil {
+		t.Errorf("a name of %d bytes: %v", len(name), err)
+	}
 	// Padding with spaces, as writers align the data section, is fine.
 	if _, err := Parse(withHeader(`{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}    `, 4)); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestHugeHeaderTakesLittleMemory: a 16 MiB metadata string is refused
+// before anything decodes it (a 100 MiB one took 1.2 GB).
+func TestHugeHeaderTakesLittleMemory(t *testing.T) {
+	file := withHeader(`{"__metadata__":{"k":"`+strings.Repeat("x", 16<<20)+`"}}`, 0)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err := Parse(file)
+	runtime.ReadMemStats(&after)
+	if err == nil || !strings.Contains(err.Error(), "header string of") {
+		t.Fatalf("err = %v", err)
+	}
+	if got := after.TotalAlloc - before.TotalAlloc; got > 64<<10 {
+		t.Errorf("refusing a 16 MiB header allocated %d bytes", got)
 	}
 }
 
