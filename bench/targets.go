@@ -32,7 +32,7 @@ import (
 //	  - metric: throughput.output_tokens_per_s
 //	    comparison: ">="
 //	    threshold: 30
-//	    mode: batched                    # optional: single, concurrent or batched
+//	    mode: batched                    # optional: single, concurrent, batched or continuous
 //	    batch_size: 4                    # optional
 //	  - metric: load.ttft_from_plan_ms.p99  # a `gpt2bench load` report's points
 //	    comparison: "<"
@@ -298,9 +298,9 @@ func (t *Target) resolve() error {
 		return fmt.Errorf("%s: latency is measured at batch size 1; drop batch_size", t.Metric)
 	}
 	switch t.Mode {
-	case "", report.ModeSingle, report.ModeConcurrent, report.ModeBatched:
+	case "", report.ModeSingle, report.ModeConcurrent, report.ModeBatched, report.ModeContinuous:
 	default:
-		return fmt.Errorf("%s: mode %q, want single, concurrent or batched", t.Metric, t.Mode)
+		return fmt.Errorf("%s: mode %q, want single, concurrent, batched or continuous", t.Metric, t.Mode)
 	}
 	return nil
 }

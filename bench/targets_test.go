@@ -77,13 +77,17 @@ func TestEvaluateTargets(t *testing.T) {
 			{InputLen: 32, TTFT: report.Summarize([]float64{100, 200, 300}), DecodeTokensPerS: report.Summarize([]float64{30})},
 			{InputLen: 128, TTFT: report.Summarize([]float64{1000, 3000}), DecodeTokensPerS: report.Summarize([]float64{10})},
 		},
-		Throughput: []report.Throughput{{Mode: report.ModeBatched, Concurrency: 1, BatchSize: 4, OutputTokensPerS: 50, Latency: report.Summarize(nil)}},
+		Throughput: []report.Throughput{
+			{Mode: report.ModeBatched, Concurrency: 1, BatchSize: 4, OutputTokensPerS: 50, Latency: report.Summarize(nil)},
+			{Mode: report.ModeContinuous, Concurrency: 4, BatchSize: 1, OutputTokensPerS: 70, Latency: report.Summarize(nil)},
+		},
 	}
 	ts, err := ParseTargets([]byte(`
 - {metric: ttft_ms.p50, comparison: <, threshold: 2000}
 - {metric: decode_tokens_per_s, comparison: '>', threshold: 20, input_len: 128}
 - {metric: throughput.output_tokens_per_s, comparison: '>=', threshold: 50, batch_size: 4}
 - {metric: memory.inference_peak_rss_bytes, comparison: <, threshold: 1e9}
+- {metric: throughput.output_tokens_per_s, comparison: '>', threshold: 60, mode: continuous}
 `), false)
 	if err != nil {
 		t.Fatal(err)
@@ -99,6 +103,7 @@ func TestEvaluateTargets(t *testing.T) {
 		{"latency[input_len=128].decode_tokens_per_s.mean", 10, false},
 		{"throughput[mode=batched,concurrency=1,batch_size=4].output_tokens_per_s", 50, true},
 		{"memory.inference_peak_rss_bytes", 0, false}, // not measured: fails
+		{"throughput[mode=continuous,concurrency=4,batch_size=1].output_tokens_per_s", 70, true},
 	}
 	if len(got) != len(want) {
 		t.Fatalf("got %d results, want %d: %+v", len(got), len(want), got)
