@@ -33,6 +33,10 @@ type ClientOptions struct {
 	// IgnoreEOS asks the server for exactly max_tokens tokens (ignore_eos and
 	// min_tokens, as vLLM and llama.cpp take them).
 	IgnoreEOS bool
+	// Temperature is sent with each request; nil leaves it to the server
+	// (OpenAI's default is 1, which samples). gpt2bench load sends 0, greedy,
+	// as vLLM's bench serve does and as bench generates in process.
+	Temperature *float64
 	// Timeout bounds each request from its send to its last byte; 0 means DefaultTimeout.
 	Timeout time.Duration
 	// MaxConns is the number of keep-alive connections to keep (the concurrency); 0 means 64.
@@ -156,6 +160,7 @@ type requestBody struct {
 	MaxTokens     int            `json:"max_tokens"`
 	MinTokens     int            `json:"min_tokens,omitempty"`
 	IgnoreEOS     bool           `json:"ignore_eos,omitempty"`
+	Temperature   *float64       `json:"temperature,omitempty"`
 	Stream        bool           `json:"stream"`
 	StreamOptions *streamOptions `json:"stream_options,omitempty"`
 }
@@ -210,7 +215,7 @@ type chunk struct {
 func (c *Client) Do(ctx context.Context, req Request, rec *Record) error {
 	rec.InputLen, rec.OutputLen = req.InputLen, req.OutputLen
 	rec.PromptTokens, rec.CompletionTokens = -1, -1
-	body := requestBody{Model: c.opts.Model, MaxTokens: req.OutputLen, Stream: true, StreamOptions: &streamOptions{true}}
+	body := requestBody{Model: c.opts.Model, MaxTokens: req.OutputLen, Temperature: c.opts.Temperature, Stream: true, StreamOptions: &streamOptions{true}}
 	if c.opts.IgnoreEOS {
 		body.IgnoreEOS, body.MinTokens = true, req.OutputLen
 	}

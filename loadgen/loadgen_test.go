@@ -2,9 +2,12 @@ package loadgen
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -545,4 +548,62 @@ func (wordsCodec) Decode(ids []int32) (string, error) {
 
 func (wordsCodec) Encode(text string) ([]int32, error) {
 	return make([]int32, len(strings.Fields(text))), nil
+}
+
+// TestRequestBody: what the client asks of a server, as the server reads
+// it: the prompt as token ids, max_tokens with ignore_eos and min_tokens,
+// the temperature (or none), streaming with usage.
+func TestRequestBody(t *testing.T) {
+	bodies := make(chan map[string]any, 4)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body map[string]any
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+			t.Error(err)
+		}
+		bodies <- body
+		w.Header().Set("Content-Type", "text/event-stream")
+		for i := range 3 {
+			fmt.Fprintf(w, "data: {\"choices\": [{\"text\": \"t%d\", \"finish_reason\": null}]}\n\n", i)
+		}
+		io.WriteString(w, "data: {\"choices\": [], \"usage\": {\"prompt_tokens\": 4, \"completion_tokens\": 3}}\n\ndata: [DONE]\n\n")
+	}))
+	defer srv.Close()
+	zero := 0.0
+	for _, tc := range []struct {
+		name string
+		mod  func(*ClientOptions)
+		want map[string]any // "absent" for a field that must not be sent
+	}{
+		{"greedy", func(o *ClientOptions) { o.Temperature = &zero },
+			map[string]any{"temperature": 0.0, "ignore_eos": true, "min_tokens": 3.0, "max_tokens": 3.0, "stream": true, "model": "fake-gpt2"}},
+		{"server's temperature, EOS honoured", func(o *ClientOptions) { o.IgnoreEOS = false },
+			map[string]any{"temperature": "absent", "ignore_eos": "absent", "min_tokens": "absent", "max_tokens": 3.0}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newTestClient(t, srv.URL+"/v1", tc.mod)
+			var rec Record
+			if err := c.Do(context.Background(), Request{PromptIDs: []int32{1, 2, 3, 4}, InputLen: 4, OutputLen: 3}, &rec); err != nil || rec.Failed || rec.Class != "" {
+				t.Fatalf("err %v, record %+v", err, rec)
+			}
+			body := <-bodies
+			for k, want := range tc.want {
+				got, ok := body[k]
+				if want == "absent" {
+					if ok {
+						t.Errorf("%s sent: %v", k, got)
+					}
+					continue
+				}
+				if got != want {
+					t.Errorf("%s = %v, want %v (body %v)", k, got, want, body)
+				}
+			}
+			if p, _ := body["prompt"].([]any); len(p) != 4 {
+				t.Errorf("prompt %v, want 4 token ids", body["prompt"])
+			}
+			if so, _ := body["stream_options"].(map[string]any); so["include_usage"] != true {
+				t.Errorf("stream_options %v", body["stream_options"])
+			}
+		})
+	}
 }

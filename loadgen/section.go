@@ -14,6 +14,7 @@ func Section(c *Client, w Workload, slo *report.LoadSLO, ignoreEOS bool, seed in
 			InputLenMin: info.InputLenMin, InputLenMax: info.InputLenMax,
 			OutputLenMin: info.OutputLenMin, OutputLenMax: info.OutputLenMax,
 			PrefixLen: info.PrefixLen, PrefixGroups: info.PrefixGroups, IgnoreEOS: ignoreEOS, Seed: seed,
+			Temperature: c.opts.Temperature,
 		},
 		Points: make([]report.LoadPoint, 0, len(points)),
 	}

@@ -159,7 +159,7 @@ func TestReadErrors(t *testing.T) {
 		{"directory", dir, "is a directory", nil},
 		{"truncated", write("t.json", good[:1000]), "truncated", nil},
 		{"malformed", write("m.json", []byte("{\"schema_version\": \"1\", nope}")), "not valid JSON at byte", nil},
-		{"future", write("f.json", bytes.Replace(good, []byte(`"schema_version": "1.4"`), []byte(`"schema_version": "3.0"`), 1)), `"3.0" is not supported`, ErrUnsupportedVersion},
+		{"future", write("f.json", bytes.Replace(good, []byte(`"schema_version": "1.5"`), []byte(`"schema_version": "3.0"`), 1)), `"3.0" is not supported`, ErrUnsupportedVersion},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -55,6 +55,9 @@ type LoadWorkload struct {
 	PrefixGroups int `json:"prefix_groups"`
 	// IgnoreEOS is true when requests asked the server to ignore EOS (ignore_eos, min_tokens).
 	IgnoreEOS bool `json:"ignore_eos"`
+	// Temperature is the sampling temperature sent with each request (0 =
+	// greedy); nil when none was sent and the server chose (schema 1.5).
+	Temperature *float64 `json:"temperature,omitempty"`
 	// Seed seeds the prompts, the lengths and the arrival process.
 	Seed int64 `json:"seed"`
 }

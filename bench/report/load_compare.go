@@ -51,6 +51,10 @@ func loadWorkload(r *Report) string {
 		return ""
 	}
 	w := r.Load.Workload
-	return fmt.Sprintf("%s/%s input %d-%d output %d-%d prefix %dx%d ignore_eos=%v %s",
-		w.Source, w.PromptFormat, w.InputLenMin, w.InputLenMax, w.OutputLenMin, w.OutputLenMax, w.PrefixLen, w.PrefixGroups, w.IgnoreEOS, w.Dataset)
+	temp := "server's"
+	if w.Temperature != nil {
+		temp = fmt.Sprint(*w.Temperature)
+	}
+	return fmt.Sprintf("%s/%s input %d-%d output %d-%d prefix %dx%d ignore_eos=%v temperature=%s %s",
+		w.Source, w.PromptFormat, w.InputLenMin, w.InputLenMax, w.OutputLenMin, w.OutputLenMax, w.PrefixLen, w.PrefixGroups, w.IgnoreEOS, temp, w.Dataset)
 }

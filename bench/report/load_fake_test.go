@@ -24,7 +24,7 @@ func fakeLoadReport(seed uint64, slowdown float64) *Report {
 		URL: "http://127.0.0.1:8000/v1", Endpoint: "/completions", Server: "gpt2bench",
 		Workload: LoadWorkload{Source: "random", Dataset: "", PromptFormat: "token_ids",
 			InputLenMin: in, InputLenMax: in, OutputLenMin: out, OutputLenMax: out,
-			PrefixLen: 64, PrefixGroups: 4, IgnoreEOS: true, Seed: 1},
+			PrefixLen: 64, PrefixGroups: 4, IgnoreEOS: true, Seed: 1, Temperature: new(0.0)},
 		SLO:         &LoadSLO{TTFTMs: 500, TPOTMs: 50, E2EMs: 10000, MinAttainment: 0.9},
 		RecordsFile: "gpt2_20260128_180000.requests.jsonl",
 	}

@@ -100,6 +100,9 @@ func loadSettings(l *Load) []kv {
 	if w.IgnoreEOS {
 		work += ", EOS ignored"
 	}
+	if w.Temperature != nil {
+		work += ", temperature " + fmtFloat(*w.Temperature)
+	}
 	rows := []kv{{"Server", l.URL + l.Endpoint + orEmptyf(" (%s)", l.Server)}, {"Workload", work}}
 	if s := l.SLO; s != nil {
 		var parts []string

@@ -24,8 +24,9 @@ import "time"
 // (request_rate, ttft_ms, tpot_ms, itl_ms and engine on a throughput
 // entry) and opens the set of modes (a 1.2 validator's closed enum
 // rejects "continuous"; readers that only decode are unaffected); 1.4 adds
-// the optional soak section (gpt2bench soak).
-const SchemaVersion = "1.4"
+// the optional soak section (gpt2bench soak); 1.5 adds the optional
+// temperature of a load workload.
+const SchemaVersion = "1.5"
 
 // SchemaMajor is the major version of SchemaVersion: the reports this
 // package reads.

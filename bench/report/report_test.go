@@ -135,7 +135,7 @@ func TestGoldenReportValidates(t *testing.T) {
 	if !bytes.Equal(again, data) {
 		t.Error("decoding then encoding the golden report changes it: a field is lost or renamed")
 	}
-	if data[0] != '{' || !bytes.HasPrefix(bytes.TrimSpace(data[1:]), []byte(`"schema_version": "1.4"`)) {
+	if data[0] != '{' || !bytes.HasPrefix(bytes.TrimSpace(data[1:]), []byte(`"schema_version": "1.5"`)) {
 		t.Error("schema_version is not the first field")
 	}
 }
@@ -242,8 +242,8 @@ func TestValidateErrors(t *testing.T) {
 		{"malformed", []byte(`{"schema_version": "1",,}`), "not valid JSON at byte", nil},
 		{"not object", []byte(`[1,2]`), "top level must be a JSON object", nil},
 		{"no version", []byte(`{"model_name": "gpt2"}`), "no schema_version", ErrUnsupportedVersion},
-		{"future major", bytes.Replace(good, []byte(`"schema_version": "1.4"`), []byte(`"schema_version": "2"`), 1), `schema_version "2" is not supported`, ErrUnsupportedVersion},
-		{"numeric version", bytes.Replace(good, []byte(`"schema_version": "1.4"`), []byte(`"schema_version": 1`), 1), `is not supported`, ErrUnsupportedVersion},
+		{"future major", bytes.Replace(good, []byte(`"schema_version": "1.5"`), []byte(`"schema_version": "2"`), 1), `schema_version "2" is not supported`, ErrUnsupportedVersion},
+		{"numeric version", bytes.Replace(good, []byte(`"schema_version": "1.5"`), []byte(`"schema_version": 1`), 1), `is not supported`, ErrUnsupportedVersion},
 		{"wrong type", bytes.Replace(good, []byte(`"runs": 10,`), []byte(`"runs": "ten",`), 1), "does not match schema v1", nil},
 		{"missing section", bytes.Replace(good, []byte(`"metadata":`), []byte(`"metadataX":`), 1), "does not match schema v1", nil},
 	}
@@ -262,7 +262,7 @@ func TestValidateErrors(t *testing.T) {
 		})
 	}
 	t.Run("minor version accepted", func(t *testing.T) {
-		data := bytes.Replace(good, []byte(`"schema_version": "1.4"`), []byte(`"schema_version": "1"`), 1)
+		data := bytes.Replace(good, []byte(`"schema_version": "1.5"`), []byte(`"schema_version": "1"`), 1)
 		if err := Validate(data); err != nil {
 			t.Fatal(err)
 		}

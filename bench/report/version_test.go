@@ -48,8 +48,8 @@ func TestVersionRule(t *testing.T) {
 		{"current", golden, nil},
 		{"future minor 1.9 with new fields", future, nil},
 		{"first release 1", oldV1, nil},
-		{"major 2", bytes.Replace(golden, []byte(`"schema_version": "1.4"`), []byte(`"schema_version": "2.0"`), 1), ErrUnsupportedVersion},
-		{"major 0", bytes.Replace(golden, []byte(`"schema_version": "1.4"`), []byte(`"schema_version": "0.9"`), 1), ErrUnsupportedVersion},
+		{"major 2", bytes.Replace(golden, []byte(`"schema_version": "1.5"`), []byte(`"schema_version": "2.0"`), 1), ErrUnsupportedVersion},
+		{"major 0", bytes.Replace(golden, []byte(`"schema_version": "1.5"`), []byte(`"schema_version": "0.9"`), 1), ErrUnsupportedVersion},
 	}
 	dir := t.TempDir()
 	for _, tc := range tests {

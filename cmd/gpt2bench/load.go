@@ -49,6 +49,7 @@ type loadFlags struct {
 	promptFormat       string
 	vocab              int
 	ignoreEOS          bool
+	temperature        float32
 	timeout            time.Duration
 	lagThreshold       time.Duration
 	seed               uint64
@@ -100,11 +101,13 @@ completed requests of the wrong length (wrong_length, wrong_prompt).
 Prompts are random token ids of exactly --input-len tokens, sent as ids
 (--prompt-format text sends GPT-2 text of that many tokens); --output-len
 is max_tokens, with ignore_eos and min_tokens (--ignore-eos=false drops
-them). --input-len-range and --output-len-range 64:256 draw uniform lengths. --dataset FILE.jsonl sends
+them), and every request asks for --temperature 0 (greedy, as bench
+generates and as vLLM's bench serve asks). --input-len-range and
+--output-len-range 64:256 draw uniform lengths. --dataset FILE.jsonl sends
 {"prompt": "...", "output_len": N} lines instead. --prefix-len P with
 --prefix-groups G shares the first P tokens within G groups of requests.
 
-The report (schema 1.1, load section) goes to --out as bench's does, with the
+The report (load section, schema 1.1 and later) goes to --out as bench's does, with the
 per-request records beside it ({report}.requests.jsonl). When the server
 reports its own timings (gpt2bench serve's server_timing, a Server-Timing
 header, llama.cpp's timings), server and client TTFT and ITL are shown side
@@ -153,6 +156,7 @@ its CPU. --url and --api-key default to OPENAI_BASE_URL and OPENAI_API_KEY;
 	f.StringVar(&lf.promptFormat, "prompt-format", "ids", "random prompts sent as token ids (ids) or GPT-2 text (text)")
 	f.IntVar(&lf.vocab, "vocab-size", gpt2Vocab, "random token ids are drawn below this")
 	f.BoolVar(&lf.ignoreEOS, "ignore-eos", true, "ask for exactly --output-len tokens (ignore_eos, min_tokens)")
+	f.Float32Var(&lf.temperature, "temperature", 0, "sampling temperature sent with each request: 0 greedy (as bench and vLLM's bench serve); negative sends none, leaving the server's default")
 	f.DurationVar(&lf.timeout, "timeout", loadgen.DefaultTimeout, "per-request limit from send to last byte")
 	f.DurationVar(&lf.lagThreshold, "lag-threshold", loadgen.DefaultLagThreshold, "send lag p99 beyond which a point is marked client-bound")
 	f.Uint64Var(&lf.seed, "seed", uint64(def.Seed), "seed of the prompts, lengths and arrivals")
@@ -186,6 +190,14 @@ func (lf *loadFlags) plan(a *app, fs *pflag.FlagSet) (*loadPlan, error) {
 	}
 	p := &loadPlan{opts: loadgen.ClientOptions{BaseURL: lf.url, APIKey: lf.apiKey, Model: lf.model, Chat: lf.chat,
 		IgnoreEOS: lf.ignoreEOS, Timeout: lf.timeout}}
+	// the float32 flag's shortest decimal (0.7, not 0.699999988)
+	t, _ := strconv.ParseFloat(strconv.FormatFloat(float64(lf.temperature), 'g', -1, 32), 64)
+	switch {
+	case math.IsNaN(t) || math.IsInf(t, 0) || t > 100:
+		return nil, usagef("--temperature %v: want 0 (greedy) to 100, or negative to send none", t)
+	case t >= 0:
+		p.opts.Temperature = &t
+	}
 	if _, err := loadgen.NewClient(p.opts); err != nil {
 		return nil, usagef("--url: %v", err)
 	}

@@ -73,6 +73,9 @@ func TestLoad(t *testing.T) {
 		if len(r.Load.Points) != 2 || n != 2*(6+2) || r.ModelName != "fake-gpt2" || r.Load.Server != "fakeserver" {
 			t.Errorf("points %d, records %d, model %q, server %q", len(r.Load.Points), n, r.ModelName, r.Load.Server)
 		}
+		if w := r.Load.Workload; w.Temperature == nil || *w.Temperature != 0 {
+			t.Errorf("workload temperature %v, want 0 (greedy, the default)", w.Temperature)
+		}
 		if strings.Contains(strings.Join(r.Metadata.CommandLine, " "), "sk-test") {
 			t.Error("the API key is in the report")
 		}
@@ -85,7 +88,7 @@ func TestLoad(t *testing.T) {
 		t.Setenv("OPENAI_API_KEY", "sk-test")
 		out := t.TempDir()
 		code, _, stderr := runCLI(t, "load", "--request-rates", "200,400", "--burstiness", "0.5", "--num-requests", "8",
-			"--input-len-range", "4:12", "--output-len-range", "2:5", "--slo", "ttft=1s,e2e=2s", "--out", out, "--format", "json", "--quiet")
+			"--input-len-range", "4:12", "--output-len-range", "2:5", "--slo", "ttft=1s,e2e=2s", "--temperature", "-1", "--out", out, "--format", "json", "--quiet")
 		if code != exitOK {
 			t.Fatalf("exit %d\n%s", code, stderr)
 		}
@@ -95,6 +98,9 @@ func TestLoad(t *testing.T) {
 		r, n := readLoadReport(t, out)
 		if len(r.Load.Points) != 2 || r.Load.Points[1].RequestRate != 400 || r.Load.Points[0].TTFTFromPlan == nil || n != 2*(8+4) {
 			t.Errorf("points %+v, %d records", r.Load.Points, n)
+		}
+		if r.Load.Workload.Temperature != nil {
+			t.Errorf("--temperature -1 sent temperature %v; want none", *r.Load.Workload.Temperature)
 		}
 	})
 	t.Run("sweep", func(t *testing.T) {
@@ -175,6 +181,7 @@ func TestLoadErrors(t *testing.T) {
 		{"no bound", []string{"load", "--url", url, "--num-requests", "0"}, exitUsage, "--duration"},
 		{"two models", []string{"load", "--url", two.BaseURL(), "--out", t.TempDir()}, exitUsage, "lists 2 models"},
 		{"bad format", []string{"load", "--url", url, "--format", "xml"}, exitUsage, "--format"},
+		{"temperature", []string{"load", "--url", url, "--temperature", "200"}, exitUsage, "--temperature 200"},
 		{"argument", []string{"load", "--url", url, "--sweep", "4"}, exitUsage, "--sweep=N"},
 		{"server down", []string{"load", "--url", "http://127.0.0.1:1/v1", "--out", t.TempDir()}, exitFailure, "is the server up"},
 	} {

@@ -59,7 +59,7 @@ func TestReportAndCompare(t *testing.T) {
 	data, _ := os.ReadFile(goldenReport)
 	os.WriteFile(truncated, data[:len(data)/3], 0o644)
 	future := filepath.Join(dir, "future.json")
-	os.WriteFile(future, []byte(strings.Replace(string(data), `"schema_version": "1.4"`, `"schema_version": "7"`, 1)), 0o644)
+	os.WriteFile(future, []byte(strings.Replace(string(data), `"schema_version": "1.5"`, `"schema_version": "7"`, 1)), 0o644)
 
 	tests := []struct {
 		name   string
