@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"regexp"
@@ -85,8 +86,31 @@ func TestServe(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("serve did not exit 30 s after Ctrl-C")
 	}
-	if !strings.Contains(stderr.String(), `"msg":"request"`) {
-		t.Errorf("no JSON access log: %s", stderr.String())
+	// the access log: one JSON record per request with its id, status,
+	// tokens, timings and finish reason
+	var rec map[string]any
+	for _, line := range strings.Split(stderr.String(), "\n") {
+		if strings.Contains(line, `"msg":"request"`) && strings.Contains(line, `"/v1/completions"`) {
+			if err := json.Unmarshal([]byte(line), &rec); err != nil {
+				t.Fatalf("access log line is not JSON: %v: %s", err, line)
+			}
+		}
+	}
+	if rec == nil {
+		t.Fatalf("no JSON access log of the completion: %s", stderr.String())
+	}
+	for k, want := range map[string]any{"status": 200.0, "prompt_tokens": 3.0, "output_tokens": 4.0, "finish_reason": "length", "stream": false} {
+		if rec[k] != want {
+			t.Errorf("access log %s = %v, want %v: %v", k, rec[k], want, rec)
+		}
+	}
+	if id, _ := rec["id"].(string); id == "" || resp.Header.Get("X-Request-Id") != id {
+		t.Errorf("access log id %v, response X-Request-Id %q", rec["id"], resp.Header.Get("X-Request-Id"))
+	}
+	for _, k := range []string{"queue_ms", "prefill_ms", "ttft_ms", "decode_ms", "duration_ms"} {
+		if v, ok := rec[k].(float64); !ok || v < 0 {
+			t.Errorf("access log %s = %v", k, rec[k])
+		}
 	}
 }
 
@@ -131,6 +155,10 @@ func TestServeUsage(t *testing.T) {
 		if code, _, stderr := runCLI(t, args...); code != exitUsage {
 			t.Errorf("%v: exit %d, want %d: %s", args, code, exitUsage, stderr)
 		}
+	}
+	// --help shows a curl example that runs against the default port.
+	if code, stdout, _ := runCLI(t, "serve", "--help"); code != exitOK || !strings.Contains(stdout, "curl -s http://127.0.0.1:8000/v1/completions") {
+		t.Errorf("serve --help: exit %d, no curl example:\n%s", code, stdout)
 	}
 	// A port in use is a failure, not a usage error.
 	url, _, code := startServe(t, context.Background(), "--model", tinyDir, "--log-format", "off")
