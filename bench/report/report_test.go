@@ -153,6 +153,7 @@ func TestSchemaMatchesTypes(t *testing.T) {
 	r.Load.Workload.Dataset = "prompts.jsonl"
 	r.Soak = fakeSoakReport(1).Soak
 	r.Soak.Workload.Dataset = "prompts.jsonl"
+	r.Soak.Workload.Temperature = new(0.0)
 	data, err := Marshal(r)
 	if err != nil {
 		t.Fatal(err)
