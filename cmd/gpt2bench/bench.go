@@ -379,20 +379,20 @@ func runBench(ctx context.Context, a *app, bf *benchFlags, fs *pflag.FlagSet) er
 	if len(targets) > 0 {
 		r.Targets = bench.EvaluateTargets(r, targets)
 	}
-	if err := os.MkdirAll(bf.out, 0o755); err != nil {
-		return fmt.Errorf("--out %s: %w", bf.out, err)
-	}
-	path, err := report.WriteNew(bf.out, r)
-	if err != nil {
+	path, werr := writeReport(bf.out, r)
+	if path == "" {
 		// The measurements are not lost with the file: print them.
 		printSummary(a.stdout, r, format)
-		return errors.Join(runErr, fmt.Errorf("%w; the summary above holds the measurements", err))
+		return errors.Join(runErr, fmt.Errorf("%w; the summary above holds the measurements", werr))
 	}
 	if err := printSummary(a.stdout, r, format); err != nil {
 		return err
 	}
 	// Always, even with --quiet: the path is the result a script looks for.
 	fmt.Fprintf(a.stderr, "report: %s (summary %s)\n", path, strings.TrimSuffix(path, ".json")+".md")
+	if werr != nil {
+		return errors.Join(runErr, werr)
+	}
 
 	switch {
 	case runErr != nil && ctx.Err() != nil:
@@ -404,6 +404,26 @@ func runBench(ctx context.Context, a *app, bf *benchFlags, fs *pflag.FlagSet) er
 		return fmt.Errorf("%d of %d targets failed (see the TARGETS table and %s)", n, len(r.Targets), path)
 	}
 	return nil
+}
+
+// writeReport writes r in dir (created if need be). When that fails after
+// the run (the directory was removed or the disk filled up meanwhile), it
+// writes r in the temporary directory instead, so that no finished
+// measurement is lost: it then returns that path and dir's error. It
+// returns "" when neither could be written.
+func writeReport(dir string, r *report.Report) (string, error) {
+	err := os.MkdirAll(dir, 0o755)
+	if err == nil {
+		var path string
+		if path, err = report.WriteNew(dir, r); err == nil {
+			return path, nil
+		}
+	}
+	err = fmt.Errorf("--out %s: %w", dir, err)
+	if path, terr := report.WriteNew(os.TempDir(), r); terr == nil {
+		return path, fmt.Errorf("%w; the report was written to %s instead", err, path)
+	}
+	return "", err
 }
 
 // env describes the loaded engine and this run for bench.Run.

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/gpt2bench/gpt2bench/bench/report"
 	"github.com/gpt2bench/gpt2bench/model"
 	"github.com/gpt2bench/gpt2bench/weights"
 )
@@ -114,5 +115,34 @@ func TestExportInterrupted(t *testing.T) {
 	}
 	if _, err := os.Stat(stale); !os.IsNotExist(err) {
 		t.Errorf("stale temp file still there: %v", err)
+	}
+}
+
+// TestReportNotLost: when --out cannot take the report after the run (here
+// a file stands where the directory was), the report goes to the temporary
+// directory and the error names both (issue 16: no finished measurement
+// lost to a later error).
+func TestReportNotLost(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	blocked := filepath.Join(t.TempDir(), "out")
+	if err := os.WriteFile(blocked, []byte("a file, not a directory"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, err := report.Read("../../bench/report/testdata/gpt2_20260128_170152.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.ReportName = ""
+	path, err := writeReport(blocked, r)
+	if path == "" || filepath.Dir(path) != tmp || err == nil || !strings.Contains(err.Error(), "--out "+blocked) || !strings.Contains(err.Error(), "written to "+path) {
+		t.Fatalf("writeReport = %q, %v; want a report in %s and an error naming both", path, err, tmp)
+	}
+	if _, err := report.Read(path); err != nil {
+		t.Errorf("the fallback report: %v", err)
+	}
+	good := filepath.Join(t.TempDir(), "new", "dir")
+	if path, err := writeReport(good, r); err != nil || filepath.Dir(path) != good {
+		t.Errorf("writeReport(%s) = %q, %v", good, path, err)
 	}
 }
