@@ -263,21 +263,33 @@ func colorAt(i int) color.RGBA { return palette[i%len(palette)] }
 var opOrder = []string{"embed", "ln_1", "qkv", "attn_scores", "attn_softmax", "attn_values", "attn_proj",
 	"residual_1", "ln_2", "mlp_up", "gelu", "mlp_down", "residual_2", "ln_f", "logits", "sample"}
 
-// opColors gives each op its colour: known ops by opOrder, others after
-// them in order of appearance.
+// opColors gives each op its colour: known ops by opOrder, the same in
+// every plot; others (older reports' names, other backends' ops) the
+// palette's colours that no op of ops has, in order of appearance, so that
+// no two ops of one plot share a colour while the palette lasts.
 func opColors(ops []string) map[string]color.RGBA {
 	out := make(map[string]color.RGBA, len(ops))
-	next := len(opOrder)
+	used := make([]bool, len(palette))
+	var unknown []string
 	for _, op := range ops {
 		if _, ok := out[op]; ok {
 			continue
 		}
 		if i := slices.Index(opOrder, op); i >= 0 {
 			out[op] = colorAt(i)
-		} else {
-			out[op] = colorAt(next)
+			used[i%len(palette)] = true
+		} else if !slices.Contains(unknown, op) {
+			unknown = append(unknown, op)
+		}
+	}
+	next := len(opOrder) // the colours after the known ops' first
+	for _, op := range unknown {
+		for k := 0; k < len(palette) && used[next%len(palette)]; k++ {
 			next++
 		}
+		out[op] = colorAt(next)
+		used[next%len(palette)] = true
+		next++
 	}
 	return out
 }

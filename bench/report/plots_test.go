@@ -112,6 +112,20 @@ func TestOpColorsDistinct(t *testing.T) {
 	if reversed := opColors([]string{"logits", "qkv"}); reversed["qkv"] != colors["qkv"] || reversed["logits"] != colors["logits"] {
 		t.Error("an op's colour depends on the order the ops come in")
 	}
+	// Ops not in opOrder (an older report's names beside current ones)
+	// take colours no op of the plot has: lm_head and qkv, mlp_proj and
+	// ln_1 shared one in the golden report's profile plot.
+	mixed := opColors([]string{"embedding", "ln_1", "qkv", "attention", "attn_proj", "ln_2", "mlp_fc", "gelu", "mlp_proj", "ln_f", "lm_head"})
+	seen = map[color.RGBA]string{}
+	for op, c := range mixed {
+		if other, ok := seen[c]; ok {
+			t.Errorf("%s and %s share colour %v in one plot", op, other, c)
+		}
+		seen[c] = op
+	}
+	if mixed["qkv"] != colors["qkv"] || mixed["gelu"] != colors["gelu"] {
+		t.Error("a known op changed colour beside unknown ones")
+	}
 }
 
 // TestNiceTicks checks value axes get about five labelled ticks (the TTFT
