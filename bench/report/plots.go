@@ -265,8 +265,9 @@ var opOrder = []string{"embed", "ln_1", "qkv", "attn_scores", "attn_softmax", "a
 
 // opColors gives each op its colour: known ops by opOrder, the same in
 // every plot; others (older reports' names, other backends' ops) the
-// palette's colours that no op of ops has, in order of appearance, so that
-// no two ops of one plot share a colour while the palette lasts.
+// palette's colours that no op of ops has, in name order (so the same ops
+// get the same colours in every plot), so that no two ops of one plot
+// share a colour while the palette lasts.
 func opColors(ops []string) map[string]color.RGBA {
 	out := make(map[string]color.RGBA, len(ops))
 	used := make([]bool, len(palette))
@@ -282,6 +283,7 @@ func opColors(ops []string) map[string]color.RGBA {
 			unknown = append(unknown, op)
 		}
 	}
+	slices.Sort(unknown)
 	next := len(opOrder) // the colours after the known ops' first
 	for _, op := range unknown {
 		for k := 0; k < len(palette) && used[next%len(palette)]; k++ {

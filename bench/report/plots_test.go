@@ -126,6 +126,9 @@ func TestOpColorsDistinct(t *testing.T) {
 	if mixed["qkv"] != colors["qkv"] || mixed["gelu"] != colors["gelu"] {
 		t.Error("a known op changed colour beside unknown ones")
 	}
+	if other := opColors([]string{"lm_head", "mlp_fc", "mlp_proj", "qkv", "attn_proj", "attention", "gelu", "ln_1", "ln_2", "embedding", "ln_f"}); other["lm_head"] != mixed["lm_head"] || other["attention"] != mixed["attention"] {
+		t.Error("an unknown op's colour depends on the order the ops come in (profile and roofline plots differ)")
+	}
 }
 
 // TestNiceTicks checks value axes get about five labelled ticks (the TTFT
