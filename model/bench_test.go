@@ -21,11 +21,82 @@ func benchModel(b *testing.B, p **Params, dt tensor.DType) *Model {
 			b.Fatal(err)
 		}
 	}
-	m, err := New(cfg, *p, Options{DType: dt, Threads: 2})
+	return benchModelKV(b, p, dt, tensor.F32)
+}
+
+// benchModelKV is benchModel with a KV cache of kvdt.
+func benchModelKV(b *testing.B, p **Params, dt, kvdt tensor.DType) *Model {
+	b.Helper()
+	cfg := GPT2()
+	if *p == nil {
+		var err error
+		if *p, err = RandomParams(cfg, 1234); err != nil {
+			b.Fatal(err)
+		}
+	}
+	m, err := New(cfg, *p, Options{DType: dt, KVDType: kvdt, Threads: 2})
 	if err != nil {
 		b.Fatal(err)
 	}
 	return m
+}
+
+// BenchmarkDecodeDepth times one decode step of B sequences at a fixed
+// depth P (positions cached before the step: the cache is rewound to P
+// before every step), for every weight dtype with a float32 and a half KV
+// cache. GB/s counts what a step must read: the weights once plus every
+// sequence's keys and values of P+1 positions (the roofline's bytes).
+//
+//	go test ./model -run '^$' -bench 'DecodeDepth/.*/B=1/' -count 5 | benchstat -col /kv -
+func BenchmarkDecodeDepth(b *testing.B) {
+	var p *Params
+	ctx := context.Background()
+	for _, dt := range []tensor.DType{tensor.F32, tensor.F16, tensor.Q8, tensor.Q4} {
+		for _, kvdt := range []tensor.DType{tensor.F32, tensor.F16} {
+			m := benchModelKV(b, &p, dt, kvdt)
+			cfg := m.Config()
+			for _, batch := range []int{1, 8} {
+				for _, depth := range []int{0, 512, 896} {
+					b.Run(fmt.Sprintf("dtype=%v/kv=%v/B=%d/P=%d", dt, kvdt, batch, depth), func(b *testing.B) {
+						s, err := m.NewSession(batch, depth+1)
+						if err != nil {
+							b.Fatal(err)
+						}
+						logits := make([]float32, batch*cfg.VocabSize)
+						step := make([][]int32, batch)
+						for i := range batch {
+							step[i] = []int32{int32(100 + i)}
+						}
+						if depth > 0 {
+							prompt := make([][]int32, batch)
+							for i := range batch {
+								prompt[i] = tokensFor(cfg, depth, i)
+							}
+							if err := s.Forward(ctx, prompt, logits); err != nil {
+								b.Fatal(err)
+							}
+						}
+						if err := s.Forward(ctx, step, logits); err != nil { // size the decode scratch
+							b.Fatal(err)
+						}
+						bytes := m.WeightBytes() - int64(4*len(m.wpe)) + int64(batch)*int64(depth+1)*KVBytesPerTokenOf(cfg, kvdt)
+						b.ReportAllocs()
+						b.ResetTimer()
+						for b.Loop() {
+							s.pos = depth // rewind: every step at depth P
+							if err := s.Forward(ctx, step, logits); err != nil {
+								b.Fatal(err)
+							}
+						}
+						sec := b.Elapsed().Seconds() / float64(b.N)
+						b.ReportMetric(float64(batch)/sec, "tok/s")
+						b.ReportMetric(float64(bytes)/sec/1e9, "GB/s")
+					})
+				}
+			}
+			m.Close()
+		}
+	}
 }
 
 // BenchmarkDecode times one decode step (T=1) of B sequences after a
@@ -84,15 +155,25 @@ func BenchmarkDecode(b *testing.B) {
 }
 
 // BenchmarkPrefill times a prompt of T tokens of one sequence from an
-// empty cache, logits for the last position only. To compare the kernel
-// variants, run it under GPT2BENCH_NOAVX512=1 and without, alternating.
+// empty cache, logits for the last position only, with a float32 KV cache
+// and (suffix /kv=f16) the half cache --kv-dtype auto picks for reduced
+// weights. To compare the kernel variants, run it under
+// GPT2BENCH_NOAVX512=1 and without, alternating.
 func BenchmarkPrefill(b *testing.B) {
 	var p *Params
 	ctx := context.Background()
-	for _, dt := range []tensor.DType{tensor.F32, tensor.F16, tensor.Q8, tensor.Q4} {
-		m := benchModel(b, &p, dt)
+	for _, c := range []struct{ dt, kv tensor.DType }{
+		{tensor.F32, tensor.F32}, {tensor.F16, tensor.F32}, {tensor.Q8, tensor.F32}, {tensor.Q4, tensor.F32},
+		{tensor.F16, tensor.F16}, {tensor.Q8, tensor.F16}, {tensor.Q4, tensor.F16}, // --kv-dtype auto's choice
+	} {
+		dt := c.dt
+		m := benchModelKV(b, &p, dt, c.kv)
+		suffix := ""
+		if c.kv != tensor.F32 {
+			suffix = "/kv=" + c.kv.String()
+		}
 		for _, T := range []int{128, 512, 896} {
-			b.Run(fmt.Sprintf("dtype=%v/T=%d", dt, T), func(b *testing.B) {
+			b.Run(fmt.Sprintf("dtype=%v/T=%d%s", dt, T, suffix), func(b *testing.B) {
 				s, err := m.NewSession(1, T)
 				if err != nil {
 					b.Fatal(err)

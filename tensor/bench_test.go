@@ -149,3 +149,46 @@ func BenchmarkPool(b *testing.B) {
 		r.For(1024, 16, t)
 	}
 }
+
+// BenchmarkLinearDTypes compares the weight dtypes side by side, each on
+// the kernels this machine picks (no variant flipped), at every N that
+// matters: decode (1), batched decode (8, 16) and prefill (128, 512), on 2
+// threads, the dtypes innermost so that -count rounds interleave them.
+// Reduced precision should never be slower than f32. cpu-µs/op is the
+// process's CPU time per call (both threads' work, plus at most the
+// pool's 20 µs spin per idle worker): on a shared host it does not count
+// waits for a core, which wall time does.
+//
+//	go test ./tensor -run '^$' -bench LinearDTypes -count 5 | benchstat -col /dtype -
+func BenchmarkLinearDTypes(b *testing.B) {
+	rng := rand.New(rand.NewPCG(3, 3))
+	pool := NewPool(2)
+	defer pool.Close()
+	r := pool.NewRunner()
+	for _, s := range []struct {
+		op   string
+		K, M int
+	}{{"qkv", 768, 2304}, {"mlp_down", 3072, 768}} {
+		w32 := NewMat(randSlice(rng, s.M*s.K), s.M, s.K)
+		ws := map[DType]*Mat{}
+		for _, dt := range []DType{F32, F16, Q8, Q4} {
+			ws[dt], _ = w32.Convert(dt)
+		}
+		bias := randSlice(rng, s.M)
+		for _, N := range []int{1, 8, 16, 128, 512} {
+			x, out := randSlice(rng, N*s.K), make([]float32, N*s.M)
+			for _, dt := range []DType{F32, F16, Q8, Q4} {
+				w := ws[dt]
+				b.Run(fmt.Sprintf("op=%s/N=%d/dtype=%v", s.op, N, dt), func(b *testing.B) {
+					b.ReportAllocs()
+					cpu0 := cpuTime()
+					for b.Loop() {
+						r.Linear(out, x, w, bias, N)
+					}
+					b.ReportMetric(2*float64(N*s.K*s.M)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+					b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
+				})
+			}
+		}
+	}
+}

@@ -175,6 +175,9 @@ func linearCases(dt DType) []linearCase {
 		cs = append(cs, linearCase{N, k1, 13}, linearCase{N, k2, 48})
 	}
 	cs = append(cs, linearCase{96, k3, 54}, linearCase{64, 3008, 7})
+	// The dot-product path of float16 weights (AVX-512, 2..16 rows, K a
+	// multiple of 16): one and two blocks of 8 rows, full and padded.
+	cs = append(cs, linearCase{9, 96, 13}, linearCase{16, 768, 7}, linearCase{15, 64, 3})
 	return append(cs, linearCase{130, 1152, 21})
 }
 

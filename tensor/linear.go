@@ -1,6 +1,9 @@
 package tensor
 
-import "fmt"
+import (
+	"fmt"
+	"unsafe"
+)
 
 // Act is an elementwise activation that Linear applies to its output while
 // the output is still in cache (fused bias + activation).
@@ -52,6 +55,13 @@ func (r *Runner) LinearAct(out, x []float32, w *Mat, b []float32, N int, act Act
 		r.growScratch(q4ScratchLen(K))
 		r.lin = linearTask{out: out, xq: xq, xs: xs, wide: true, w: w, b: b, n: 1, act: act, scratch: r.scratch}
 		r.For(M, linearAlign, &r.lin)
+		r.lin = linearTask{}
+		return
+	}
+	if dotF16N(N, w) && !r.invariant {
+		r.growScratch(dotF16ScratchLen(K))
+		r.lin = linearTask{out: out, x: x, dotF16: true, w: w, b: b, n: N, act: act, scratch: r.scratch}
+		r.For(M, wideAlign, &r.lin)
 		r.lin = linearTask{}
 		return
 	}
@@ -123,6 +133,10 @@ func LinearRange(out, x []float32, w *Mat, b []float32, N, lo, hi int) {
 	if N == 1 && vnniQ8(N, w) {
 		xq := make([]byte, w.Cols)
 		gemvRangeQ8(out, xq, quantRow(xq, x), w, b, lo, hi, ActNone, make([]float32, q4ScratchLen(w.Cols)))
+		return
+	}
+	if dotF16N(N, w) {
+		dotRangeF16(out, x, w, b, N, lo, hi, ActNone, make([]float32, dotF16ScratchLen(w.Cols)))
 		return
 	}
 	if wideN(N, w) {
@@ -217,6 +231,7 @@ type linearTask struct {
 	xq        []byte    // x quantised by packXQ (AVX-512 path, int8 weights)
 	xs        []float32 // the row scales of xq
 	wide      bool      // the AVX-512 path (wideRange)
+	dotF16    bool      // the AVX-512 dot-product path of float16 weights (dotRangeF16)
 	w         *Mat
 	n, kc     int
 	act       Act
@@ -231,6 +246,10 @@ func (t *linearTask) runWorker(w, lo, hi int) {
 	var buf []float32
 	if w < len(t.scratch) {
 		buf = t.scratch[w]
+	}
+	if t.dotF16 {
+		dotRangeF16(t.out, t.x, t.w, t.b, t.n, lo, hi, t.act, buf)
+		return
 	}
 	if t.wide && t.n == 1 {
 		gemvRangeQ8(t.out, t.xq, t.xs[0], t.w, t.b, lo, hi, t.act, buf)
@@ -544,9 +563,16 @@ func outerRange(out, xt []float32, w *Mat, b []float32, N, lo, hi, kc int, buf [
 			}
 			for p := range np {
 				var pf []float32
-				if w.DType == F32 && p < outerMR && nm+p < hi && nk0 < K {
+				if p < outerMR && nm+p < hi && nk0 < K {
 					off := (nm+p)*K + nk0
-					pf = w.F32[off : off+nk1-nk0]
+					switch w.DType {
+					case F32:
+						pf = w.F32[off : off+nk1-nk0]
+					case F16: // the kernel only prefetches pf: a float32 view of the half row (4-byte aligned)
+						if off%2 == 0 {
+							pf = unsafe.Slice((*float32)(unsafe.Pointer(&w.F16[off])), (nk1-nk0)/2)
+						}
+					}
 				}
 				outer6x16F32(tile, wb, ldw, xt[p*outerNR*K+outerNR*k0:], kk, pf)
 				st.putTile(tile, p*outerNR, min(outerNR, N-p*outerNR), m, rows)

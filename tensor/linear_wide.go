@@ -16,6 +16,7 @@ const (
 	wideMR     = 12  // weight rows per tile
 	wideAlign  = 48  // rows of W per thread split: whole tiles and 16-row groups
 	wideKBlock = 512 // K-block with several panels: 12 rows × 512 float32 = 24 KiB
+	wideWidenK = 256 // columns of a float16 group widened at a time: 12 × 272 float32 = 13 KiB, in L1 beside x
 )
 
 // wideN reports whether Linear takes the AVX-512 path for N rows of x
@@ -130,32 +131,42 @@ func wideRange(out, xt []float32, xq []byte, xs []float32, w *Mat, b []float32, 
 		kk := k1 - k0
 		for m := lo; m < hi; m += wideMR {
 			rows := min(wideMR, hi-m)
-			var wb []float32
-			ldw := K
-			if w.DType == F32 && rows == wideMR {
-				wb = w.F32[m*K+k0:]
-			} else {
-				wb, ldw = weightBlock(w, m, rows, k0, k1, wbuf)
-				for i := rows; i < wideMR; i++ {
-					clear(wb[i*ldw : i*ldw+kk])
-				}
+			// A float32 group is read in place; other dtypes are widened
+			// into scratch by sub-blocks of wideWidenK columns, so that
+			// the widened rows are still in L1 when the tile reads them.
+			sub := kk
+			if w.DType != F32 || rows != wideMR {
+				sub = min(kk, wideWidenK)
 			}
-			clear(bias[:])
-			if k1 == K && b != nil {
-				copy(bias[:rows], b[m:m+rows])
-			}
-			for p := 0; p < np; {
-				nn := min(2*outerNR, N-p*outerNR)
-				lanes := 32
-				switch {
-				case nn <= 8:
-					lanes = 8
-				case nn <= 16:
-					lanes = 16
+			for s0 := k0; s0 < k1; s0 += sub {
+				s1 := min(s0+sub, k1)
+				var wb []float32
+				ldw := K
+				if w.DType == F32 && rows == wideMR {
+					wb = w.F32[m*K+s0:]
+				} else {
+					wb, ldw = weightBlock(w, m, rows, s0, s1, wbuf)
+					for i := rows; i < wideMR; i++ {
+						clear(wb[i*ldw : i*ldw+s1-s0])
+					}
 				}
-				outer12F32(tile, wb, ldw, xt[p*outerNR*K+outerNR*k0:], outerNR*K, kk, lanes, nil)
-				storeTile12(out[p*outerNR*M+m:], M, tile, lanes, nn, rows, ones[:], &beta, &bias, k0 > 0)
-				p += (lanes + outerNR - 1) / outerNR
+				clear(bias[:])
+				if s1 == K && b != nil {
+					copy(bias[:rows], b[m:m+rows])
+				}
+				for p := 0; p < np; {
+					nn := min(2*outerNR, N-p*outerNR)
+					lanes := 32
+					switch {
+					case nn <= 8:
+						lanes = 8
+					case nn <= 16:
+						lanes = 16
+					}
+					outer12F32(tile, wb, ldw, xt[p*outerNR*K+outerNR*s0:], outerNR*K, s1-s0, lanes, nil)
+					storeTile12(out[p*outerNR*M+m:], M, tile, lanes, nn, rows, ones[:], &beta, &bias, s0 > 0)
+					p += (lanes + outerNR - 1) / outerNR
+				}
 			}
 		}
 	}

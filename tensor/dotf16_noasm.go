@@ -1,0 +1,7 @@
+//go:build !amd64 || !gc || purego
+
+package tensor
+
+func dot3x8F16(dst *[24]float32, w []uint16, ldw int, x []float32, ldx, k int) {
+	dot3x8F16Generic(dst, w, ldw, x, ldx, k)
+}
