@@ -717,9 +717,20 @@ func (s *Session) compile(sh shape) (*compiled, error) {
 	if err != nil {
 		return nil, err
 	}
+	c, err := s.m.compileLaunches(ls, s.resolve)
+	if err != nil {
+		return nil, err
+	}
+	s.plans[sh] = c
+	return c, nil
+}
+
+// compileLaunches resolves the arguments of ls (pointers through resolve,
+// plus their element offsets) and looks up their kernels.
+func (m *Model) compileLaunches(ls []launch, resolve func(arg) (cu.DevicePtr, error)) (*compiled, error) {
 	c := &compiled{ls: ls, tm: planTiming(ls), fns: make([]cu.Function, len(ls)), vals: make([][]uint64, len(ls)), ptrs: make([][]unsafe.Pointer, len(ls))}
 	for i, l := range ls {
-		fn, ok := s.m.fns[l.kernel]
+		fn, ok := m.fns[l.kernel]
 		if !ok {
 			return nil, fmt.Errorf("cuda: kernel %s is not loaded", l.kernel)
 		}
@@ -728,11 +739,11 @@ func (s *Session) compile(sh shape) (*compiled, error) {
 		for j, a := range l.args {
 			switch a.kind {
 			case argPtr:
-				d, err := s.resolve(a)
+				d, err := resolve(a)
 				if err != nil {
 					return nil, fmt.Errorf("cuda: %s argument %d: %w", l.kernel, j, err)
 				}
-				vals[j] = uint64(d)
+				vals[j] = uint64(d) + 4*uint64(a.off)
 			case argNull:
 				vals[j] = 0
 			default:
@@ -746,7 +757,6 @@ func (s *Session) compile(sh shape) (*compiled, error) {
 		}
 		c.ptrs[i] = ptrs
 	}
-	s.plans[sh] = c
 	return c, nil
 }
 
@@ -769,9 +779,12 @@ func (s *Session) resolve(a arg) (cu.DevicePtr, error) {
 	return d, nil
 }
 
-func (s *Session) launch1(c *compiled, i int) error {
+func (s *Session) launch1(c *compiled, i int) error { return c.launch(i, s.stream) }
+
+// launch launches c's launch i on stream.
+func (c *compiled) launch(i int, stream cu.Stream) error {
 	l := &c.ls[i]
-	if err := c.fns[i].Launch(l.grid[0], l.grid[1], l.grid[2], l.block, 1, 1, l.shared, s.stream, c.ptrs[i]); err != nil {
+	if err := c.fns[i].Launch(l.grid[0], l.grid[1], l.grid[2], l.block, 1, 1, l.shared, stream, c.ptrs[i]); err != nil {
 		return fmt.Errorf("cuda: launch %s: %w", l.kernel, err)
 	}
 	return nil

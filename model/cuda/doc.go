@@ -27,6 +27,15 @@
 // position from device memory and the last kernel advances it, so each
 // step shape (B, T, all logits) is a CUDA graph captured once and replayed.
 //
+// A Ragged runs the continuous-batching engine's ragged step (as
+// model.Ragged on the CPU) over a paged KV cache in device memory: every
+// sequence of a step brings its own tokens (a prompt chunk or one decode
+// token), position and block table; the linear layers run on all rows at
+// once and each row's attention reads its own sequence's blocks
+// (attention_paged). Tested against model.Ragged under scripts/cudaemu,
+// not yet run on a GPU, and not yet wired into engine/ (cmd refuses
+// --continuous on --backend cuda).
+//
 // The kernels are CUDA C in kernels.cu, compiled to PTX by go generate
 // (gen.go) and embedded; GPT2BENCH_CUDA_PTX names a PTX file to load
 // instead. The CPU path (model.Session) is the numerical reference:

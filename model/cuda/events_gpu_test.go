@@ -188,9 +188,9 @@ func formatOps(m map[string]time.Duration, n int) string {
 // decoding runs through ForwardSample (argmax on the GPU, ids fed back
 // without an upload) and gives transformers' continuation on the fixture,
 // for both kernel sets; a batch of two matches the CPU's Generate; the
-// device profile sees the sampling op once per token; temperature, top-k
-// and top-p sampling on the GPU draw the CPU's tokens from the same seed;
-// ForwardSample rejects bad options.
+// device profile sees the sampling op once per token; ForwardSample
+// rejects bad options. TestForwardSample checks sampling with both kernel
+// sets.
 func TestGenerateOnDevice(t *testing.T) {
 	ctx := context.Background()
 	cfg, p, ref := loadFixture(t, filepath.Join("..", "..", "testdata", "tiny-gpt2"))
@@ -244,23 +244,6 @@ func TestGenerateOnDevice(t *testing.T) {
 		for b := range B {
 			if !slices.Equal(got[b], want[b]) {
 				t.Errorf("sequence %d: GPU %v, CPU %v", b, got[b], want[b])
-			}
-		}
-		// Temperature, top-k, top-p: drawn by the sample kernel from the
-		// same streams as the host's Samplers. The logits differ from the
-		// CPU's by ~1e-5, so a draw could in principle land on the other
-		// side of a boundary; at these sizes that is a 1e-4 chance.
-		for _, so := range []model.SampleOptions{{Temperature: 0.8, TopK: 20, Seed: 3}, {Temperature: 1.2, TopP: 0.9, Seed: 4}, {Temperature: 1, Seed: 5}} {
-			o := model.GenerateOptions{MaxNewTokens: 10, Sampling: so}
-			got, err := model.Generate(ctx, s, prompts, o)
-			if err != nil {
-				t.Fatal(err)
-			}
-			want, _ := model.Generate(ctx, cs, prompts, o)
-			for b := range B {
-				if !slices.Equal(got[b], want[b]) {
-					t.Errorf("%+v sequence %d: GPU %v, CPU %v", so, b, got[b], want[b])
-				}
 			}
 		}
 		ids := make([]int32, B)

@@ -610,7 +610,7 @@ extern "C" __global__ void attention(float* __restrict__ y, const float* __restr
 // ---------------------------------------------------------------------------
 // argmax writes tok[b] = argmax of logits row b*step+off (the first index on
 // ties, as torch.argmax). grid (B), block 1024.
-extern "C" __global__ void argmax(int* __restrict__ tok, const float* __restrict__ logits, int V, int step,
+extern "C" __global__ void __launch_bounds__(1024) argmax(int* __restrict__ tok, const float* __restrict__ logits, int V, int step,
                                   int off) {
   __shared__ float rv[32];
   __shared__ int ri[32];
@@ -955,7 +955,7 @@ GEMV_LNKV(gemv_lnkv_f16_8, __half, 8)
 // 1024 threads); here they are halved in a tree (log2 steps). grid (T, NH,
 // B); shared memory (HS + maxT rounded up to 4 + 32 + 4*blockDim) floats.
 // HS divides 128 and HS % 4 == 0.
-extern "C" __global__ void attention_wide(float* __restrict__ y, const float* __restrict__ qkv,
+extern "C" __global__ void __launch_bounds__(1024) attention_wide(float* __restrict__ y, const float* __restrict__ qkv,
                                           const float* __restrict__ kc, const float* __restrict__ vc,
                                           const int* __restrict__ pos, int T, int C, int NH, int maxT,
                                           float scale) {
@@ -1027,7 +1027,7 @@ extern "C" __global__ void attention_wide(float* __restrict__ y, const float* __
 // argmax of logits row b*step+off, and block 0 moves the position counter
 // past the T new tokens (argmax reads no position and it is the step's
 // last kernel). grid (B), block 1024.
-extern "C" __global__ void argmax_advance(int* __restrict__ tok, const float* __restrict__ logits, int V,
+extern "C" __global__ void __launch_bounds__(1024) argmax_advance(int* __restrict__ tok, const float* __restrict__ logits, int V,
                                           int step, int off, int* __restrict__ pos, int T) {
   if (blockIdx.x == 0 && threadIdx.x == 0) *pos += T;
   __shared__ float rv[32];
@@ -1197,7 +1197,7 @@ __device__ unsigned long long sample_select(const float* __restrict__ p, int V, 
   return prefix;
 }
 
-extern "C" __global__ void sample(int* __restrict__ tok, const float* __restrict__ logits, int V, int step,
+extern "C" __global__ void __launch_bounds__(1024) sample(int* __restrict__ tok, const float* __restrict__ logits, int V, int step,
                                   int off, float temperature, int topk, float topp,
                                   unsigned long long* __restrict__ rng, float* __restrict__ probs) {
   __shared__ double red[32];
@@ -1280,4 +1280,132 @@ extern "C" __global__ void sample(int* __restrict__ tok, const float* __restrict
   double r = su * ksum;
   unsigned long long k = sample_select(p, V, kmin, true, r, true, &found, hist, &skey, &sflag);
   if (tid == 0) tok[blockIdx.x] = sample_id(k);
+}
+
+// ===========================================================================
+// Ragged steps (plan.go raggedPlan, ragged.go): the continuous-batching
+// engine's step over a paged KV cache. Every row n of the step carries its
+// own token, position and sequence; each sequence its block table:
+//
+//	tok, rpos, rseq  [N] int32        row n's token, position, sequence
+//	tables           [S, stride] int32 block ids; entry i holds positions
+//	                                   i*bs .. (i+1)*bs-1 of the sequence
+//	kc, vc           [numBlocks, bs, C] one layer of the pool (the Go side
+//	                                   offsets by layer)
+//
+// Position p of sequence s lives in block tables[s*stride + p/bs], slot p%bs.
+
+// kv_row returns the offset of position p of sequence s in a layer's pool.
+__device__ __forceinline__ size_t kv_row(const int* __restrict__ tables, int stride, int bs, int s, int p, int C) {
+  return ((size_t)tables[s * stride + p / bs] * bs + p % bs) * C;
+}
+
+// embed_ragged: x[n] = wte[tok[n]] + wpe[rpos[n]]. grid (N), block 256.
+template <typename W>
+__device__ __forceinline__ void embed_ragged_impl(float* __restrict__ x, const W* __restrict__ wte,
+                                                  const float* __restrict__ wpe, const int* __restrict__ tok,
+                                                  const int* __restrict__ rpos, int C) {
+  int n = blockIdx.x;
+  size_t id = (size_t)tok[n], p = (size_t)rpos[n];
+  for (int c = threadIdx.x; c < C; c += blockDim.x)
+    x[(size_t)n * C + c] = tofloat(wte[id * C + c]) + wpe[p * C + c];
+}
+
+extern "C" __global__ void embed_ragged_f32(float* x, const float* wte, const float* wpe, const int* tok,
+                                            const int* rpos, int C) {
+  embed_ragged_impl<float>(x, wte, wpe, tok, rpos, C);
+}
+
+extern "C" __global__ void embed_ragged_f16(float* x, const __half* wte, const float* wpe, const int* tok,
+                                            const int* rpos, int C) {
+  embed_ragged_impl<__half>(x, wte, wpe, tok, rpos, C);
+}
+
+// store_kv_paged copies the keys and values of row n from qkv [N, 3C] into
+// its sequence's block at its position. grid (N), block 256.
+extern "C" __global__ void store_kv_paged(float* __restrict__ kc, float* __restrict__ vc,
+                                          const float* __restrict__ qkv, const int* __restrict__ rpos,
+                                          const int* __restrict__ rseq, const int* __restrict__ tables,
+                                          int stride, int bs, int C) {
+  int n = blockIdx.x;
+  size_t dst = kv_row(tables, stride, bs, rseq[n], rpos[n], C);
+  const float* row = qkv + (size_t)n * 3 * C;
+  for (int c = threadIdx.x; c < C; c += blockDim.x) {
+    kc[dst + c] = row[C + c];
+    vc[dst + c] = row[2 * C + c];
+  }
+}
+
+// attention_paged is attention (above) for row n of a ragged step: its
+// query against positions 0..rpos[n] of its own sequence, each key and
+// value row found through the sequence's block table.
+// grid (N, NH), block 256; shared memory (HS + maxT rounded up to 4 + 32 +
+// 4*blockDim) floats, maxT >= every rpos[n]+1. HS divides 128, HS % 4 == 0.
+extern "C" __global__ void attention_paged(float* __restrict__ y, const float* __restrict__ qkv,
+                                           const float* __restrict__ kc, const float* __restrict__ vc,
+                                           const int* __restrict__ rpos, const int* __restrict__ rseq,
+                                           const int* __restrict__ tables, int stride, int bs, int C, int NH,
+                                           int maxT, float scale) {
+  extern __shared__ __align__(16) float sm[];
+  int row = blockIdx.x, h = blockIdx.y, tid = threadIdx.x;
+  int HS = C / NH, g = HS / 4, j = tid % g, grp = tid / g, groups = blockDim.x / g;
+  float* q = sm;                        // [HS]
+  float* sc = sm + HS;                  // [maxT] scores, then exp(score - max)
+  float* red = sc + ((maxT + 3) & ~3);  // [32], 16-byte aligned like part
+  float* part = red + 32;               // [groups, HS] partial a·V
+  int s = rseq[row], n = rpos[row] + 1;  // causal: the row sees positions 0..its own
+  const float* qr = qkv + (size_t)row * 3 * C + (size_t)h * HS;
+  for (int d = tid; d < HS; d += blockDim.x) q[d] = qr[d];
+  __syncthreads();
+  float4 qv = reinterpret_cast<const float4*>(q)[j];
+  size_t hoff = (size_t)h * HS + 4 * j;
+  float mx = -INFINITY;
+  for (int base = 0; base < n; base += groups) {  // uniform over the block: shuffles are safe
+    int p = base + grp;
+    float sv = 0.f;
+    if (p < n) {
+      float4 kv = *reinterpret_cast<const float4*>(kc + kv_row(tables, stride, bs, s, p, C) + hoff);
+      sv = qv.x * kv.x + qv.y * kv.y + qv.z * kv.z + qv.w * kv.w;
+    }
+    for (int o = g >> 1; o > 0; o >>= 1) sv += __shfl_xor_sync(0xffffffffu, sv, o);
+    if (p < n) {
+      sv *= scale;
+      if (j == 0) sc[p] = sv;
+      mx = fmaxf(mx, sv);
+    }
+  }
+  mx = block_max(mx, red);  // its barriers also publish sc
+  float sum = 0.f;
+  for (int p = tid; p < n; p += blockDim.x) {
+    float e = expf(sc[p] - mx);  // subtract max: stability only
+    sc[p] = e;
+    sum += e;
+  }
+  sum = block_sum(sum, red);
+  float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
+  for (int p = grp; p < n; p += groups) {
+    float w = sc[p];
+    float4 v = *reinterpret_cast<const float4*>(vc + kv_row(tables, stride, bs, s, p, C) + hoff);
+    acc.x = fmaf(w, v.x, acc.x);
+    acc.y = fmaf(w, v.y, acc.y);
+    acc.z = fmaf(w, v.z, acc.z);
+    acc.w = fmaf(w, v.w, acc.w);
+  }
+  reinterpret_cast<float4*>(part + grp * HS)[j] = acc;
+  __syncthreads();
+  float inv = 1.f / sum;
+  for (int d = tid; d < HS; d += blockDim.x) {
+    float a = 0.f;
+    for (int i = 0; i < groups; i++) a += part[i * HS + d];
+    y[(size_t)row * C + (size_t)h * HS + d] = a * inv;
+  }
+}
+
+// gather_rows copies rows idx[r] of x [N, C] to out [R, C] (the rows that
+// want logits). grid (R), block 256.
+extern "C" __global__ void gather_rows(float* __restrict__ out, const float* __restrict__ x,
+                                       const int* __restrict__ idx, int C) {
+  const float* in = x + (size_t)idx[blockIdx.x] * C;
+  float* o = out + (size_t)blockIdx.x * C;
+  for (int c = threadIdx.x; c < C; c += blockDim.x) o[c] = in[c];
 }

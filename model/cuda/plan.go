@@ -58,6 +58,10 @@ const (
 	bufWork   // [splits, N, M] split-K partial sums, at most workFloats
 	bufRNG    // [B] PCG states (hi, lo uint64) of the device sampler
 	bufProbs  // [B, V] the sampler's probabilities
+	// Ragged steps (raggedPlan).
+	bufMeta // int32: tok [N] | rpos [N] | rseq [N] | logit rows [NL] | tables [S, stride]
+	bufKP   // [L, numBlocks, blockSize, C] paged keys; resolved per layer
+	bufVP   // [L, numBlocks, blockSize, C] paged values
 	numBufs
 )
 
@@ -76,6 +80,7 @@ type arg struct {
 	kind  argKind
 	buf   buf
 	layer int
+	off   int // argPtr: elements (4 bytes each) past the buffer's start
 	i     int32
 	f     float32
 }
@@ -83,6 +88,7 @@ type arg struct {
 func ptr(b buf) arg             { return arg{kind: argPtr, buf: b, layer: -1} }
 func layerPtr(b buf, l int) arg { return arg{kind: argPtr, buf: b, layer: l} }
 func null() arg                 { return arg{kind: argNull} }
+func metaAt(off int) arg        { return arg{kind: argPtr, buf: bufMeta, layer: -1, off: off} }
 func intArg(v int) arg          { return arg{kind: argInt, i: int32(v)} }
 func floatArg(v float32) arg    { return arg{kind: argFloat, f: v} }
 
@@ -517,7 +523,8 @@ func kernelNames() []string {
 	names := []string{"embed_f32", "embed_f16", "layernorm", "store_kv", "attention", "argmax", "advance",
 		"gemm_simt_f32", "gemm_simt_f16", "gemm_wmma_f16", "splitk_reduce", "attention_serial",
 		"attention_wide", "argmax_advance", // V2
-		"sample"}
+		"sample",
+		"embed_ragged_f32", "embed_ragged_f16", "store_kv_paged", "attention_paged", "gather_rows"} // ragged steps
 	for _, wt := range []string{"f32", "f16"} {
 		for _, nr := range []int{1, 2, 4, 8} {
 			names = append(names, fmt.Sprintf("gemv_%s_%d", wt, nr), fmt.Sprintf("gemv_ln_%s_%d", wt, nr),
@@ -554,3 +561,99 @@ func weightBytes(cfg model.Config, dt tensor.DType) int64 {
 }
 
 func ceilDiv(a, b int) int { return (a + b - 1) / b }
+
+// raggedShape is what a ragged step's plan depends on: its rows and its
+// logit rows. Positions, sequences and block tables travel in bufMeta.
+type raggedShape struct {
+	N      int  // rows: new tokens of every sequence
+	NL     int  // rows that want logits
+	Greedy bool // argmax of each logit row into bufTok [NL] (StepGreedy)
+}
+
+// raggedGeom is a Ragged's fixed geometry: the paged pool's block size and
+// block count, and the entries per block table (blocks of n_positions).
+type raggedGeom struct {
+	BlockSize, NumBlocks, Stride int
+}
+
+// raggedGeometry returns the geometry of a pool of numBlocks blocks of
+// blockSize positions for cfg.
+func raggedGeometry(cfg model.Config, blockSize, numBlocks int) raggedGeom {
+	return raggedGeom{BlockSize: blockSize, NumBlocks: numBlocks, Stride: ceilDiv(cfg.NPositions, blockSize)}
+}
+
+// metaLayout returns where each part of bufMeta starts (int32 elements):
+// tokens, positions, sequences, logit rows, block tables; and the length
+// of the meta data of a step of S sequences.
+func (r raggedShape) metaLayout(g raggedGeom, S int) (tok, pos, seq, logRow, tables, n int) {
+	tok, pos, seq, logRow = 0, r.N, 2*r.N, 3*r.N
+	tables = 3*r.N + r.NL
+	return tok, pos, seq, logRow, tables, tables + S*g.Stride
+}
+
+// raggedPlan returns the launches of one ragged step: embed each row at
+// its own position; per block ln_1, qkv, the keys and values stored in
+// each row's block (store_kv_paged), attention over each row's sequence
+// through its block table (attention_paged), proj (+ residual), ln_2, fc
+// (+ GELU), fc_proj (+ residual); then the rows that want logits gathered,
+// ln_f and the LM head, and with r.Greedy argmax of each logit row. Layer
+// norms run as kernels of their own; linear layers are linear's GEMV
+// (N <= 16) or GEMM over all N rows at once.
+func raggedPlan(cfg model.Config, dt tensor.DType, g raggedGeom, r raggedShape) ([]launch, error) {
+	if err := checkConfig(cfg, dt); err != nil {
+		return nil, err
+	}
+	if r.N < 1 || r.NL < 0 || r.NL > r.N {
+		return nil, fmt.Errorf("cuda: ragged step of %d rows with %d logit rows", r.N, r.NL)
+	}
+	if g.BlockSize < 1 || g.NumBlocks < 1 || g.Stride*g.BlockSize < cfg.NPositions {
+		return nil, fmt.Errorf("cuda: paged KV cache of %d blocks of %d positions, %d per table", g.NumBlocks, g.BlockSize, g.Stride)
+	}
+	C, F, V, NH, N := cfg.NEmbd, cfg.Inner(), cfg.VocabSize, cfg.NHead, r.N
+	eps := cfg.LayerNormEps
+	gelu := epiGELUTanh
+	if cfg.Activation == "gelu" {
+		gelu = epiGELUErf
+	}
+	wt := "f32"
+	if isF16(dt) {
+		wt = "f16"
+	}
+	tok, pos, seq, logRow, tables, _ := r.metaLayout(g, 0)
+	norm := func(out, x, gw, gb arg, rows, layer int, op model.Op) launch {
+		return launch{kernel: "layernorm", grid: [3]int{rows, 1, 1}, block: normThreads,
+			args: []arg{out, x, gw, gb, intArg(C), floatArg(eps), intArg(1), intArg(0)}, layer: layer, op: op}
+	}
+	scale := float32(1 / math.Sqrt(float64(cfg.HeadSize())))
+	maxT := cfg.NPositions
+	ls := make([]launch, 0, 1+10*cfg.NLayer+5)
+	ls = append(ls, launch{kernel: "embed_ragged_" + wt, grid: [3]int{N, 1, 1}, block: normThreads,
+		args: []arg{ptr(bufX), ptr(bufWTE), ptr(bufWPE), metaAt(tok), metaAt(pos), intArg(C)}, layer: -1, op: model.OpEmbed})
+	for l := range cfg.NLayer {
+		lp := func(b buf) arg { return layerPtr(b, l) }
+		ls = append(ls, norm(ptr(bufXN), ptr(bufX), lp(bufLn1W), lp(bufLn1B), N, l, model.OpLN1))
+		ls = append(ls, linear(dt, N, C, 3*C, ptr(bufQKV), ptr(bufXN), lp(bufAttnW), lp(bufAttnB), epiStore, l, model.OpQKV)...)
+		ls = append(ls,
+			launch{kernel: "store_kv_paged", grid: [3]int{N, 1, 1}, block: normThreads, layer: l, op: model.OpQKV,
+				args: []arg{lp(bufKP), lp(bufVP), ptr(bufQKV), metaAt(pos), metaAt(seq), metaAt(tables), intArg(g.Stride), intArg(g.BlockSize), intArg(C)}},
+			launch{kernel: "attention_paged", grid: [3]int{N, NH, 1}, block: attnThreads, shared: attnShared(cfg, maxT), layer: l, op: model.OpAttnScores,
+				args: []arg{ptr(bufY), ptr(bufQKV), lp(bufKP), lp(bufVP), metaAt(pos), metaAt(seq), metaAt(tables), intArg(g.Stride), intArg(g.BlockSize),
+					intArg(C), intArg(NH), intArg(maxT), floatArg(scale)}})
+		ls = append(ls, linear(dt, N, C, C, ptr(bufX), ptr(bufY), lp(bufProjW), lp(bufProjB), epiAdd, l, model.OpAttnProj)...)
+		ls = append(ls, norm(ptr(bufXN), ptr(bufX), lp(bufLn2W), lp(bufLn2B), N, l, model.OpLN2))
+		ls = append(ls, linear(dt, N, C, F, ptr(bufH), ptr(bufXN), lp(bufFcW), lp(bufFcB), gelu, l, model.OpMLPUp)...)
+		ls = append(ls, linear(dt, N, F, C, ptr(bufX), ptr(bufH), lp(bufFcPW), lp(bufFcPB), epiAdd, l, model.OpMLPDown)...)
+	}
+	if r.NL == 0 {
+		return ls, nil
+	}
+	ls = append(ls, launch{kernel: "gather_rows", grid: [3]int{r.NL, 1, 1}, block: normThreads, layer: -1, op: model.OpLNF,
+		args: []arg{ptr(bufY), ptr(bufX), metaAt(logRow), intArg(C)}})
+	ls = append(ls, norm(ptr(bufXN), ptr(bufY), ptr(bufLnFW), ptr(bufLnFB), r.NL, -1, model.OpLNF))
+	ls = append(ls, linear(dt, r.NL, C, V, ptr(bufLogits), ptr(bufXN), ptr(bufWTE), null(), epiStore, -1, model.OpLogits)...)
+	if r.Greedy {
+		ls = append(ls, launch{kernel: "argmax", grid: [3]int{r.NL, 1, 1}, block: argmaxThreads, layer: -1, op: model.OpSample,
+			args: []arg{ptr(bufTok), ptr(bufLogits), intArg(V), intArg(1), intArg(0)}})
+	}
+	return ls, nil
+}

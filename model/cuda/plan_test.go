@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -38,6 +39,26 @@ func ptxParams(t *testing.T) map[string][]string {
 	return out
 }
 
+// ptxMaxThreads parses kernels.ptx into kernel name → the .maxntid its
+// __launch_bounds__ gave it (absent: none).
+func ptxMaxThreads(t *testing.T) map[string]int {
+	t.Helper()
+	b, err := os.ReadFile("kernels.ptx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	re := regexp.MustCompile(`(?s)\.visible \.entry (\w+)\([^)]*\)\s*\.maxntid (\d+), 1, 1`)
+	out := map[string]int{}
+	for _, m := range re.FindAllStringSubmatch(string(b), -1) {
+		n, err := strconv.Atoi(m[2])
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[m[1]] = n
+	}
+	return out
+}
+
 func TestKernelsMatchPTX(t *testing.T) {
 	ptx := ptxParams(t)
 	src, err := os.ReadFile("kernels.cu")
@@ -57,8 +78,15 @@ func TestKernelsMatchPTX(t *testing.T) {
 	}
 }
 
+// TestPlanABI checks every launch of every plan against kernels.ptx: the
+// arguments' types, the grid and block limits, the shared memory, and a
+// __launch_bounds__ (PTX .maxntid) of at least the block on every kernel
+// launched with more than 256 threads: without it ptxas may give a thread
+// more than the 64 registers a 1024-thread block can have, and the launch
+// fails with CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES.
 func TestPlanABI(t *testing.T) {
 	ptx := ptxParams(t)
+	bounds := ptxMaxThreads(t)
 	for _, cfg := range []model.Config{tiny, model.GPT2()} {
 		for _, dt := range []tensor.DType{tensor.F32, tensor.F16} {
 			var shapes []shape
@@ -75,40 +103,58 @@ func TestPlanABI(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					for i, l := range ls {
-						want, ok := ptx[l.kernel]
-						if !ok {
-							t.Fatalf("launch %d: kernel %s not in PTX", i, l.kernel)
-						}
-						if len(want) != len(l.args) {
-							t.Fatalf("launch %d %s: %d args, PTX has %d", i, l.kernel, len(l.args), len(want))
-						}
-						for j, a := range l.args {
-							var got string
-							switch a.kind {
-							case argPtr, argNull:
-								got = ".u64"
-							case argInt:
-								got = ".u32"
-							case argFloat:
-								got = ".f32"
-							}
-							if got != want[j] {
-								t.Errorf("launch %d %s arg %d: %s, PTX wants %s", i, l.kernel, j, got, want[j])
-							}
-						}
-						if l.block < 1 || l.block > 1024 || l.block%32 != 0 && l.block != 1 {
-							t.Errorf("launch %d %s: block %d", i, l.kernel, l.block)
-						}
-						if l.grid[0] < 1 || l.grid[1] < 1 || l.grid[2] < 1 || l.grid[1] > 65535 || l.grid[2] > 65535 {
-							t.Errorf("launch %d %s: grid %v", i, l.kernel, l.grid)
-						}
-						if l.shared > 48<<10 {
-							t.Errorf("launch %d %s: %d bytes of dynamic shared memory, over the 48 KiB default", i, l.kernel, l.shared)
-						}
-					}
+					checkABI(t, ptx, bounds, ls)
 				})
 			}
+			for _, rs := range []raggedShape{{N: 1, NL: 1}, {N: 3, NL: 0}, {N: 18, NL: 5}, {N: 200, NL: 64}, {N: 70, NL: 64, Greedy: true}} {
+				t.Run(fmt.Sprintf("C=%d/%s/ragged/%+v", cfg.NEmbd, dt, rs), func(t *testing.T) {
+					ls, err := raggedPlan(cfg, dt, raggedGeometry(cfg, 16, 100), rs)
+					if err != nil {
+						t.Fatal(err)
+					}
+					checkABI(t, ptx, bounds, ls)
+				})
+			}
+		}
+	}
+}
+
+// checkABI checks launches ls against kernels.ptx (see TestPlanABI).
+func checkABI(t *testing.T, ptx map[string][]string, bounds map[string]int, ls []launch) {
+	t.Helper()
+	for i, l := range ls {
+		want, ok := ptx[l.kernel]
+		if !ok {
+			t.Fatalf("launch %d: kernel %s not in PTX", i, l.kernel)
+		}
+		if len(want) != len(l.args) {
+			t.Fatalf("launch %d %s: %d args, PTX has %d", i, l.kernel, len(l.args), len(want))
+		}
+		for j, a := range l.args {
+			var got string
+			switch a.kind {
+			case argPtr, argNull:
+				got = ".u64"
+			case argInt:
+				got = ".u32"
+			case argFloat:
+				got = ".f32"
+			}
+			if got != want[j] {
+				t.Errorf("launch %d %s arg %d: %s, PTX wants %s", i, l.kernel, j, got, want[j])
+			}
+		}
+		if l.block < 1 || l.block > 1024 || l.block%32 != 0 && l.block != 1 {
+			t.Errorf("launch %d %s: block %d", i, l.kernel, l.block)
+		}
+		if mx, ok := bounds[l.kernel]; l.block > 256 && (!ok || mx < l.block) {
+			t.Errorf("launch %d %s: block %d, its __launch_bounds__ allow %d (0: none)", i, l.kernel, l.block, mx)
+		}
+		if l.grid[0] < 1 || l.grid[1] < 1 || l.grid[2] < 1 || l.grid[1] > 65535 || l.grid[2] > 65535 {
+			t.Errorf("launch %d %s: grid %v", i, l.kernel, l.grid)
+		}
+		if l.shared > 48<<10 {
+			t.Errorf("launch %d %s: %d bytes of dynamic shared memory, over the 48 KiB default", i, l.kernel, l.shared)
 		}
 	}
 }
@@ -550,6 +596,57 @@ func TestAttnWide(t *testing.T) {
 	for _, l := range ls {
 		if l.kernel == "attention_wide" && (l.block != 256 || l.shared != attnSharedFor(long, 9000, 256)) {
 			t.Fatalf("attention_wide at capacity 9000: block %d shared %d", l.block, l.shared)
+		}
+	}
+}
+
+// TestRaggedPlan checks a ragged step's launches: embed, ten per block
+// (two layer norms, four linear layers, the paged store and attention) on
+// all N rows, then the logit rows gathered, ln_f and the LM head on NL
+// rows (nothing when NL is 0); bufMeta's parts follow one another; bad
+// shapes and geometries are refused.
+func TestRaggedPlan(t *testing.T) {
+	g := raggedGeometry(tiny, 4, 10)
+	if g.Stride != 16 {
+		t.Errorf("stride %d for 64 positions in blocks of 4, want 16", g.Stride)
+	}
+	for _, rs := range []raggedShape{{N: 5, NL: 2}, {N: 40, NL: 0}} {
+		ls, err := raggedPlan(tiny, tensor.F32, g, rs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var attn, logits []launch
+		for _, l := range ls {
+			switch l.kernel {
+			case "attention_paged":
+				attn = append(attn, l)
+			case "gemv_f32_2", "gemm_simt_f32":
+				if l.op == model.OpLogits {
+					logits = append(logits, l)
+				}
+			}
+		}
+		if len(attn) != tiny.NLayer || attn[0].grid != [3]int{rs.N, tiny.NHead, 1} {
+			t.Errorf("%+v: %d attention launches, grid %v", rs, len(attn), attn[0].grid)
+		}
+		if (rs.NL > 0) != (len(logits) == 1) || ls[0].kernel != "embed_ragged_f32" {
+			t.Errorf("%+v: %d logit launches, first %s", rs, len(logits), ls[0].kernel)
+		}
+		tok, pos, seq, logRow, tables, n := rs.metaLayout(g, 3)
+		if tok != 0 || pos != rs.N || seq != 2*rs.N || logRow != 3*rs.N || tables != 3*rs.N+rs.NL || n != tables+3*16 {
+			t.Errorf("%+v: meta layout %d %d %d %d %d %d", rs, tok, pos, seq, logRow, tables, n)
+		}
+	}
+	for _, tc := range []struct {
+		g  raggedGeom
+		rs raggedShape
+	}{
+		{g, raggedShape{N: 0}}, {g, raggedShape{N: 2, NL: 3}}, {g, raggedShape{N: 2, NL: -1}},
+		{raggedGeom{BlockSize: 4, NumBlocks: 10, Stride: 15}, raggedShape{N: 1, NL: 1}},
+		{raggedGeom{BlockSize: 0, NumBlocks: 10, Stride: 16}, raggedShape{N: 1, NL: 1}},
+	} {
+		if _, err := raggedPlan(tiny, tensor.F32, tc.g, tc.rs); err == nil {
+			t.Errorf("%+v %+v: no error", tc.g, tc.rs)
 		}
 	}
 }

@@ -5,8 +5,8 @@
 #
 # Usage: scripts/cudaemu/run.sh [-run REGEXP] [-cmd] [go test flags...]
 #	-run REGEXP  tests of model/cuda to run (default: the kernel tests,
-#	             fixtures, errors, the device timer and Generate on the
-#	             device; gpt2 124M tests
+#	             fixtures, errors, the device timer, Generate and
+#	             ForwardSample on the device, the ragged step; gpt2 124M tests
 #	             such as TestDefaultModel and TestSpeed are too slow here)
 #	-cmd         also run cmd/gpt2bench's TestBenchCUDA and TestProfileCUDA
 #	-ci          what .ci/run runs: every test above but the slowest
@@ -18,7 +18,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 out="$root/.cuda/emu"
-run='^(TestKernel.*|TestFixtures|TestErrors|TestDeviceTimer|TestGenerateOnDevice)$'
+run='^(TestKernel.*|TestFixtures|TestErrors|TestDeviceTimer|TestGenerateOnDevice|TestForwardSample|TestRagged.*)$'
 cmd=0
 extra=()
 while [[ $# -gt 0 ]]; do
@@ -26,7 +26,7 @@ while [[ $# -gt 0 ]]; do
 	-run) run="$2"; shift 2 ;;
 	-cmd) cmd=1; shift ;;
 	-ci)
-		run='^(TestKernel.*|TestFixtures|TestErrors|TestDeviceTimer|TestGenerateOnDevice)$'
+		run='^(TestKernel.*|TestFixtures|TestErrors|TestDeviceTimer|TestGenerateOnDevice|TestForwardSample|TestRagged.*)$'
 		cmd=1
 		extra+=(-test.short -test.count=1)
 		shift ;;

@@ -1,0 +1,284 @@
+//go:build cuda
+
+package cuda
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"unsafe"
+
+	"gorgonia.org/cu"
+
+	"github.com/gpt2bench/gpt2bench/model"
+)
+
+// Ragged runs ragged steps, the continuous-batching engine's forward pass
+// (model.Ragged on the CPU), on the GPU over a paged KV cache held in
+// device memory: a pool of NumBlocks blocks of BlockSize positions,
+// [L, numBlocks, blockSize, C] float32 for keys and for values. Every
+// sequence of a step brings its own new tokens (a prompt chunk or one
+// decode token), position and block table; the linear layers see all rows
+// of the step at once, and each row's attention reads its own sequence's
+// blocks (attention_paged). Per step the host uploads one int32 buffer
+// (tokens, positions, sequences, logit rows, block tables) and copies back
+// the requested logits. Not safe for concurrent use.
+type Ragged struct {
+	m      *Model
+	g      raggedGeom
+	stream cu.Stream
+	bufs   map[buf]cu.DevicePtr
+	rows   int // N the scratch buffers hold
+	lrows  int // logit rows bufLogits holds
+	metaN  int // int32s bufMeta holds
+	plans  map[raggedShape]*compiled
+	meta   []int32 // host staging of bufMeta
+	closed bool
+}
+
+// NewRagged returns a Ragged with a device pool of numBlocks blocks of
+// blockSize positions (2·L·numBlocks·blockSize·C float32s).
+func (m *Model) NewRagged(blockSize, numBlocks int) (*Ragged, error) {
+	if blockSize < 1 || numBlocks < 1 {
+		return nil, fmt.Errorf("cuda: KV cache of %d blocks of %d positions, want >= 1 of each", numBlocks, blockSize)
+	}
+	cfg := m.cfg
+	kv := 4 * int64(cfg.NLayer) * int64(numBlocks) * int64(blockSize) * int64(cfg.NEmbd)
+	if kv > 1<<40 {
+		return nil, fmt.Errorf("cuda: KV cache of %d blocks of %d positions is %d bytes per tensor; too large", numBlocks, blockSize, kv)
+	}
+	exit, err := m.enter()
+	if err != nil {
+		return nil, err
+	}
+	defer exit()
+	r := &Ragged{m: m, g: raggedGeometry(cfg, blockSize, numBlocks), bufs: map[buf]cu.DevicePtr{}, plans: map[raggedShape]*compiled{}}
+	if r.stream, err = cu.MakeStream(cu.NonBlocking); err != nil {
+		return nil, fmt.Errorf("cuda: create stream: %w", err)
+	}
+	for _, b := range []buf{bufKP, bufVP} {
+		if r.bufs[b], err = cu.MemAlloc(kv); err != nil {
+			r.free()
+			return nil, fmt.Errorf("cuda: allocate %d bytes for the KV cache (%d blocks of %d positions): %w; ask for fewer blocks", kv, numBlocks, blockSize, err)
+		}
+	}
+	if r.bufs[bufWork], err = cu.MemAlloc(4 * workFloats); err != nil {
+		r.free()
+		return nil, fmt.Errorf("cuda: allocate split-K scratch: %w", err)
+	}
+	return r, nil
+}
+
+// BlockSize returns the positions each block holds.
+func (r *Ragged) BlockSize() int { return r.g.BlockSize }
+
+// NumBlocks returns the number of blocks in the pool.
+func (r *Ragged) NumBlocks() int { return r.g.NumBlocks }
+
+// Config returns the model's architecture.
+func (r *Ragged) Config() model.Config { return r.m.cfg }
+
+// KVBytes returns the device memory of the KV pool.
+func (r *Ragged) KVBytes() int64 {
+	cfg := r.m.cfg
+	return 2 * 4 * int64(cfg.NLayer) * int64(r.g.NumBlocks) * int64(r.g.BlockSize) * int64(cfg.NEmbd)
+}
+
+// Step runs one forward pass over the new tokens of every sequence in
+// seqs, as model.Ragged.Step does: it stores their keys and values in the
+// sequences' blocks on the device and writes next-token logits
+// [model.LogitRowsOf(seqs), V], in the order of seqs.
+func (r *Ragged) Step(ctx context.Context, seqs []model.SeqStep, logits []float32) error {
+	NL := model.LogitRowsOf(seqs)
+	if n, want := len(logits), NL*r.m.cfg.VocabSize; n != want {
+		return fmt.Errorf("cuda: logits buffer has %d values, the step wants %d (%d rows of %d)", n, want, NL, r.m.cfg.VocabSize)
+	}
+	return r.run(ctx, seqs, false, unsafe.Pointer(unsafe.SliceData(logits)), 4*int64(len(logits)))
+}
+
+// StepGreedy is Step with the next token of every logit row chosen on the
+// device (argmax, the first on ties): it writes ids
+// [model.LogitRowsOf(seqs)], and only the ids come back to the host.
+func (r *Ragged) StepGreedy(ctx context.Context, seqs []model.SeqStep, ids []int32) error {
+	if n, want := len(ids), model.LogitRowsOf(seqs); n != want {
+		return fmt.Errorf("cuda: %d ids for a step with %d logit rows", n, want)
+	}
+	return r.run(ctx, seqs, true, unsafe.Pointer(unsafe.SliceData(ids)), 4*int64(len(ids)))
+}
+
+// run validates and runs a step, then copies size bytes of its logits
+// (bufLogits) or, when greedy, its ids (bufTok) to out.
+func (r *Ragged) run(ctx context.Context, seqs []model.SeqStep, greedy bool, out unsafe.Pointer, size int64) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if r.closed {
+		return errors.New("cuda: ragged step on a closed Ragged")
+	}
+	cfg := r.m.cfg
+	if err := model.CheckSeqs(cfg, r.g.BlockSize, r.g.NumBlocks, seqs); err != nil {
+		return err
+	}
+	NL := model.LogitRowsOf(seqs)
+	rs, n := r.layout(seqs, NL)
+	rs.Greedy = greedy && NL > 0
+	exit, err := r.m.enter()
+	if err != nil {
+		return err
+	}
+	defer exit()
+	if err := r.grow(rs.N, NL, n); err != nil {
+		return err
+	}
+	c, err := r.compile(rs)
+	if err != nil {
+		return err
+	}
+	if err := cu.MemcpyHtoDAsync(r.bufs[bufMeta], unsafe.Pointer(&r.meta[0]), 4*int64(n), r.stream); err != nil {
+		return fmt.Errorf("cuda: upload the step's rows and block tables: %w", err)
+	}
+	for i := range c.ls {
+		if err := c.launch(i, r.stream); err != nil {
+			return err
+		}
+	}
+	if size > 0 {
+		src := r.bufs[bufLogits]
+		if greedy {
+			src = r.bufs[bufTok]
+		}
+		if err := cu.MemcpyDtoHAsync(out, src, size, r.stream); err != nil {
+			return fmt.Errorf("cuda: copy the step's results: %w", err)
+		}
+	}
+	if err := r.stream.Synchronize(); err != nil {
+		return fmt.Errorf("cuda: ragged step: %w", err)
+	}
+	return nil
+}
+
+// layout fills the host staging of bufMeta for a validated step and
+// returns its shape and the int32s to upload.
+func (r *Ragged) layout(seqs []model.SeqStep, NL int) (raggedShape, int) {
+	N := 0
+	for _, s := range seqs {
+		N += len(s.Tokens)
+	}
+	rs := raggedShape{N: N, NL: NL}
+	tok, pos, seq, logRow, tables, n := rs.metaLayout(r.g, len(seqs))
+	if cap(r.meta) < n {
+		r.meta = make([]int32, n)
+	}
+	m := r.meta[:n]
+	i, nl := 0, 0
+	for si, s := range seqs {
+		for t, id := range s.Tokens {
+			m[tok+i], m[pos+i], m[seq+i] = id, int32(s.Pos+t), int32(si)
+			if s.Logits == model.LogitsAll || (s.Logits == model.LogitsLast && t == len(s.Tokens)-1) {
+				m[logRow+nl] = int32(i)
+				nl++
+			}
+			i++
+		}
+		tab := m[tables+si*r.g.Stride : tables+(si+1)*r.g.Stride]
+		used := (s.Pos + len(s.Tokens) + r.g.BlockSize - 1) / r.g.BlockSize // <= Stride: CheckSeqs bounds the positions
+		copy(tab, s.Blocks[:used])
+		clear(tab[used:])
+	}
+	return rs, n
+}
+
+// grow sizes the scratch buffers for N rows, NL logit rows and n int32s
+// of meta data, reallocating only what a step outgrows; that drops the
+// compiled plans, which hold old pointers (context current).
+func (r *Ragged) grow(N, NL, n int) error {
+	if N <= r.rows && NL <= r.lrows && n <= r.metaN {
+		return nil
+	}
+	if err := r.stream.Synchronize(); err != nil { // in-flight work may use the old buffers
+		return fmt.Errorf("cuda: %w", err)
+	}
+	rows, lrows, metaN := max(N, r.rows), max(NL, r.lrows, 1), max(n, r.metaN)
+	sizes := sessionSizes(r.m.cfg, 1, 1, rows, lrows)
+	sizes[bufMeta] = 4 * int64(metaN)
+	for _, b := range []buf{bufX, bufXN, bufQKV, bufY, bufH, bufLogits, bufTok, bufMeta} {
+		if old, ok := r.bufs[b]; ok {
+			cu.MemFree(old)
+			delete(r.bufs, b)
+		}
+		d, err := cu.MemAlloc(sizes[b])
+		if err != nil {
+			r.rows, r.lrows, r.metaN = 0, 0, 0
+			return fmt.Errorf("cuda: allocate %d bytes of scratch for a ragged step of %d rows: %w; lower the engine's token budget", sizes[b], rows, err)
+		}
+		r.bufs[b] = d
+	}
+	r.rows, r.lrows, r.metaN = rows, lrows, metaN
+	clear(r.plans)
+	return nil
+}
+
+// compile returns the resolved plan for rs, building it once.
+func (r *Ragged) compile(rs raggedShape) (*compiled, error) {
+	if c, ok := r.plans[rs]; ok {
+		return c, nil
+	}
+	ls, err := raggedPlan(r.m.cfg, r.m.dt, r.g, rs)
+	if err != nil {
+		return nil, err
+	}
+	c, err := r.m.compileLaunches(ls, r.resolve)
+	if err != nil {
+		return nil, err
+	}
+	r.plans[rs] = c
+	return c, nil
+}
+
+// resolve returns the device address of a pointer argument.
+func (r *Ragged) resolve(a arg) (cu.DevicePtr, error) {
+	if a.buf <= bufLnFB {
+		d, ok := r.m.w[wkey{a.buf, a.layer}]
+		if !ok {
+			return 0, fmt.Errorf("no weight buffer %d for layer %d", a.buf, a.layer)
+		}
+		return d, nil
+	}
+	d, ok := r.bufs[a.buf]
+	if !ok {
+		return 0, fmt.Errorf("no ragged buffer %d", a.buf)
+	}
+	if (a.buf == bufKP || a.buf == bufVP) && a.layer >= 0 {
+		cfg := r.m.cfg
+		d += cu.DevicePtr(4 * int64(a.layer) * int64(r.g.NumBlocks) * int64(r.g.BlockSize) * int64(cfg.NEmbd))
+	}
+	return d, nil
+}
+
+// Close releases the pool and the scratch buffers.
+func (r *Ragged) Close() error {
+	if r.closed {
+		return nil
+	}
+	r.closed = true
+	exit, err := r.m.enter()
+	if err != nil {
+		if errors.Is(err, errClosed) {
+			return nil // the context took everything with it
+		}
+		return err
+	}
+	defer exit()
+	r.free()
+	return nil
+}
+
+// free releases the device memory and the stream (context current).
+func (r *Ragged) free() {
+	r.stream.Synchronize()
+	for b, d := range r.bufs {
+		cu.MemFree(d)
+		delete(r.bufs, b)
+	}
+	r.stream.Destroy()
+}
