@@ -46,6 +46,8 @@ func benchModelKV(b *testing.B, p **Params, dt, kvdt tensor.DType) *Model {
 // before every step), for every weight dtype with a float32 and a half KV
 // cache. GB/s counts what a step must read: the weights once plus every
 // sequence's keys and values of P+1 positions (the roofline's bytes).
+// cpu-ms/op is the process's CPU time per step (both threads): on a shared
+// host it leaves out the waits for a core that wall time counts.
 //
 //	go test ./model -run '^$' -bench 'DecodeDepth/.*/B=1/' -count 5 | benchstat -col /kv -
 func BenchmarkDecodeDepth(b *testing.B) {
@@ -82,6 +84,7 @@ func BenchmarkDecodeDepth(b *testing.B) {
 						bytes := m.WeightBytes() - int64(4*len(m.wpe)) + int64(batch)*int64(depth+1)*KVBytesPerTokenOf(cfg, kvdt)
 						b.ReportAllocs()
 						b.ResetTimer()
+						cpu0 := cpuTime()
 						for b.Loop() {
 							s.pos = depth // rewind: every step at depth P
 							if err := s.Forward(ctx, step, logits); err != nil {
@@ -91,6 +94,7 @@ func BenchmarkDecodeDepth(b *testing.B) {
 						sec := b.Elapsed().Seconds() / float64(b.N)
 						b.ReportMetric(float64(batch)/sec, "tok/s")
 						b.ReportMetric(float64(bytes)/sec/1e9, "GB/s")
+						b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/1e3/float64(b.N), "cpu-ms/op")
 					})
 				}
 			}
@@ -185,6 +189,7 @@ func BenchmarkPrefill(b *testing.B) {
 				}
 				b.ReportAllocs()
 				b.ResetTimer()
+				cpu0 := cpuTime()
 				for i := 0; i < b.N; i++ {
 					s.Reset()
 					if err := s.Forward(ctx, toks, logits); err != nil {
@@ -194,6 +199,7 @@ func BenchmarkPrefill(b *testing.B) {
 				sec := b.Elapsed().Seconds() / float64(b.N)
 				b.ReportMetric(sec*1e3, "ms/prefill")
 				b.ReportMetric(float64(T)/sec, "tok/s")
+				b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/1e3/float64(b.N), "cpu-ms/op")
 			})
 		}
 		m.Close()
