@@ -1,19 +1,28 @@
 #!/usr/bin/env bash
 # gpu-check.sh checks and times the CUDA backend on a machine with an NVIDIA
-# GPU, in under 5 minutes:
+# GPU, in one run of about 5 minutes (every step has its own timeout; at
+# most about 12 minutes if every one of them runs out):
 #
 #  1. the device (nvidia-smi) and, where nvcc is installed, kernels.cu
 #     compiled afresh to PTX for sm_90 (kernels.nvcc.ptx);
 #  2. verify: the model/cuda test binary, kernel by kernel against Go loops,
 #     then every fixture in testdata (f32 and f16 weights: logits vs
 #     transformers and vs the CPU path, greedy continuation, batches, the
-#     graphs) and gpt2 124M (the default model, random weights) against the
-#     CPU path; the fixtures again with the fresh PTX; then `gpt2bench
+#     graphs, kernel sets V1 and V2, sampling on the device, the ragged
+#     step of continuous batching against model.Ragged) and gpt2 124M (the
+#     default model, random weights: V1, V2 and the ragged step) against
+#     the CPU path; the fixtures again with the fresh PTX; then `gpt2bench
 #     verify --backend cuda` on every fixture, `gpt2bench profile --backend
 #     cuda` (per-op times from CUDA events) and a quick `gpt2bench bench
 #     --backend cuda` when the CLI binary is there;
-#  3. speed: TTFT of a 128-token prompt and greedy decode at batch 1 and 32
-#     (gpt2 124M, f16 and f32), next to transformers (scripts/hf-baseline.py).
+#  3. speed (gpt2 124M, f16 and f32): TTFT of a 128-token prompt, greedy
+#     decode at batch 1 and 32 with kernel sets V1 and V2 (and the share of
+#     the nominal memory bandwidth at batch 1), per-op GPU time from CUDA
+#     events (V1 and V2), continuous batching of 64 concurrent requests of
+#     128 + 128 tokens on the ragged step; transformers on the same GPU
+#     (scripts/hf-baseline.py: the same shapes, and 64 requests as one
+#     batch); then the issue's numbers against their targets with the
+#     ratios to transformers (scripts/gpu-summary.py, in summary.txt).
 #
 # The GPU machine needs no Go toolchain: build the binaries first on a
 # machine with Go (headers from scripts/cuda-sdk.sh), copy the repository
@@ -63,30 +72,37 @@ fi
 [[ -x .cuda/cudatest ]] || { echo "gpu-check.sh: .cuda/cudatest missing; run scripts/gpu-check.sh --build on the build machine" >&2; exit 1; }
 
 log "verify: kernels, fixtures, default model (embedded PTX)"
-if (cd model/cuda && timeout 150 ../../.cuda/cudatest -test.v -test.count=1 -test.run 'Kernel|Fixtures|Errors|DefaultModel|DeviceTimer|GenerateOnDevice|ForwardSample') >"$out/verify.log" 2>&1; then
+if (cd model/cuda && timeout 150 ../../.cuda/cudatest -test.v -test.count=1 -test.run 'Kernel|Fixtures|Errors|DefaultModel|DeviceTimer|GenerateOnDevice|ForwardSample|Ragged') >"$out/verify.log" 2>&1; then
 	log "verify: PASS"
 else
 	log "verify: FAIL"; status=1
 fi
 grep -E -- '^(--- |    --- )(FAIL|PASS)|^(FAIL|ok|PASS)|panic|continuation differs' "$out/verify.log" | grep -v -- '--- PASS: TestKernel.*/' | head -n 60 | tee -a "$sum"
-grep -E 'vs transformers|prefill all logits' "$out/verify.log" | sed 's/^ *//' | head -n 12 | tee -a "$sum"
+grep -E 'vs transformers|prefill all logits|ragged step . logits' "$out/verify.log" | sed 's/^ *//' | head -n 16 | tee -a "$sum"
 
 log "verify took $((SECONDS - start)) s"
 
-log "speed: gpt2 124M, random weights, model/cuda"
-(cd model/cuda && GPT2BENCH_CUDA_BENCH=1 GPT2BENCH_CUDA_BENCH_OUT="$out/speed.jsonl" timeout 150 ../../.cuda/cudatest -test.v -test.count=1 -test.run Speed) >"$out/speed.log" 2>&1 ||
+log "speed: gpt2 124M, random weights, model/cuda (TestSpeed, TestSpeedOps, TestSpeedRagged)"
+rm -f "$out/speed.jsonl"
+(cd model/cuda && GPT2BENCH_CUDA_BENCH=1 GPT2BENCH_CUDA_BENCH_OUT="$out/speed.jsonl" timeout 240 ../../.cuda/cudatest -test.v -test.count=1 -test.run '^(TestSpeed|TestSpeedOps|TestSpeedRagged)$') >"$out/speed.log" 2>&1 ||
 	{ log "speed: FAILED"; tail -n 30 "$out/speed.log" | tee -a "$sum"; }
-grep -E 'ttft|decode_|ops |generate |info:' "$out/speed.log" | sed -E 's/^ *[a-z_]+_test\.go:[0-9]+: //' | tee -a "$sum"
+grep -E 'ttft|decode_|ops |generate |info:|continuous' "$out/speed.log" | sed -E 's/^ *[a-z_]+_test\.go:[0-9]+: //' | tee -a "$sum"
 
 if command -v python3 >/dev/null && python3 -c 'import torch, transformers' 2>/dev/null; then
 	log "baseline: transformers eager on the same GPU"
-	PYTHONUNBUFFERED=1 timeout 120 python3 scripts/hf-baseline.py --dtypes "${GPU_CHECK_HF_DTYPES:-f16,f32}" >"$out/hf.jsonl" 2>"$tmp/hf.log" ||
+	PYTHONUNBUFFERED=1 timeout 150 python3 scripts/hf-baseline.py --dtypes "${GPU_CHECK_HF_DTYPES:-f16,f32}" >"$out/hf.jsonl" 2>"$tmp/hf.log" ||
 		{ log "baseline: FAILED"; tail -n 20 "$tmp/hf.log" | tee -a "$sum"; }
 	tee -a "$sum" <"$out/hf.jsonl"
+else
+	log "baseline: transformers not importable (python3 -c 'import torch, transformers'): no ratios"
+fi
+if command -v python3 >/dev/null; then
+	log "issue 20: the numbers against their targets, and against transformers"
+	python3 scripts/gpu-summary.py "$out/speed.jsonl" "$out/hf.jsonl" 2>&1 | tee -a "$sum"
 fi
 if [[ -f "$out/kernels.nvcc.ptx" ]]; then
 	log "verify: kernels and fixtures with the PTX nvcc just built"
-	if (cd model/cuda && GPT2BENCH_CUDA_PTX="$out/kernels.nvcc.ptx" timeout 45 ../../.cuda/cudatest -test.count=1 -test.run 'KernelAttention|KernelLayer|Fixtures') >"$out/verify-nvcc.log" 2>&1; then
+	if (cd model/cuda && GPT2BENCH_CUDA_PTX="$out/kernels.nvcc.ptx" timeout 45 ../../.cuda/cudatest -test.count=1 -test.run 'KernelAttention|KernelLayer|Fixtures|^TestRagged$') >"$out/verify-nvcc.log" 2>&1; then
 		log "verify (nvcc PTX): PASS"
 	else
 		log "verify (nvcc PTX): FAIL"; tail -n 20 "$out/verify-nvcc.log" | tee -a "$sum"

@@ -4,9 +4,12 @@
 side-by-side baseline of scripts/gpu-check.sh.
 
 It prints one JSON object per line, the same fields as model/cuda's speed
-test: TTFT of a 128-token prompt (generate with one new token), and greedy
+test: TTFT of a 128-token prompt (generate with one new token), greedy
 decode tokens/s at batch 1 (256 new tokens) and 32 (128 new tokens) after
-128-token prompts, in float16 and float32.
+128-token prompts, and 64 requests of 128 prompt + 128 new tokens run as
+one batch (name "batch_generate": output tokens/s over the whole generate
+call, prefill included, the static-batching counterpart of model/cuda's
+continuous run of 64 concurrent requests), in float16 and float32.
 
 Usage: python3 scripts/hf-baseline.py [--dtypes f16,f32]
 """
@@ -59,6 +62,13 @@ def main():
                 print(json.dumps({"name": "decode_greedy", "impl": "transformers", "dtype": name, "batch": batch,
                                   "prompt_tokens": 128, "new_tokens": n, "tokens_per_s": tps,
                                   "ms_per_step": 1e3 * batch / tps, "runs": len(runs)}), flush=True)
+            batch, n = 64, 128
+            p = torch.randint(0, 50257, (batch, 128), generator=g).to(dev)
+            timed_generate(model, p, 4)
+            runs = [batch * n / timed_generate(model, p, n) for _ in range(2)]
+            print(json.dumps({"name": "batch_generate", "impl": "transformers", "dtype": name, "batch": batch,
+                              "prompt_tokens": 128, "new_tokens": n, "tokens_per_s": statistics.median(runs),
+                              "runs": len(runs)}), flush=True)
         del model
         torch.cuda.empty_cache()
     print(json.dumps({"torch": torch.__version__, "transformers": __import__("transformers").__version__,

@@ -82,8 +82,10 @@ func TestDeviceTimer(t *testing.T) {
 }
 
 // TestSpeedOps prints gpt2's per-op GPU time from CUDA events for a
-// 128-token prefill and the decode steps after it (graphs on), when
-// GPT2BENCH_CUDA_BENCH is set: the breakdown the profiler reports.
+// 128-token prefill and the decode steps after it (graphs on), with
+// kernel sets V1 and V2, and each decode step's GPU time as a share of the
+// nominal memory bandwidth, when GPT2BENCH_CUDA_BENCH is set: the
+// breakdown the profiler reports.
 func TestSpeedOps(t *testing.T) {
 	if os.Getenv("GPT2BENCH_CUDA_BENCH") == "" {
 		t.Skip("set GPT2BENCH_CUDA_BENCH=1 to time gpt2 on the GPU")
@@ -129,9 +131,25 @@ func TestSpeedOps(t *testing.T) {
 		s.SetTracer(&rec)
 		run() // capture the timed graphs
 		prefill, decode, n := run()
-		s.SetTracer(nil)
 		t.Logf("ops %s prefill128 (CUDA events, graph): %s", dt, formatOps(prefill, 1))
 		t.Logf("ops %s decode at 128..191 (CUDA events, graph, per step): %s", dt, formatOps(decode, n))
+		// Kernel set V2 (decode steps only: the prefill runs V1's plan).
+		s.SetKernels(KernelsV2)
+		run()
+		_, decode2, n2 := run()
+		s.SetKernels(KernelsV1)
+		s.SetTracer(nil)
+		t.Logf("ops %s v2 decode at 128..191 (CUDA events, graph, per step): %s", dt, formatOps(decode2, n2))
+		var sum1, sum2 time.Duration
+		for _, d := range decode {
+			sum1 += d
+		}
+		for _, d := range decode2 {
+			sum2 += d
+		}
+		ms1, ms2 := float64(sum1)/1e6/float64(n), float64(sum2)/1e6/float64(n2)
+		t.Logf("ops %s decode GPU time per step: v1 %.3f ms (%.1f%% of nominal bandwidth for the weights), v2 %.3f ms (%.1f%%)",
+			dt, ms1, 100*bandwidthShare(g, ms1), ms2, 100*bandwidthShare(g, ms2))
 		// model.Generate end to end, greedy and sampled on the device:
 		// what `gpt2bench bench --backend cuda` measures.
 		for _, so := range []model.SampleOptions{{}, {Temperature: 1, TopK: 50, TopP: 0.95, Seed: 1}, {Temperature: 1, TopP: 0.9, Seed: 1}} {

@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -385,6 +386,44 @@ func TestDefaultModel(t *testing.T) {
 			}
 		})
 	}
+	// The ragged step: a prompt, then its decode beside a second prompt
+	// sharing no block, against model.Ragged (blocks of 16).
+	for _, dt := range []tensor.DType{tensor.F32, tensor.F16} {
+		t.Run(fmt.Sprintf("%s/ragged", dt), func(t *testing.T) {
+			g := openGPU(t, cfg, p, dt)
+			c := cpuModel(t, cfg, p, dt)
+			const bs, nb = 16, 8
+			kv, err := model.NewKVBlocks(cfg, bs, nb)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cr, err := c.NewRagged(kv)
+			if err != nil {
+				t.Fatal(err)
+			}
+			gr, err := g.NewRagged(bs, nb)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer gr.Close()
+			a, b := []int32{5, 2}, []int32{0, 7, 3}
+			steps := [][]model.SeqStep{
+				{{Tokens: prompt, Blocks: a, Logits: model.LogitsAll}},
+				{{Tokens: []int32{42}, Pos: len(prompt), Blocks: a, Logits: model.LogitsLast}, {Tokens: prompt[:20], Blocks: b, Logits: model.LogitsLast}},
+			}
+			for i, seqs := range steps {
+				n := model.LogitRowsOf(seqs) * V
+				got, want := make([]float32, n), make([]float32, n)
+				if err := gr.Step(ctx, seqs, got); err != nil {
+					t.Fatal(err)
+				}
+				if err := cr.Step(ctx, seqs, want); err != nil {
+					t.Fatal(err)
+				}
+				compare(t, fmt.Sprintf("ragged step %d logits", i), got, want, tolFor(dt))
+			}
+		})
+	}
 }
 
 // opTimer is a model.Tracer summing wall time per (layer, op).
@@ -414,7 +453,21 @@ type benchResult struct {
 	TTFTms     float64 `json:"ttft_ms,omitempty"`
 	TokensPerS float64 `json:"tokens_per_s,omitempty"`
 	MsPerStep  float64 `json:"ms_per_step,omitempty"`
-	Runs       int     `json:"runs"`
+	// BandwidthShare is, for batch-1 decode, the weight bytes read per
+	// step over the step time, as a share of the device's nominal memory
+	// bandwidth (the KV cache and activations left out: a lower bound).
+	BandwidthShare float64 `json:"bandwidth_share,omitempty"`
+	Runs           int     `json:"runs"`
+}
+
+// bandwidthShare returns the share of g's nominal memory bandwidth that
+// reading the weights once per step of msPerStep ms takes (0: unknown).
+func bandwidthShare(g *Model, msPerStep float64) float64 {
+	bw, err := strconv.ParseFloat(g.Info()["memory_bandwidth_gb_per_s"], 64)
+	if err != nil || bw <= 0 || msPerStep <= 0 {
+		return 0
+	}
+	return float64(g.WeightBytes()) / (msPerStep / 1e3) / (bw * 1e9)
 }
 
 // TestSpeed times gpt2 (124M, random weights) when GPT2BENCH_CUDA_BENCH is
@@ -509,8 +562,12 @@ func TestSpeed(t *testing.T) {
 			med := tps[len(tps)/2]
 			s.SetFusedNorm(true)
 			s.SetKernels(KernelsV1)
-			results = append(results, benchResult{Name: name, DType: dt.String(), Batch: bc.B, Prompt: 128, NewTokens: bc.n,
-				TTFTms: float64(median(ttft).Microseconds()) / 1e3, TokensPerS: med, MsPerStep: 1e3 * float64(bc.B) / med, Runs: len(tps)})
+			r := benchResult{Name: name, DType: dt.String(), Batch: bc.B, Prompt: 128, NewTokens: bc.n,
+				TTFTms: float64(median(ttft).Microseconds()) / 1e3, TokensPerS: med, MsPerStep: 1e3 * float64(bc.B) / med, Runs: len(tps)}
+			if bc.B == 1 {
+				r.BandwidthShare = bandwidthShare(g, r.MsPerStep)
+			}
+			results = append(results, r)
 			if bc.B != 1 {
 				s.Close()
 			}
@@ -576,7 +633,7 @@ func TestSpeed(t *testing.T) {
 		g.Close()
 	}
 	for _, r := range results {
-		t.Logf("%-22s %s B=%-2d prompt=%d new=%-3d ttft=%7.3fms tok/s=%9.1f ms/step=%.3f", r.Name, r.DType, r.Batch, r.Prompt, r.NewTokens, r.TTFTms, r.TokensPerS, r.MsPerStep)
+		t.Logf("%-22s %s B=%-2d prompt=%d new=%-3d ttft=%7.3fms tok/s=%9.1f ms/step=%.3f bandwidth=%.1f%%", r.Name, r.DType, r.Batch, r.Prompt, r.NewTokens, r.TTFTms, r.TokensPerS, r.MsPerStep, 100*r.BandwidthShare)
 	}
 	if path := os.Getenv("GPT2BENCH_CUDA_BENCH_OUT"); path != "" {
 		f, err := os.Create(path)
