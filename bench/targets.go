@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -15,6 +14,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/gpt2bench/gpt2bench/bench/report"
+	"github.com/gpt2bench/gpt2bench/internal/smallfile"
 )
 
 // Target is one performance target of a --targets file: a metric of the
@@ -68,10 +68,13 @@ type targetsFile struct {
 	Targets []Target `json:"targets" yaml:"targets"`
 }
 
+// maxTargetsFile bounds a targets file (real ones are a few hundred bytes).
+const maxTargetsFile = 1 << 20
+
 // LoadTargets reads and parses a targets file (YAML, or JSON by its .json
 // extension or leading brace or bracket).
 func LoadTargets(path string) ([]Target, error) {
-	data, err := os.ReadFile(path)
+	data, err := smallfile.Read(path, maxTargetsFile)
 	if err != nil {
 		return nil, fmt.Errorf("targets: %w", err)
 	}

@@ -239,7 +239,7 @@ func TestBenchBadInput(t *testing.T) {
 		{"unknown format", []string{"--format", "xml"}, exitUsage, `--format "xml": want table, json or markdown`},
 		{"out is a file", []string{"--out", file}, exitUsage, "is not a directory"},
 		{"out under a file", []string{"--out", filepath.Join(file, "sub")}, exitUsage, "is not a directory"},
-		{"missing targets", []string{"--targets", filepath.Join(dir, "none.yaml")}, exitUsage, "--targets: targets: open"},
+		{"missing targets", []string{"--targets", filepath.Join(dir, "none.yaml")}, exitUsage, "--targets: targets: stat"},
 		{"bad targets", []string{"--targets", badTargets}, exitUsage, `unknown metric "speed"`},
 		{"target of a phase not run", []string{"--phases", "latency", "--targets", filepath.Join("..", "..", "bench", "testdata", "targets.json")}, exitUsage, "needs the throughput phase"},
 		{"bad dtype", []string{"--dtype", "f8"}, exitUsage, "--dtype"},

@@ -146,3 +146,33 @@ func TestReportNotLost(t *testing.T) {
 		t.Errorf("writeReport(%s) = %q, %v", good, path, err)
 	}
 }
+
+// TestBoundedInputFiles: perplexity of /dev/zero, a FIFO or a file over
+// 64 MiB is a one-line error, exit 1 (/dev/zero ran out of memory), and so
+// are a --reference and a --targets file that are devices (exit 1 and 2).
+func TestBoundedInputFiles(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Skip("mkfifo:", err)
+	}
+	big := filepath.Join(dir, "big.txt")
+	f, err := os.Create(big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Truncate(maxStdinBytes + 1) // sparse: no 64 MiB written
+	f.Close()
+	for path, want := range map[string]string{"/dev/zero": "not a regular file", fifo: "not a regular file", big: "more than the 64 MiB"} {
+		code, _, errs := runCLI(t, "perplexity", "--model", tinyDir, path)
+		if code != exitFailure || !strings.Contains(errs, want) || strings.Count(errs, "\n") != 1 {
+			t.Errorf("perplexity %s: exit %d, stderr %q; want exit 1 and one line with %q", path, code, errs, want)
+		}
+	}
+	if code, _, errs := runCLI(t, "verify", "--model", tinyDir, "--reference", "/dev/zero"); code != exitFailure || !strings.Contains(errs, "not a regular file") {
+		t.Errorf("verify --reference /dev/zero: exit %d, %q", code, errs)
+	}
+	if code, _, errs := runCLI(t, "bench", "--model", tinyDir, "--targets", fifo, "--out", dir); code != exitUsage || !strings.Contains(errs, "named pipe") {
+		t.Errorf("bench --targets FIFO: exit %d, %q", code, errs)
+	}
+}

@@ -2,10 +2,10 @@ package main
 
 import (
 	"fmt"
-	"os"
 
 	"github.com/spf13/cobra"
 
+	"github.com/gpt2bench/gpt2bench/internal/smallfile"
 	"github.com/gpt2bench/gpt2bench/tensor"
 	"github.com/gpt2bench/gpt2bench/tokenizer"
 	"github.com/gpt2bench/gpt2bench/verify"
@@ -30,7 +30,7 @@ the max logit error, top-1 agreement and mean KL divergence against it.`,
 			if err := mf.validate(); err != nil {
 				return err
 			}
-			text, err := os.ReadFile(args[0])
+			text, err := smallfile.Read(args[0], maxStdinBytes)
 			if err != nil {
 				return err
 			}

@@ -6,7 +6,8 @@ package reference
 import (
 	"encoding/json"
 	"fmt"
-	"os"
+
+	"github.com/gpt2bench/gpt2bench/internal/smallfile"
 )
 
 // Format is the value of the "format" field this package reads.
@@ -35,9 +36,13 @@ type Reference struct {
 	Producer           any         `json:"producer"`
 }
 
-// Read parses and checks a reference file.
+// maxFile bounds a reference file: gpt2's logits for a 16-token prompt
+// take about 10 MB as JSON.
+const maxFile = 256 << 20
+
+// Read parses and checks a reference file (a regular file of at most 256 MiB).
 func Read(path string) (*Reference, error) {
-	data, err := os.ReadFile(path)
+	data, err := smallfile.Read(path, maxFile)
 	if err != nil {
 		return nil, fmt.Errorf("reference: %w", err)
 	}
