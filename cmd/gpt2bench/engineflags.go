@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/pflag"
 
 	sched "github.com/gpt2bench/gpt2bench/engine" // the continuous-batching engine; cmd's own engine type is the loaded model
+	"github.com/gpt2bench/gpt2bench/internal/sysmem"
 )
 
 // engineFlags are the continuous-batching engine's flags, shared by every
@@ -51,6 +52,11 @@ func (f *engineFlags) config() (sched.Config, error) {
 			return c, usagef("--kv-cache-memory %q: want a size such as 512MiB or 2GB, or auto", f.kvCacheMemory)
 		}
 		c.KVCacheBytes = int64(n)
+		// Before any work: a cache larger than the memory would fail
+		// only when the continuous phase allocates it.
+		if err := sysmem.Check("--kv-cache-memory "+f.kvCacheMemory, c.KVCacheBytes); err != nil {
+			return c, usagef("%w; give less, or auto", err)
+		}
 	}
 	return c, nil
 }

@@ -38,6 +38,7 @@ func TestBadBoundsAreUsageErrors(t *testing.T) {
 		{"batch sizes", []string{"bench", "--model", tinyDir, "--phases", "throughput", "--batch-sizes", "100000", "--out", out}, "--batch-sizes: 100000, want at most 4096"},
 		{"NaN target", []string{"bench", "--model", tinyDir, "--phases", "latency", "--targets", nan, "--out", out}, "threshold NaN, want a finite number"},
 		{"Inf target", []string{"bench", "--model", tinyDir, "--phases", "latency", "--targets", inf, "--out", out}, "threshold +Inf, want a finite number"},
+		{"KV cache memory", []string{"bench", "--model", tinyDir, "--phases", "throughput", "--continuous", "4", "--kv-cache-memory", "1PB", "--out", out}, "--kv-cache-memory 1PB needs 931322.6 GiB, only "},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
