@@ -677,9 +677,7 @@ func (a *raggedAttention) Run(lo, hi int) {
 			for p0 := bs; p0 < n; p0 += bs { // later blocks add to y
 				m := min(bs, n-p0)
 				head := kv.offset(a.l, int(blocks[p0/bs]), 0) + h*HS
-				for j, w := range scores[p0 : p0+m] {
-					tensor.Axpy(y, w, kv.v[head+j*C:head+j*C+HS])
-				}
+				tensor.AttnValuesAdd(y, scores[p0:p0+m], kv.v[head:head+(m-1)*C+HS], C)
 			}
 		}
 	}
