@@ -55,11 +55,14 @@ func BenchmarkDecodeDepth(b *testing.B) {
 	ctx := context.Background()
 	for _, dt := range []tensor.DType{tensor.F32, tensor.F16, tensor.Q8, tensor.Q4} {
 		for _, kvdt := range []tensor.DType{tensor.F32, tensor.F16} {
-			m := benchModelKV(b, &p, dt, kvdt)
-			cfg := m.Config()
+			var m *Model // built on the first sub-benchmark that runs
+			cfg := GPT2()
 			for _, batch := range []int{1, 8} {
 				for _, depth := range []int{0, 512, 896} {
 					b.Run(fmt.Sprintf("dtype=%v/kv=%v/B=%d/P=%d", dt, kvdt, batch, depth), func(b *testing.B) {
+						if m == nil {
+							m = benchModelKV(b, &p, dt, kvdt)
+						}
 						s, err := m.NewSession(batch, depth+1)
 						if err != nil {
 							b.Fatal(err)
@@ -98,7 +101,9 @@ func BenchmarkDecodeDepth(b *testing.B) {
 					})
 				}
 			}
-			m.Close()
+			if m != nil {
+				m.Close()
+			}
 		}
 	}
 }
@@ -171,13 +176,16 @@ func BenchmarkPrefill(b *testing.B) {
 		{tensor.F16, tensor.F16}, {tensor.Q8, tensor.F16}, {tensor.Q4, tensor.F16}, // --kv-dtype auto's choice
 	} {
 		dt := c.dt
-		m := benchModelKV(b, &p, dt, c.kv)
+		var m *Model // built on the first sub-benchmark that runs
 		suffix := ""
 		if c.kv != tensor.F32 {
 			suffix = "/kv=" + c.kv.String()
 		}
 		for _, T := range []int{128, 512, 896} {
 			b.Run(fmt.Sprintf("dtype=%v/T=%d%s", dt, T, suffix), func(b *testing.B) {
+				if m == nil {
+					m = benchModelKV(b, &p, dt, c.kv)
+				}
 				s, err := m.NewSession(1, T)
 				if err != nil {
 					b.Fatal(err)
@@ -202,7 +210,9 @@ func BenchmarkPrefill(b *testing.B) {
 				b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/1e3/float64(b.N), "cpu-ms/op")
 			})
 		}
-		m.Close()
+		if m != nil {
+			m.Close()
+		}
 	}
 }
 
@@ -265,8 +275,9 @@ func BenchmarkOps(b *testing.B) {
 	}
 }
 
-// BenchmarkQuality measures what storing the weights as float16 or int8
-// costs in output quality, against float32, on GPT-2 124M with random
+// BenchmarkQuality measures what storing the weights as float16, int8 or
+// q4, and the KV cache as float16 (kv=f16), costs in output quality,
+// against float32 weights and cache, on GPT-2 124M with random
 // weights (seed 1234) and a 64-token prompt, logits at every position:
 // kl is the mean KL(p_f32 || p_dtype) in nats, top1 the fraction of
 // positions whose qualityArgmax agrees, maxdiff the largest |Δlogit|, and
@@ -291,9 +302,13 @@ func BenchmarkQuality(b *testing.B) {
 	m := benchModel(b, &p, tensor.F32)
 	forward(b, m, ref)
 	m.Close()
-	for _, dt := range []tensor.DType{tensor.F16, tensor.Q8} {
-		m := benchModel(b, &p, dt)
-		b.Run(fmt.Sprintf("dtype=%v", dt), func(b *testing.B) {
+	for _, c := range []struct{ dt, kv tensor.DType }{
+		{tensor.F16, tensor.F32}, {tensor.Q8, tensor.F32}, {tensor.Q4, tensor.F32},
+		{tensor.F32, tensor.F16}, {tensor.F16, tensor.F16}, {tensor.Q8, tensor.F16}, {tensor.Q4, tensor.F16},
+	} {
+		dt := c.dt
+		m := benchModelKV(b, &p, dt, c.kv)
+		b.Run(fmt.Sprintf("dtype=%v/kv=%v", dt, c.kv), func(b *testing.B) {
 			got := make([]float32, T*V)
 			for b.Loop() {
 				forward(b, m, got)
@@ -353,4 +368,52 @@ func qualityArgmax(x []float32) int {
 		}
 	}
 	return best
+}
+
+// BenchmarkAttnShare reports attention's share of a step as the context
+// grows: decode (T=1) at depth P = 0, 512, 896 and prefill of T = 128,
+// 512, 896 tokens, float32 weights with a float32 and a half KV cache.
+// attn% is attn_scores + attn_softmax + attn_values (the fused prefill
+// pass is timed as attn_scores) over the sum of every op.
+//
+//	go test ./model -run '^$' -bench AttnShare -benchtime 10x -count 3
+func BenchmarkAttnShare(b *testing.B) {
+	var p *Params
+	ctx := context.Background()
+	for _, kvdt := range []tensor.DType{tensor.F32, tensor.F16} {
+		m := benchModelKV(b, &p, tensor.F32, kvdt)
+		cfg := m.Config()
+		for _, c := range []struct{ P, T int }{{0, 1}, {512, 1}, {896, 1}, {0, 128}, {0, 512}, {0, 896}} {
+			b.Run(fmt.Sprintf("kv=%v/P=%d/T=%d", kvdt, c.P, c.T), func(b *testing.B) {
+				s, err := m.NewSession(1, c.P+c.T)
+				if err != nil {
+					b.Fatal(err)
+				}
+				logits := make([]float32, cfg.VocabSize)
+				if c.P > 0 {
+					if err := s.Forward(ctx, [][]int32{tokensFor(cfg, c.P, 1)}, logits); err != nil {
+						b.Fatal(err)
+					}
+				}
+				toks := [][]int32{tokensFor(cfg, c.T, 2)}
+				var ot opTimer
+				s.SetTracer(&ot)
+				b.ResetTimer()
+				for b.Loop() {
+					s.pos = c.P
+					if err := s.Forward(ctx, toks, logits); err != nil {
+						b.Fatal(err)
+					}
+				}
+				var all, attn time.Duration
+				for op := Op(0); op < NumOps; op++ {
+					all += ot.total[op]
+				}
+				attn = ot.total[OpAttnScores] + ot.total[OpAttnSoftmax] + ot.total[OpAttnValues]
+				b.ReportMetric(100*attn.Seconds()/all.Seconds(), "attn%")
+				b.ReportMetric(attn.Seconds()*1e3/float64(b.N), "attn-ms/op")
+			})
+		}
+		m.Close()
+	}
 }

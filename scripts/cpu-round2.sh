@@ -24,13 +24,22 @@ go test -c -o "$out/model.test" ./model
 go test -c -o "$out/tensor.test" ./tensor
 echo "== load: $(cat /proc/loadavg)" | tee "$out/load.txt"
 : >"$out/raw.txt"
-prefill='Prefill/dtype=(f32/T=(128|512)$|(f16|int8|q4)/T=(128|512)/kv=f16)'
-decode='DecodeDepth/(dtype=f32/kv=f32|dtype=f32/kv=f16|dtype=(f16|int8|q4)/kv=f16)/(B=1/P=(0|512|896)|B=8/P=0)$'
+# One -bench pattern per selection: go test matches each /-level apart.
+benches=(
+  "model Prefill/dtype=f32/T=(128|512)$ 3x"
+  "model Prefill/dtype=(f16|int8|q4)/T=(128|512)/kv=f16 3x"
+  "model DecodeDepth/dtype=f32/kv=(f32|f16)/B=1/P=(0|512|896)$ 30x"
+  "model DecodeDepth/dtype=(f16|int8|q4)/kv=f16/B=1/P=(0|512|896)$ 30x"
+  "model DecodeDepth/dtype=(f32|f16|int8|q4)/kv=f16/B=8/P=0$ 10x"
+  "model DecodeDepth/dtype=f32/kv=f32/B=8/P=0$ 10x"
+  "tensor LinearDTypes 10x"
+)
 for r in $(seq "$rounds"); do
-  (cd tensor && "$out/tensor.test" -test.run '^$' -test.bench 'MemBandwidth' -test.benchtime 3x) | grep -E '^Benchmark' | tee -a "$out/raw.txt"
-  (cd model && "$out/model.test" -test.run '^$' -test.bench "$prefill" -test.benchtime 3x -test.benchmem) | grep -E '^Benchmark' | tee -a "$out/raw.txt"
-  (cd model && "$out/model.test" -test.run '^$' -test.bench "$decode" -test.benchtime 30x -test.benchmem) | grep -E '^Benchmark' | tee -a "$out/raw.txt"
-  (cd tensor && "$out/tensor.test" -test.run '^$' -test.bench 'LinearDTypes' -test.benchtime 10x) | grep -E '^Benchmark' | tee -a "$out/raw.txt"
+  (cd tensor && "$out/tensor.test" -test.run '^$' -test.bench 'MemBandwidth' -test.benchtime 3x) | { grep -E '^Benchmark' || true; } | tee -a "$out/raw.txt"
+  for b in "${benches[@]}"; do
+    read -r pkg pat n <<<"$b"
+    (cd "$pkg" && "$out/$pkg.test" -test.run '^$' -test.bench "$pat" -test.benchtime "$n" -test.benchmem) | { grep -E '^Benchmark' || true; } | tee -a "$out/raw.txt"
+  done
   echo "== load after round $r: $(cat /proc/loadavg)" | tee -a "$out/load.txt"
 done
 python3 - "$out/raw.txt" <<'PY' | tee "$out/summary.txt"
