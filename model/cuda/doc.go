@@ -32,7 +32,10 @@
 // sequence of a step brings its own tokens (a prompt chunk or one decode
 // token), position and block table; the linear layers run on all rows at
 // once and each row's attention reads its own sequence's blocks
-// (attention_paged). Tested against model.Ragged under scripts/cudaemu,
+// (attention_paged); StepGreedy and StepSample choose every row's token on
+// the device (each request with its own options and random stream, which
+// travel in the step's upload) and copy back only the ids. Tested against
+// model.Ragged and model.Sampler under scripts/cudaemu,
 // not yet run on a GPU, and not yet wired into engine/ (cmd refuses
 // --continuous on --backend cuda).
 //

@@ -610,11 +610,11 @@ extern "C" __global__ void attention(float* __restrict__ y, const float* __restr
 // ---------------------------------------------------------------------------
 // argmax writes tok[b] = argmax of logits row b*step+off (the first index on
 // ties, as torch.argmax). grid (B), block 1024.
-extern "C" __global__ void __launch_bounds__(1024) argmax(int* __restrict__ tok, const float* __restrict__ logits, int V, int step,
-                                  int off) {
+// argmax_row writes *out = the argmax of l [V] (the first index on ties);
+// every thread of the block (a multiple of 32 threads) calls it.
+__device__ void argmax_row(int* __restrict__ out, const float* __restrict__ l, int V) {
   __shared__ float rv[32];
   __shared__ int ri[32];
-  const float* l = logits + (size_t)(blockIdx.x * step + off) * V;
   float bv = -INFINITY;
   int bi = 0x7fffffff;
   for (int i = threadIdx.x; i < V; i += blockDim.x) {
@@ -639,8 +639,13 @@ extern "C" __global__ void __launch_bounds__(1024) argmax(int* __restrict__ tok,
       int oi = __shfl_xor_sync(0xffffffffu, bi, o);
       if (ov > bv || (ov == bv && oi < bi)) { bv = ov; bi = oi; }
     }
-    if (lane == 0) tok[blockIdx.x] = bi == 0x7fffffff ? 0 : bi;
+    if (lane == 0) *out = bi == 0x7fffffff ? 0 : bi;
   }
+}
+
+extern "C" __global__ void __launch_bounds__(1024) argmax(int* __restrict__ tok, const float* __restrict__ logits, int V, int step,
+                                  int off) {
+  argmax_row(tok + blockIdx.x, logits + (size_t)(blockIdx.x * step + off) * V, V);
 }
 
 // advance moves the position counter past the T new tokens. grid 1, block 1.
@@ -1197,16 +1202,16 @@ __device__ unsigned long long sample_select(const float* __restrict__ p, int V, 
   return prefix;
 }
 
-extern "C" __global__ void __launch_bounds__(1024) sample(int* __restrict__ tok, const float* __restrict__ logits, int V, int step,
-                                  int off, float temperature, int topk, float topp,
-                                  unsigned long long* __restrict__ rng, float* __restrict__ probs) {
+// sample_row draws *out from logits l [V] (probabilities to p [V]) with
+// the PCG state rng [2], as the sample kernel describes; every thread of
+// the block calls it.
+__device__ void sample_row(int* __restrict__ out, const float* __restrict__ l, float* __restrict__ p, int V,
+                           float temperature, int topk, float topp, unsigned long long* __restrict__ rng) {
   __shared__ double red[32];
   __shared__ double hist[256];
   __shared__ unsigned long long skey;
   __shared__ int sflag;
   __shared__ double su;
-  const float* l = logits + (size_t)(blockIdx.x * step + off) * V;
-  float* p = probs + (size_t)blockIdx.x * V;
   int tid = threadIdx.x;
 
   // max logit (the host takes logits[Argmax]: the same value).
@@ -1222,7 +1227,7 @@ extern "C" __global__ void __launch_bounds__(1024) sample(int* __restrict__ tok,
     part += (double)e;
   }
   double sum = block_sum_double(part, red);  // its barriers also publish p
-  if (tid == 0) su = pcg_float64(rng + 2 * blockIdx.x);
+  if (tid == 0) su = pcg_float64(rng);
 
   bool filter = (topk > 0 && topk < V) || (topp > 0.f && topp < 1.f);
   if (!filter) {
@@ -1262,7 +1267,7 @@ extern "C" __global__ void __launch_bounds__(1024) sample(int* __restrict__ tok,
       atomicMin(&sflag, pick);  // one chunk qualifies; min guards rounding
     }
     __syncthreads();
-    if (tid == 0) tok[blockIdx.x] = sflag;
+    if (tid == 0) *out = sflag;
     return;
   }
 
@@ -1279,7 +1284,14 @@ extern "C" __global__ void __launch_bounds__(1024) sample(int* __restrict__ tok,
   double ksum = block_sum_double(part, red);
   double r = su * ksum;
   unsigned long long k = sample_select(p, V, kmin, true, r, true, &found, hist, &skey, &sflag);
-  if (tid == 0) tok[blockIdx.x] = sample_id(k);
+  if (tid == 0) *out = sample_id(k);
+}
+
+extern "C" __global__ void __launch_bounds__(1024) sample(int* __restrict__ tok, const float* __restrict__ logits, int V, int step,
+                                  int off, float temperature, int topk, float topp,
+                                  unsigned long long* __restrict__ rng, float* __restrict__ probs) {
+  sample_row(tok + blockIdx.x, logits + (size_t)(blockIdx.x * step + off) * V, probs + (size_t)blockIdx.x * V, V,
+             temperature, topk, topp, rng + 2 * blockIdx.x);
 }
 
 // ===========================================================================
@@ -1408,4 +1420,25 @@ extern "C" __global__ void gather_rows(float* __restrict__ out, const float* __r
   const float* in = x + (size_t)idx[blockIdx.x] * C;
   float* o = out + (size_t)blockIdx.x * C;
   for (int c = threadIdx.x; c < C; c += blockDim.x) o[c] = in[c];
+}
+
+// sample_rows chooses the next token of every logit row b of a ragged step
+// with the row's own options, opts [NL, 3] int32 (temperature and top-p as
+// float bits, top-k): argmax at temperature 0, else as the sample kernel
+// draws, with the row's PCG state rng [NL, 2] (the host uploads each
+// request's state and advances its own copy by the one draw). grid (NL),
+// block 1024; probs [NL, V] scratch.
+extern "C" __global__ void __launch_bounds__(1024) sample_rows(int* __restrict__ tok, const float* __restrict__ logits, int V,
+                                                             const int* __restrict__ opts,
+                                                             unsigned long long* __restrict__ rng,
+                                                             float* __restrict__ probs) {
+  int b = blockIdx.x;
+  const float* l = logits + (size_t)b * V;
+  float temperature = __int_as_float(opts[3 * b]);
+  if (temperature == 0.f) {  // uniform over the block: its barriers are safe
+    argmax_row(tok + b, l, V);
+    return;
+  }
+  sample_row(tok + b, l, probs + (size_t)b * V, V, temperature, opts[3 * b + 1], __int_as_float(opts[3 * b + 2]),
+             rng + 2 * b);
 }

@@ -59,7 +59,7 @@ const (
 	bufRNG    // [B] PCG states (hi, lo uint64) of the device sampler
 	bufProbs  // [B, V] the sampler's probabilities
 	// Ragged steps (raggedPlan).
-	bufMeta // int32: tok [N] | rpos [N] | rseq [N] | logit rows [NL] | tables [S, stride]
+	bufMeta // int32: rng [NL, 4] | tok [N] | rpos [N] | rseq [N] | logit rows [NL] | opts [NL, 3] | tables [S, stride] (raggedShape.layout)
 	bufKP   // [L, numBlocks, blockSize, C] paged keys; resolved per layer
 	bufVP   // [L, numBlocks, blockSize, C] paged values
 	numBufs
@@ -524,7 +524,7 @@ func kernelNames() []string {
 		"gemm_simt_f32", "gemm_simt_f16", "gemm_wmma_f16", "splitk_reduce", "attention_serial",
 		"attention_wide", "argmax_advance", // V2
 		"sample",
-		"embed_ragged_f32", "embed_ragged_f16", "store_kv_paged", "attention_paged", "gather_rows"} // ragged steps
+		"embed_ragged_f32", "embed_ragged_f16", "store_kv_paged", "attention_paged", "gather_rows", "sample_rows"} // ragged steps
 	for _, wt := range []string{"f32", "f16"} {
 		for _, nr := range []int{1, 2, 4, 8} {
 			names = append(names, fmt.Sprintf("gemv_%s_%d", wt, nr), fmt.Sprintf("gemv_ln_%s_%d", wt, nr),
@@ -568,6 +568,7 @@ type raggedShape struct {
 	N      int  // rows: new tokens of every sequence
 	NL     int  // rows that want logits
 	Greedy bool // argmax of each logit row into bufTok [NL] (StepGreedy)
+	Sample bool // each logit row's own options and PCG state into bufTok [NL] (StepSample)
 }
 
 // raggedGeom is a Ragged's fixed geometry: the paged pool's block size and
@@ -582,13 +583,32 @@ func raggedGeometry(cfg model.Config, blockSize, numBlocks int) raggedGeom {
 	return raggedGeom{BlockSize: blockSize, NumBlocks: numBlocks, Stride: ceilDiv(cfg.NPositions, blockSize)}
 }
 
-// metaLayout returns where each part of bufMeta starts (int32 elements):
-// tokens, positions, sequences, logit rows, block tables; and the length
-// of the meta data of a step of S sequences.
-func (r raggedShape) metaLayout(g raggedGeom, S int) (tok, pos, seq, logRow, tables, n int) {
-	tok, pos, seq, logRow = 0, r.N, 2*r.N, 3*r.N
-	tables = 3*r.N + r.NL
-	return tok, pos, seq, logRow, tables, tables + S*g.Stride
+// metaLayout is where each part of bufMeta starts, in int32 elements.
+type metaLayout struct {
+	RNG    int // [NL, 2] uint64 PCG states (hi, lo), with Sample; at 0 (aligned)
+	Tok    int // [N] token ids
+	Pos    int // [N] positions
+	Seq    int // [N] sequences
+	LogRow int // [NL] rows that want logits
+	Opts   int // [NL, 3] temperature bits, top-k, top-p bits, with Sample
+	Tables int // [S, stride] block tables
+}
+
+// layout returns bufMeta's layout for r and the int32s a step of S
+// sequences uploads.
+func (r raggedShape) layout(g raggedGeom, S int) (metaLayout, int) {
+	var m metaLayout
+	if r.Sample {
+		m.Tok = 4 * r.NL
+	}
+	m.Pos, m.Seq = m.Tok+r.N, m.Tok+2*r.N
+	m.LogRow = m.Tok + 3*r.N
+	m.Opts = m.LogRow + r.NL
+	m.Tables = m.Opts
+	if r.Sample {
+		m.Tables += 3 * r.NL
+	}
+	return m, m.Tables + S*g.Stride
 }
 
 // raggedPlan returns the launches of one ragged step: embed each row at
@@ -596,15 +616,16 @@ func (r raggedShape) metaLayout(g raggedGeom, S int) (tok, pos, seq, logRow, tab
 // each row's block (store_kv_paged), attention over each row's sequence
 // through its block table (attention_paged), proj (+ residual), ln_2, fc
 // (+ GELU), fc_proj (+ residual); then the rows that want logits gathered,
-// ln_f and the LM head, and with r.Greedy argmax of each logit row. Layer
+// ln_f and the LM head, and with r.Greedy argmax of each logit row, with
+// r.Sample each row's own draw (sample_rows). Layer
 // norms run as kernels of their own; linear layers are linear's GEMV
 // (N <= 16) or GEMM over all N rows at once.
 func raggedPlan(cfg model.Config, dt tensor.DType, g raggedGeom, r raggedShape) ([]launch, error) {
 	if err := checkConfig(cfg, dt); err != nil {
 		return nil, err
 	}
-	if r.N < 1 || r.NL < 0 || r.NL > r.N {
-		return nil, fmt.Errorf("cuda: ragged step of %d rows with %d logit rows", r.N, r.NL)
+	if r.N < 1 || r.NL < 0 || r.NL > r.N || r.Greedy && r.Sample {
+		return nil, fmt.Errorf("cuda: ragged step of %d rows with %d logit rows (greedy %v, sample %v)", r.N, r.NL, r.Greedy, r.Sample)
 	}
 	if g.BlockSize < 1 || g.NumBlocks < 1 || g.Stride*g.BlockSize < cfg.NPositions {
 		return nil, fmt.Errorf("cuda: paged KV cache of %d blocks of %d positions, %d per table", g.NumBlocks, g.BlockSize, g.Stride)
@@ -619,7 +640,8 @@ func raggedPlan(cfg model.Config, dt tensor.DType, g raggedGeom, r raggedShape) 
 	if isF16(dt) {
 		wt = "f16"
 	}
-	tok, pos, seq, logRow, tables, _ := r.metaLayout(g, 0)
+	m, _ := r.layout(g, 0)
+	tok, pos, seq, logRow, tables := m.Tok, m.Pos, m.Seq, m.LogRow, m.Tables
 	norm := func(out, x, gw, gb arg, rows, layer int, op model.Op) launch {
 		return launch{kernel: "layernorm", grid: [3]int{rows, 1, 1}, block: normThreads,
 			args: []arg{out, x, gw, gb, intArg(C), floatArg(eps), intArg(1), intArg(0)}, layer: layer, op: op}
@@ -651,9 +673,13 @@ func raggedPlan(cfg model.Config, dt tensor.DType, g raggedGeom, r raggedShape) 
 		args: []arg{ptr(bufY), ptr(bufX), metaAt(logRow), intArg(C)}})
 	ls = append(ls, norm(ptr(bufXN), ptr(bufY), ptr(bufLnFW), ptr(bufLnFB), r.NL, -1, model.OpLNF))
 	ls = append(ls, linear(dt, r.NL, C, V, ptr(bufLogits), ptr(bufXN), ptr(bufWTE), null(), epiStore, -1, model.OpLogits)...)
-	if r.Greedy {
+	switch {
+	case r.Greedy:
 		ls = append(ls, launch{kernel: "argmax", grid: [3]int{r.NL, 1, 1}, block: argmaxThreads, layer: -1, op: model.OpSample,
 			args: []arg{ptr(bufTok), ptr(bufLogits), intArg(V), intArg(1), intArg(0)}})
+	case r.Sample:
+		ls = append(ls, launch{kernel: "sample_rows", grid: [3]int{r.NL, 1, 1}, block: sampleThreads, layer: -1, op: model.OpSample,
+			args: []arg{ptr(bufTok), ptr(bufLogits), intArg(V), metaAt(m.Opts), metaAt(m.RNG), ptr(bufProbs)}})
 	}
 	return ls, nil
 }

@@ -106,7 +106,7 @@ func TestPlanABI(t *testing.T) {
 					checkABI(t, ptx, bounds, ls)
 				})
 			}
-			for _, rs := range []raggedShape{{N: 1, NL: 1}, {N: 3, NL: 0}, {N: 18, NL: 5}, {N: 200, NL: 64}, {N: 70, NL: 64, Greedy: true}} {
+			for _, rs := range []raggedShape{{N: 1, NL: 1}, {N: 3, NL: 0}, {N: 18, NL: 5}, {N: 200, NL: 64}, {N: 70, NL: 64, Greedy: true}, {N: 70, NL: 64, Sample: true}} {
 				t.Run(fmt.Sprintf("C=%d/%s/ragged/%+v", cfg.NEmbd, dt, rs), func(t *testing.T) {
 					ls, err := raggedPlan(cfg, dt, raggedGeometry(cfg, 16, 100), rs)
 					if err != nil {
@@ -632,16 +632,22 @@ func TestRaggedPlan(t *testing.T) {
 		if (rs.NL > 0) != (len(logits) == 1) || ls[0].kernel != "embed_ragged_f32" {
 			t.Errorf("%+v: %d logit launches, first %s", rs, len(logits), ls[0].kernel)
 		}
-		tok, pos, seq, logRow, tables, n := rs.metaLayout(g, 3)
-		if tok != 0 || pos != rs.N || seq != 2*rs.N || logRow != 3*rs.N || tables != 3*rs.N+rs.NL || n != tables+3*16 {
-			t.Errorf("%+v: meta layout %d %d %d %d %d %d", rs, tok, pos, seq, logRow, tables, n)
+		m, n := rs.layout(g, 3)
+		if m != (metaLayout{Pos: rs.N, Seq: 2 * rs.N, LogRow: 3 * rs.N, Opts: 3*rs.N + rs.NL, Tables: 3*rs.N + rs.NL}) || n != m.Tables+3*16 {
+			t.Errorf("%+v: meta layout %+v, %d", rs, m, n)
+		}
+		rs.Sample = true
+		m, n = rs.layout(g, 3)
+		NL := rs.NL
+		if m != (metaLayout{Tok: 4 * NL, Pos: 4*NL + rs.N, Seq: 4*NL + 2*rs.N, LogRow: 4*NL + 3*rs.N, Opts: 5*NL + 3*rs.N, Tables: 8*NL + 3*rs.N}) || n != m.Tables+3*16 {
+			t.Errorf("%+v: meta layout %+v, %d", rs, m, n)
 		}
 	}
 	for _, tc := range []struct {
 		g  raggedGeom
 		rs raggedShape
 	}{
-		{g, raggedShape{N: 0}}, {g, raggedShape{N: 2, NL: 3}}, {g, raggedShape{N: 2, NL: -1}},
+		{g, raggedShape{N: 0}}, {g, raggedShape{N: 2, NL: 3}}, {g, raggedShape{N: 2, NL: -1}}, {g, raggedShape{N: 2, NL: 1, Greedy: true, Sample: true}},
 		{raggedGeom{BlockSize: 4, NumBlocks: 10, Stride: 15}, raggedShape{N: 1, NL: 1}},
 		{raggedGeom{BlockSize: 0, NumBlocks: 10, Stride: 16}, raggedShape{N: 1, NL: 1}},
 	} {

@@ -4,8 +4,11 @@ package cuda
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
+	"math/rand/v2"
 	"unsafe"
 
 	"gorgonia.org/cu"
@@ -33,6 +36,7 @@ type Ragged struct {
 	metaN  int // int32s bufMeta holds
 	plans  map[raggedShape]*compiled
 	meta   []int32 // host staging of bufMeta
+	pcgBuf [20]byte
 	closed bool
 }
 
@@ -93,7 +97,7 @@ func (r *Ragged) Step(ctx context.Context, seqs []model.SeqStep, logits []float3
 	if n, want := len(logits), NL*r.m.cfg.VocabSize; n != want {
 		return fmt.Errorf("cuda: logits buffer has %d values, the step wants %d (%d rows of %d)", n, want, NL, r.m.cfg.VocabSize)
 	}
-	return r.run(ctx, seqs, false, unsafe.Pointer(unsafe.SliceData(logits)), 4*int64(len(logits)))
+	return r.run(ctx, seqs, raggedShape{}, nil, unsafe.Pointer(unsafe.SliceData(logits)), 4*int64(len(logits)))
 }
 
 // StepGreedy is Step with the next token of every logit row chosen on the
@@ -103,12 +107,54 @@ func (r *Ragged) StepGreedy(ctx context.Context, seqs []model.SeqStep, ids []int
 	if n, want := len(ids), model.LogitRowsOf(seqs); n != want {
 		return fmt.Errorf("cuda: %d ids for a step with %d logit rows", n, want)
 	}
-	return r.run(ctx, seqs, true, unsafe.Pointer(unsafe.SliceData(ids)), 4*int64(len(ids)))
+	return r.run(ctx, seqs, raggedShape{Greedy: true}, nil, unsafe.Pointer(unsafe.SliceData(ids)), 4*int64(len(ids)))
 }
 
-// run validates and runs a step, then copies size bytes of its logits
-// (bufLogits) or, when greedy, its ids (bufTok) to out.
-func (r *Ragged) run(ctx context.Context, seqs []model.SeqStep, greedy bool, out unsafe.Pointer, size int64) error {
+// SampleRow is how StepSample chooses one logit row's token: the
+// request's options and its random stream.
+type SampleRow struct {
+	Opts model.SampleOptions
+	// PCG is the request's stream, started as model.NewSampler starts
+	// it (rand.NewPCG(seed, seed^model.PCGStream)); StepSample uploads its
+	// state and advances it by the one draw the device makes, so the
+	// request draws model.Sampler's tokens. Unused (may be nil) when
+	// Opts is greedy.
+	PCG *rand.PCG
+}
+
+// StepSample is Step with the next token of every logit row chosen on the
+// device with that row's own options (rows [model.LogitRowsOf(seqs)], in
+// the order of the logit rows): argmax when greedy, else drawn as
+// model.Sampler draws. The options and the streams' states travel in the
+// step's upload; only the ids [model.LogitRowsOf(seqs)] come back.
+func (r *Ragged) StepSample(ctx context.Context, seqs []model.SeqStep, rows []SampleRow, ids []int32) error {
+	NL := model.LogitRowsOf(seqs)
+	if len(ids) != NL || len(rows) != NL {
+		return fmt.Errorf("cuda: %d ids and %d sampling rows for a step with %d logit rows", len(ids), len(rows), NL)
+	}
+	for j, row := range rows {
+		if err := row.Opts.Validate(); err != nil {
+			return fmt.Errorf("cuda: logit row %d: %w", j, err)
+		}
+		if !row.Opts.Greedy() && row.PCG == nil {
+			return fmt.Errorf("cuda: logit row %d samples at temperature %g without a random stream", j, row.Opts.Temperature)
+		}
+	}
+	if err := r.run(ctx, seqs, raggedShape{Sample: true}, rows, unsafe.Pointer(unsafe.SliceData(ids)), 4*int64(len(ids))); err != nil {
+		return err
+	}
+	for _, row := range rows {
+		if !row.Opts.Greedy() {
+			row.PCG.Uint64() // the device's one draw
+		}
+	}
+	return nil
+}
+
+// run validates and runs a step of kind k (Greedy, Sample or neither),
+// then copies size bytes of its logits (bufLogits) or, when it chooses
+// the tokens, its ids (bufTok) to out.
+func (r *Ragged) run(ctx context.Context, seqs []model.SeqStep, k raggedShape, rows []SampleRow, out unsafe.Pointer, size int64) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -119,15 +165,18 @@ func (r *Ragged) run(ctx context.Context, seqs []model.SeqStep, greedy bool, out
 	if err := model.CheckSeqs(cfg, r.g.BlockSize, r.g.NumBlocks, seqs); err != nil {
 		return err
 	}
-	NL := model.LogitRowsOf(seqs)
-	rs, n := r.layout(seqs, NL)
-	rs.Greedy = greedy && NL > 0
+	rs := raggedShape{NL: model.LogitRowsOf(seqs)}
+	for _, s := range seqs {
+		rs.N += len(s.Tokens)
+	}
+	rs.Greedy, rs.Sample = k.Greedy && rs.NL > 0, k.Sample && rs.NL > 0
+	n := r.layout(seqs, rs, rows)
 	exit, err := r.m.enter()
 	if err != nil {
 		return err
 	}
 	defer exit()
-	if err := r.grow(rs.N, NL, n); err != nil {
+	if err := r.grow(rs.N, rs.NL, n); err != nil {
 		return err
 	}
 	c, err := r.compile(rs)
@@ -144,7 +193,7 @@ func (r *Ragged) run(ctx context.Context, seqs []model.SeqStep, greedy bool, out
 	}
 	if size > 0 {
 		src := r.bufs[bufLogits]
-		if greedy {
+		if rs.Greedy || rs.Sample {
 			src = r.bufs[bufTok]
 		}
 		if err := cu.MemcpyDtoHAsync(out, src, size, r.stream); err != nil {
@@ -157,15 +206,11 @@ func (r *Ragged) run(ctx context.Context, seqs []model.SeqStep, greedy bool, out
 	return nil
 }
 
-// layout fills the host staging of bufMeta for a validated step and
-// returns its shape and the int32s to upload.
-func (r *Ragged) layout(seqs []model.SeqStep, NL int) (raggedShape, int) {
-	N := 0
-	for _, s := range seqs {
-		N += len(s.Tokens)
-	}
-	rs := raggedShape{N: N, NL: NL}
-	tok, pos, seq, logRow, tables, n := rs.metaLayout(r.g, len(seqs))
+// layout fills the host staging of bufMeta for the validated step rs of
+// seqs (rs.N and rs.NL their rows and logit rows) and returns the int32s
+// to upload. With rs.Sample, rows holds each logit row's sampling.
+func (r *Ragged) layout(seqs []model.SeqStep, rs raggedShape, rows []SampleRow) int {
+	ml, n := rs.layout(r.g, len(seqs))
 	if cap(r.meta) < n {
 		r.meta = make([]int32, n)
 	}
@@ -173,19 +218,41 @@ func (r *Ragged) layout(seqs []model.SeqStep, NL int) (raggedShape, int) {
 	i, nl := 0, 0
 	for si, s := range seqs {
 		for t, id := range s.Tokens {
-			m[tok+i], m[pos+i], m[seq+i] = id, int32(s.Pos+t), int32(si)
+			m[ml.Tok+i], m[ml.Pos+i], m[ml.Seq+i] = id, int32(s.Pos+t), int32(si)
 			if s.Logits == model.LogitsAll || (s.Logits == model.LogitsLast && t == len(s.Tokens)-1) {
-				m[logRow+nl] = int32(i)
+				m[ml.LogRow+nl] = int32(i)
 				nl++
 			}
 			i++
 		}
-		tab := m[tables+si*r.g.Stride : tables+(si+1)*r.g.Stride]
+		tab := m[ml.Tables+si*r.g.Stride : ml.Tables+(si+1)*r.g.Stride]
 		used := (s.Pos + len(s.Tokens) + r.g.BlockSize - 1) / r.g.BlockSize // <= Stride: CheckSeqs bounds the positions
 		copy(tab, s.Blocks[:used])
 		clear(tab[used:])
 	}
-	return rs, n
+	if rs.Sample {
+		for j, row := range rows {
+			o := row.Opts.Normalized()
+			m[ml.Opts+3*j], m[ml.Opts+3*j+1], m[ml.Opts+3*j+2] = int32(math.Float32bits(o.Temperature)), int32(o.TopK), int32(math.Float32bits(o.TopP))
+			var hi, lo uint64
+			if !o.Greedy() {
+				hi, lo = pcgState(row.PCG, &r.pcgBuf)
+			}
+			w := m[ml.RNG+4*j : ml.RNG+4*j+4] // little-endian uint64s
+			w[0], w[1], w[2], w[3] = int32(uint32(hi)), int32(uint32(hi>>32)), int32(uint32(lo)), int32(uint32(lo>>32))
+		}
+	}
+	return n
+}
+
+// pcgState returns p's state (hi, lo) as math/rand/v2 marshals it: "pcg:"
+// then hi and lo, big-endian (into buf, so nothing is allocated).
+func pcgState(p *rand.PCG, buf *[20]byte) (hi, lo uint64) {
+	b, err := p.AppendBinary(buf[:0])
+	if err != nil || len(b) != 20 {
+		panic(fmt.Sprintf("cuda: math/rand/v2 PCG state of %d bytes (%v), want \"pcg:\" and 16 bytes", len(b), err))
+	}
+	return binary.BigEndian.Uint64(b[4:12]), binary.BigEndian.Uint64(b[12:20])
 }
 
 // grow sizes the scratch buffers for N rows, NL logit rows and n int32s
@@ -200,8 +267,9 @@ func (r *Ragged) grow(N, NL, n int) error {
 	}
 	rows, lrows, metaN := max(N, r.rows), max(NL, r.lrows, 1), max(n, r.metaN)
 	sizes := sessionSizes(r.m.cfg, 1, 1, rows, lrows)
+	sizes[bufProbs] = 4 * int64(lrows) * int64(r.m.cfg.VocabSize) // sample_rows' scratch, [NL, V]
 	sizes[bufMeta] = 4 * int64(metaN)
-	for _, b := range []buf{bufX, bufXN, bufQKV, bufY, bufH, bufLogits, bufTok, bufMeta} {
+	for _, b := range []buf{bufX, bufXN, bufQKV, bufY, bufH, bufLogits, bufTok, bufProbs, bufMeta} {
 		if old, ok := r.bufs[b]; ok {
 			cu.MemFree(old)
 			delete(r.bufs, b)

@@ -170,9 +170,11 @@ func TestRagged(t *testing.T) {
 // in all; a finished request is replaced at once), scheduled as engine/
 // does (decodes first, then prompt chunks within a budget of 2,048 rows,
 // blocks of 16 positions), greedy on the device (StepGreedy: only ids come
-// back) and, for comparison, with every step's logits copied to the host
-// (Step). It reports output tokens per second and the median TTFT (from
-// a request's arrival to its first token on the host).
+// back), sampled on the device with each request's own seed (StepSample:
+// temperature 1, top-k 50, top-p 0.95) and, for comparison, greedy with
+// every step's logits copied to the host (Step). It reports output tokens
+// per second and the median TTFT (from a request's arrival to its first
+// token on the host).
 func TestSpeedRagged(t *testing.T) {
 	if os.Getenv("GPT2BENCH_CUDA_BENCH") == "" {
 		t.Skip("set GPT2BENCH_CUDA_BENCH=1 to time gpt2 on the GPU")
@@ -195,12 +197,9 @@ func TestSpeedRagged(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, greedy := range []bool{true, false} {
-			tps, ttft, steps := runContinuous(t, ctx, r, cfg, conc, total, in, out, perSeq, budget, greedy)
-			name := "continuous_ids"
-			if !greedy {
-				name = "continuous_logits"
-			}
+		for _, mode := range []contMode{contIDs, contSample, contLogits} {
+			tps, ttft, steps := runContinuous(t, ctx, r, cfg, conc, total, in, out, perSeq, budget, mode)
+			name := [...]string{"continuous_ids", "continuous_sample", "continuous_logits"}[mode]
 			results = append(results, benchResult{Name: name, DType: dt.String(), Batch: conc, Prompt: in, NewTokens: out,
 				TTFTms: float64(ttft.Microseconds()) / 1e3, TokensPerS: tps, Runs: total})
 			t.Logf("%s %s: %d requests, %d steps", name, dt, total, steps)
@@ -224,11 +223,20 @@ func TestSpeedRagged(t *testing.T) {
 	}
 }
 
+// contMode is how runContinuous chooses tokens.
+type contMode int
+
+const (
+	contIDs    contMode = iota // StepGreedy
+	contSample                 // StepSample, each request its own seed
+	contLogits                 // Step, argmax on the host
+)
+
 // runContinuous runs total requests through r, conc at a time, and
 // returns the output tokens per second, the median TTFT and the steps.
 // Slot s owns blocks s*perSeq ..; a request's prompt is prefilled in
 // chunks within budget rows per step after every running decode.
-func runContinuous(t *testing.T, ctx context.Context, r *Ragged, cfg model.Config, conc, total, in, out, perSeq, budget int, greedy bool) (float64, time.Duration, int) {
+func runContinuous(t *testing.T, ctx context.Context, r *Ragged, cfg model.Config, conc, total, in, out, perSeq, budget int, mode contMode) (float64, time.Duration, int) {
 	t.Helper()
 	type slot struct {
 		req      int // -1: free
@@ -240,6 +248,7 @@ func runContinuous(t *testing.T, ctx context.Context, r *Ragged, cfg model.Confi
 		blocks   []int32
 		prefill  bool
 		inFlight int // rows of the current step
+		pcg      *rand.PCG
 	}
 	rng := rand.New(rand.NewPCG(5, 6))
 	slots := make([]slot, conc)
@@ -253,7 +262,8 @@ func runContinuous(t *testing.T, ctx context.Context, r *Ragged, cfg model.Confi
 		for i := range pr {
 			pr[i] = int32(rng.IntN(cfg.VocabSize))
 		}
-		*s = slot{req: next, prompt: pr, arrival: now, blocks: s.blocks, prefill: true}
+		seed := uint64(next)
+		*s = slot{req: next, prompt: pr, arrival: now, blocks: s.blocks, prefill: true, pcg: rand.NewPCG(seed, seed^model.PCGStream)}
 		next++
 	}
 	for i := range slots {
@@ -269,6 +279,8 @@ func runContinuous(t *testing.T, ctx context.Context, r *Ragged, cfg model.Confi
 	var ttft []time.Duration
 	var seqs []model.SeqStep
 	var owners []int
+	var srows []SampleRow
+	so := model.SampleOptions{Temperature: 1, TopK: 50, TopP: 0.95}
 	ids := make([]int32, 0, conc)
 	var logits []float32
 	produced, steps := 0, 0
@@ -290,11 +302,11 @@ func runContinuous(t *testing.T, ctx context.Context, r *Ragged, cfg model.Confi
 				continue
 			}
 			n := min(in-s.pos, budget-rows)
-			mode := model.LogitsNone
+			lm := model.LogitsNone
 			if s.pos+n == in {
-				mode = model.LogitsLast
+				lm = model.LogitsLast
 			}
-			seqs = append(seqs, model.SeqStep{Tokens: s.prompt[s.pos : s.pos+n], Pos: s.pos, Blocks: s.blocks, Logits: mode})
+			seqs = append(seqs, model.SeqStep{Tokens: s.prompt[s.pos : s.pos+n], Pos: s.pos, Blocks: s.blocks, Logits: lm})
 			owners = append(owners, i)
 			s.inFlight = n
 			rows += n
@@ -304,11 +316,22 @@ func runContinuous(t *testing.T, ctx context.Context, r *Ragged, cfg model.Confi
 		}
 		nl := model.LogitRowsOf(seqs)
 		ids = ids[:nl]
-		if greedy {
+		switch mode {
+		case contIDs:
 			if err := r.StepGreedy(ctx, seqs, ids); err != nil {
 				t.Fatal(err)
 			}
-		} else {
+		case contSample:
+			srows = srows[:0]
+			for k, sq := range seqs {
+				if sq.Logits != model.LogitsNone {
+					srows = append(srows, SampleRow{Opts: so, PCG: slots[owners[k]].pcg})
+				}
+			}
+			if err := r.StepSample(ctx, seqs, srows, ids); err != nil {
+				t.Fatal(err)
+			}
+		default:
 			V := cfg.VocabSize
 			if cap(logits) < nl*V {
 				logits = make([]float32, nl*V)
@@ -348,7 +371,8 @@ func runContinuous(t *testing.T, ctx context.Context, r *Ragged, cfg model.Confi
 
 // TestRaggedContinuous runs TestSpeedRagged's closed loop on the fixture,
 // small: 5 requests of 12 + 6 tokens, 3 at a time, 16 rows a step, ids
-// from the device and from the host's argmax of the logits.
+// from the device (greedy and sampled) and from the host's argmax of the
+// logits.
 func TestRaggedContinuous(t *testing.T) {
 	cfg, p, _ := loadFixture(t, filepath.Join("..", "..", "testdata", "tiny-gpt2"))
 	g := openGPU(t, cfg, p, tensor.F32)
@@ -359,12 +383,95 @@ func TestRaggedContinuous(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	for _, greedy := range []bool{true, false} {
-		tps, _, steps := runContinuous(t, context.Background(), r, cfg, 3, 5, in, out, perSeq, 16, greedy)
+	for _, mode := range []contMode{contIDs, contSample, contLogits} {
+		tps, _, steps := runContinuous(t, context.Background(), r, cfg, 3, 5, in, out, perSeq, 16, mode)
 		// 3 prompts in 3 steps (16 rows each at most), 5 more decodes each,
 		// then the last 2 requests.
 		if tps <= 0 || steps < 2*out {
-			t.Errorf("greedy=%v: %.1f tok/s in %d steps", greedy, tps, steps)
+			t.Errorf("mode %d: %.1f tok/s in %d steps", mode, tps, steps)
+		}
+	}
+}
+
+// TestRaggedSample runs ragged steps whose every logit row chooses its
+// token on the device with its request's own options (StepSample): greedy,
+// temperature with top-k, with top-p, with a top-p never reached inside
+// its top-k, and temperature alone, four prompts then decodes of the
+// tokens drawn, against model.Ragged's logits drawn by a model.Sampler
+// per request with the same seed. The logits differ from the CPU's by
+// ~1e-5, so a draw could in principle land on the other side of a
+// boundary; at these sizes that is a 1e-4 chance.
+func TestRaggedSample(t *testing.T) {
+	ctx := context.Background()
+	cfg, p, ref := loadFixture(t, filepath.Join("..", "..", "testdata", "tiny-gpt2"))
+	g := openGPU(t, cfg, p, tensor.F32)
+	cm := cpuModel(t, cfg, p, tensor.F32)
+	const bs, steps = 4, 6
+	opts := []model.SampleOptions{{}, {Temperature: 0.8, TopK: 20, Seed: 11}, {Temperature: 1.2, TopP: 0.9, Seed: 12},
+		{Temperature: 1, TopK: 3, TopP: 0.95, Seed: 13}, {Temperature: 0.7, Seed: 14}}
+	S := len(opts)
+	perSeq := (len(ref.InputIDs) + steps + bs - 1) / bs
+	kv, err := model.NewKVBlocks(cfg, bs, S*perSeq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cr, err := cm.NewRagged(kv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gr, err := g.NewRagged(bs, S*perSeq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gr.Close()
+	samplers := make([]*model.Sampler, S)
+	rows := make([]SampleRow, S)
+	seqs := make([]model.SeqStep, S)
+	prompts := rotate(ref.InputIDs, S)
+	for s, o := range opts {
+		if samplers[s], err = model.NewSampler(o, cfg.VocabSize); err != nil {
+			t.Fatal(err)
+		}
+		rows[s] = SampleRow{Opts: o, PCG: rand.NewPCG(o.Seed, o.Seed^model.PCGStream)}
+		blocks := make([]int32, perSeq)
+		for j := range blocks {
+			blocks[j] = int32((j*S + s) % (S * perSeq)) // interleaved
+		}
+		seqs[s] = model.SeqStep{Tokens: prompts[s], Blocks: blocks, Logits: model.LogitsLast}
+	}
+	V := cfg.VocabSize
+	logits := make([]float32, S*V)
+	ids := make([]int32, S)
+	for step := range steps + 1 {
+		if err := cr.Step(ctx, seqs, logits); err != nil {
+			t.Fatal(err)
+		}
+		if err := gr.StepSample(ctx, seqs, rows, ids); err != nil {
+			t.Fatal(err)
+		}
+		for s := range S {
+			want := samplers[s].Sample(logits[s*V : (s+1)*V])
+			if ids[s] != want {
+				t.Errorf("step %d sequence %d %+v: GPU drew %d, CPU %d", step, s, opts[s], ids[s], want)
+			}
+			seqs[s].Pos += len(seqs[s].Tokens)
+			seqs[s].Tokens = []int32{want}
+		}
+	}
+	// Bad rows: too few, a bad option, a sampled row without a stream.
+	seqs = seqs[:1]
+	for _, tc := range []struct {
+		name string
+		rows []SampleRow
+	}{
+		{"no rows", nil},
+		{"temperature -1", []SampleRow{{Opts: model.SampleOptions{Temperature: -1}}}},
+		{"no stream", []SampleRow{{Opts: model.SampleOptions{Temperature: 1}}}},
+	} {
+		if err := gr.StepSample(ctx, seqs, tc.rows, make([]int32, 1)); err == nil {
+			t.Errorf("%s: no error", tc.name)
+		} else {
+			t.Logf("%s: %v", tc.name, err)
 		}
 	}
 }
