@@ -153,7 +153,7 @@ func TestCrashers(t *testing.T) {
 //
 // Fuzz for real (seeds are a few KB, so minimising stays quick):
 //
-//	go test ./weights -run '^$' -fuzz FuzzLoadFile -fuzztime 10m -fuzzminimizetime 10s
+//	go test ./weights -run '^$' -fuzz FuzzLoadFile -fuzztime 10m -fuzzminimizetime 1000x
 func FuzzLoadFile(f *testing.F) {
 	for _, b := range microCheckpoint(f, microConfig, microParams(f)) {
 		f.Add(b)
