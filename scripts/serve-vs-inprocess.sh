@@ -28,19 +28,28 @@ out=$(cd "$out" && pwd)
 go build -o "$out/gpt2bench" ./cmd/gpt2bench
 bin="$out/gpt2bench"
 
-# The server: default model, loopback, a free port; killed by its pid on exit.
-"$bin" serve --port 0 --log-format off 2>"$out/serve.err" &
-serve_pid=$!
-trap 'kill "$serve_pid" 2>/dev/null || true; wait "$serve_pid" 2>/dev/null || true' EXIT
-url=""
-for _ in $(seq 600); do # up to 60 s to load the model
-  url=$(sed -n 's/^serving .* at \(http:[^ ]*\)$/\1/p' "$out/serve.err")
-  [ -n "$url" ] && break
-  kill -0 "$serve_pid" 2>/dev/null || { cat "$out/serve.err" >&2; exit 1; }
-  sleep 0.1
-done
-[ -n "$url" ] || { echo "serve did not start within 60 s" >&2; cat "$out/serve.err" >&2; exit 1; }
-cat "$out/serve.err"
+# Both sides start fresh each round: bench loads the model in its own
+# process, and so does a new gpt2bench serve (default model, loopback, a
+# free port), killed by its pid after its round.
+serve_pid=""
+trap '[ -n "$serve_pid" ] && kill "$serve_pid" 2>/dev/null; true' EXIT
+start_serve() { # $1: round; sets url and serve_pid
+  "$bin" serve --port 0 --log-format off 2>"$out/serve-$1.err" &
+  serve_pid=$!
+  url=""
+  for _ in $(seq 600); do # up to 60 s to load the model
+    url=$(sed -n 's/^serving .* at \(http:[^ ]*\)$/\1/p' "$out/serve-$1.err")
+    [ -n "$url" ] && return 0
+    kill -0 "$serve_pid" 2>/dev/null || { cat "$out/serve-$1.err" >&2; exit 1; }
+    sleep 0.1
+  done
+  echo "serve did not start within 60 s" >&2; cat "$out/serve-$1.err" >&2; exit 1
+}
+stop_serve() {
+  kill "$serve_pid" 2>/dev/null || true
+  wait "$serve_pid" 2>/dev/null || true
+  serve_pid=""
+}
 
 echo "== load before: $(cat /proc/loadavg)" | tee "$out/loadavg.txt"
 in_process() { # $1: round
@@ -49,8 +58,10 @@ in_process() { # $1: round
     --profile=false --quiet --out "$out/inprocess-$1" >/dev/null
 }
 over_http() { # $1: round
+  start_serve "$1"
   "$bin" load --url "$url" --concurrency "$conc" --input-len "$in_len" --output-len "$out_len" \
     --num-requests $((conc * runs)) --warmup "$conc" --quiet --out "$out/http-$1" >/dev/null
+  stop_serve
 }
 for r in $(seq "$rounds"); do
   # alternate which goes first, so neither always follows the other

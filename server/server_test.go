@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -561,4 +562,63 @@ func TestFlood(t *testing.T) {
 	if status != 200 {
 		t.Fatalf("after the flood: %d %s", status, body)
 	}
+}
+
+// TestConnectionLimits: headers past MaxHeaderBytes get 431; connections
+// past MaxConnections wait, and ones that never send a request are cut
+// off after ReadHeaderTimeout, so idle sockets cannot lock the others
+// out; goroutines and open files return to their baseline.
+func TestConnectionLimits(t *testing.T) {
+	ts := start(t, engine.Config{}, Options{MaxHeaderBytes: 4 << 10, MaxConnections: 2, ReadHeaderTimeout: 300 * time.Millisecond})
+	addr := strings.TrimPrefix(ts.url, "http://")
+	hc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 10 * time.Second}
+	complete := func() {
+		t.Helper()
+		resp, err := hc.Post(ts.url+"/v1/completions", "application/json", strings.NewReader(`{"prompt": [1, 2], "max_tokens": 2}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+	}
+	complete()
+	time.Sleep(50 * time.Millisecond)
+	baseG, baseFD := runtime.NumGoroutine(), openFDs(t)
+
+	req, _ := http.NewRequest("POST", ts.url+"/v1/completions", strings.NewReader(`{"prompt": [1]}`))
+	req.Header.Set("X-Big", strings.Repeat("a", 16<<10))
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("16 KiB header: status %d, want 431", resp.StatusCode)
+	}
+
+	// Four sockets that never send a byte: two hold both slots, two wait.
+	var idle []net.Conn
+	for range 4 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		idle = append(idle, c)
+	}
+	t0 := time.Now()
+	complete() // served once the idle ones are cut off
+	t.Logf("a request behind 4 idle sockets was served after %v", time.Since(t0).Round(time.Millisecond))
+	for _, c := range idle {
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := c.Read(make([]byte, 1)); err == nil {
+			t.Error("an idle socket got data")
+		}
+		c.Close()
+	}
+	waitFor(t, "goroutines and open files back to their baseline", func() bool {
+		return runtime.NumGoroutine() <= baseG && openFDs(t) <= baseFD
+	})
 }
