@@ -34,7 +34,10 @@
 // once and each row's attention reads its own sequence's blocks
 // (attention_paged); StepGreedy and StepSample choose every row's token on
 // the device (each request with its own options and random stream, which
-// travel in the step's upload) and copy back only the ids. Tested against
+// travel in the step's upload) and copy back only the ids. A step runs as
+// a CUDA graph captured per bucket of its rows and logit rows (rounded
+// up; the padding rows write a block of their own and are thrown away),
+// not per sequence, position or sampling setting. Tested against
 // model.Ragged and model.Sampler under scripts/cudaemu,
 // not yet run on a GPU, and not yet wired into engine/ (cmd refuses
 // --continuous on --backend cuda).

@@ -573,8 +573,39 @@ type raggedShape struct {
 
 // raggedGeom is a Ragged's fixed geometry: the paged pool's block size and
 // block count, and the entries per block table (blocks of n_positions).
+// The device pool holds one block more, NumBlocks, where the padding rows
+// of a bucketed step store their keys and values.
 type raggedGeom struct {
 	BlockSize, NumBlocks, Stride int
+}
+
+// raggedBucket returns the rows a captured ragged step of n rows runs
+// (n >= 1): n rounded up to a power of two up to 16, to a multiple of 16
+// up to 256, then of 64. Each bucket is one CUDA graph; the padding rows
+// are computed and thrown away.
+func raggedBucket(n int) int {
+	switch {
+	case n <= 16:
+		b := 1
+		for b < n {
+			b *= 2
+		}
+		return b
+	case n <= 256:
+		return ceilDiv(n, 16) * 16
+	}
+	return ceilDiv(n, 64) * 64
+}
+
+// bucketed returns the shape a captured step of r runs: N and NL rounded
+// up by raggedBucket (NL no further than N; 0 stays 0).
+func (r raggedShape) bucketed() raggedShape {
+	b := r
+	b.N = raggedBucket(r.N)
+	if r.NL > 0 {
+		b.NL = min(raggedBucket(r.NL), b.N)
+	}
+	return b
 }
 
 // raggedGeometry returns the geometry of a pool of numBlocks blocks of

@@ -656,3 +656,21 @@ func TestRaggedPlan(t *testing.T) {
 		}
 	}
 }
+
+func TestRaggedBucket(t *testing.T) {
+	for _, tc := range []struct{ n, want int }{{1, 1}, {2, 2}, {3, 4}, {5, 8}, {9, 16}, {16, 16}, {17, 32}, {64, 64}, {65, 80}, {256, 256}, {257, 320}, {2048, 2048}, {2049, 2112}} {
+		if got := raggedBucket(tc.n); got != tc.want {
+			t.Errorf("raggedBucket(%d) = %d, want %d", tc.n, got, tc.want)
+		}
+	}
+	for _, tc := range []struct{ in, want raggedShape }{
+		{raggedShape{N: 70, NL: 3, Sample: true}, raggedShape{N: 80, NL: 4, Sample: true}},
+		{raggedShape{N: 5, NL: 5}, raggedShape{N: 8, NL: 8}},
+		{raggedShape{N: 17, NL: 0}, raggedShape{N: 32, NL: 0}},
+		{raggedShape{N: 3, NL: 3}, raggedShape{N: 4, NL: 4}},
+	} {
+		if got := tc.in.bucketed(); got != tc.want {
+			t.Errorf("%+v bucketed = %+v, want %+v", tc.in, got, tc.want)
+		}
+	}
+}

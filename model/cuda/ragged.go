@@ -35,9 +35,12 @@ type Ragged struct {
 	lrows  int // logit rows bufLogits holds
 	metaN  int // int32s bufMeta holds
 	plans  map[raggedShape]*compiled
-	meta   []int32 // host staging of bufMeta
-	pcgBuf [20]byte
-	closed bool
+	graphs map[raggedShape]*graph // captured bucketed steps, replayed
+	// noGraph launches kernel by kernel, unpadded (SetGraphs(false)).
+	noGraph bool
+	meta    []int32 // host staging of bufMeta
+	pcgBuf  [20]byte
+	closed  bool
 }
 
 // NewRagged returns a Ragged with a device pool of numBlocks blocks of
@@ -47,7 +50,7 @@ func (m *Model) NewRagged(blockSize, numBlocks int) (*Ragged, error) {
 		return nil, fmt.Errorf("cuda: KV cache of %d blocks of %d positions, want >= 1 of each", numBlocks, blockSize)
 	}
 	cfg := m.cfg
-	kv := 4 * int64(cfg.NLayer) * int64(numBlocks) * int64(blockSize) * int64(cfg.NEmbd)
+	kv := 4 * int64(cfg.NLayer) * int64(numBlocks+1) * int64(blockSize) * int64(cfg.NEmbd) // + the padding rows' block
 	if kv > 1<<40 {
 		return nil, fmt.Errorf("cuda: KV cache of %d blocks of %d positions is %d bytes per tensor; too large", numBlocks, blockSize, kv)
 	}
@@ -56,7 +59,8 @@ func (m *Model) NewRagged(blockSize, numBlocks int) (*Ragged, error) {
 		return nil, err
 	}
 	defer exit()
-	r := &Ragged{m: m, g: raggedGeometry(cfg, blockSize, numBlocks), bufs: map[buf]cu.DevicePtr{}, plans: map[raggedShape]*compiled{}}
+	r := &Ragged{m: m, g: raggedGeometry(cfg, blockSize, numBlocks), bufs: map[buf]cu.DevicePtr{}, plans: map[raggedShape]*compiled{},
+		graphs: map[raggedShape]*graph{}}
 	if r.stream, err = cu.MakeStream(cu.NonBlocking); err != nil {
 		return nil, fmt.Errorf("cuda: create stream: %w", err)
 	}
@@ -82,11 +86,25 @@ func (r *Ragged) NumBlocks() int { return r.g.NumBlocks }
 // Config returns the model's architecture.
 func (r *Ragged) Config() model.Config { return r.m.cfg }
 
-// KVBytes returns the device memory of the KV pool.
+// KVBytes returns the device memory of the KV pool (NumBlocks blocks and
+// the one that padding rows write).
 func (r *Ragged) KVBytes() int64 {
 	cfg := r.m.cfg
-	return 2 * 4 * int64(cfg.NLayer) * int64(r.g.NumBlocks) * int64(r.g.BlockSize) * int64(cfg.NEmbd)
+	return 2 * 4 * int64(cfg.NLayer) * int64(r.g.NumBlocks+1) * int64(r.g.BlockSize) * int64(cfg.NEmbd)
 }
+
+// maxRaggedGraphs bounds the captured step buckets; steps of further
+// buckets launch kernel by kernel.
+const maxRaggedGraphs = 64
+
+// SetGraphs turns CUDA graphs on (the default) or off. With graphs, a
+// step runs the bucket of its shape (rows and logit rows rounded up by
+// raggedBucket, the padding rows computed into a block of their own and
+// thrown away), captured on first use and replayed: one launch per step
+// instead of one per kernel, and one graph for every step of the bucket
+// whatever its sequences, positions, tables and sampling options (they
+// travel in the step's upload).
+func (r *Ragged) SetGraphs(on bool) { r.noGraph = !on }
 
 // Step runs one forward pass over the new tokens of every sequence in
 // seqs, as model.Ragged.Step does: it stores their keys and values in the
@@ -170,26 +188,28 @@ func (r *Ragged) run(ctx context.Context, seqs []model.SeqStep, k raggedShape, r
 		rs.N += len(s.Tokens)
 	}
 	rs.Greedy, rs.Sample = k.Greedy && rs.NL > 0, k.Sample && rs.NL > 0
-	n := r.layout(seqs, rs, rows)
+	ps := rs // the shape that runs
+	if !r.noGraph {
+		ps = rs.bucketed()
+	}
+	n := r.layout(seqs, rs, ps, rows)
 	exit, err := r.m.enter()
 	if err != nil {
 		return err
 	}
 	defer exit()
-	if err := r.grow(rs.N, rs.NL, n); err != nil {
+	if err := r.grow(ps.N, ps.NL, n); err != nil {
 		return err
 	}
-	c, err := r.compile(rs)
+	c, err := r.compile(ps)
 	if err != nil {
 		return err
 	}
 	if err := cu.MemcpyHtoDAsync(r.bufs[bufMeta], unsafe.Pointer(&r.meta[0]), 4*int64(n), r.stream); err != nil {
 		return fmt.Errorf("cuda: upload the step's rows and block tables: %w", err)
 	}
-	for i := range c.ls {
-		if err := c.launch(i, r.stream); err != nil {
-			return err
-		}
+	if err := r.launch(ps, c); err != nil {
+		return err
 	}
 	if size > 0 {
 		src := r.bufs[bufLogits]
@@ -206,11 +226,57 @@ func (r *Ragged) run(ctx context.Context, seqs []model.SeqStep, k raggedShape, r
 	return nil
 }
 
+// launch runs step c of shape ps: its graph (captured now on first use)
+// unless graphs are off or maxRaggedGraphs are held (context current).
+func (r *Ragged) launch(ps raggedShape, c *compiled) error {
+	g, ok := r.graphs[ps]
+	if !ok && !r.noGraph && len(r.graphs) < maxRaggedGraphs {
+		if err := beginCapture(r.stream); err != nil {
+			return err
+		}
+		for i := range c.ls {
+			if err := c.launch(i, r.stream); err != nil {
+				abortCapture(r.stream)
+				return err
+			}
+		}
+		var err error
+		if g, err = endCapture(r.stream, len(c.ls)); err != nil {
+			return err
+		}
+		r.graphs[ps] = g
+	}
+	if g != nil {
+		return g.launch(r.stream)
+	}
+	for i := range c.ls {
+		if err := c.launch(i, r.stream); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// dropGraphs destroys the captured graphs (context current).
+func (r *Ragged) dropGraphs() {
+	for k, g := range r.graphs {
+		g.destroy()
+		delete(r.graphs, k)
+	}
+}
+
 // layout fills the host staging of bufMeta for the validated step rs of
-// seqs (rs.N and rs.NL their rows and logit rows) and returns the int32s
-// to upload. With rs.Sample, rows holds each logit row's sampling.
-func (r *Ragged) layout(seqs []model.SeqStep, rs raggedShape, rows []SampleRow) int {
-	ml, n := rs.layout(r.g, len(seqs))
+// seqs (rs.N and rs.NL their rows and logit rows), run as shape ps (rs
+// padded: its extra rows embed token 0 at position 0 of a sequence whose
+// table is all the padding block, its extra logit rows repeat row 0 and
+// choose greedily), and returns the int32s to upload. With rs.Sample,
+// rows holds each logit row's sampling.
+func (r *Ragged) layout(seqs []model.SeqStep, rs, ps raggedShape, rows []SampleRow) int {
+	S := len(seqs)
+	if ps.N > rs.N {
+		S++ // the padding rows' sequence
+	}
+	ml, n := ps.layout(r.g, S)
 	if cap(r.meta) < n {
 		r.meta = make([]int32, n)
 	}
@@ -229,6 +295,22 @@ func (r *Ragged) layout(seqs []model.SeqStep, rs raggedShape, rows []SampleRow) 
 		used := (s.Pos + len(s.Tokens) + r.g.BlockSize - 1) / r.g.BlockSize // <= Stride: CheckSeqs bounds the positions
 		copy(tab, s.Blocks[:used])
 		clear(tab[used:])
+	}
+	for i := rs.N; i < ps.N; i++ {
+		m[ml.Tok+i], m[ml.Pos+i], m[ml.Seq+i] = 0, 0, int32(len(seqs))
+	}
+	if ps.N > rs.N {
+		tab := m[ml.Tables+len(seqs)*r.g.Stride : ml.Tables+(len(seqs)+1)*r.g.Stride]
+		for j := range tab {
+			tab[j] = int32(r.g.NumBlocks)
+		}
+	}
+	for j := rs.NL; j < ps.NL; j++ {
+		m[ml.LogRow+j] = 0
+	}
+	if ps.Sample {
+		clear(m[ml.Opts+3*rs.NL : ml.Opts+3*ps.NL]) // temperature 0: argmax
+		clear(m[ml.RNG+4*rs.NL : ml.RNG+4*ps.NL])
 	}
 	if rs.Sample {
 		for j, row := range rows {
@@ -266,6 +348,7 @@ func (r *Ragged) grow(N, NL, n int) error {
 		return fmt.Errorf("cuda: %w", err)
 	}
 	rows, lrows, metaN := max(N, r.rows), max(NL, r.lrows, 1), max(n, r.metaN)
+	r.dropGraphs() // they hold the old pointers
 	sizes := sessionSizes(r.m.cfg, 1, 1, rows, lrows)
 	sizes[bufProbs] = 4 * int64(lrows) * int64(r.m.cfg.VocabSize) // sample_rows' scratch, [NL, V]
 	sizes[bufMeta] = 4 * int64(metaN)
@@ -318,7 +401,7 @@ func (r *Ragged) resolve(a arg) (cu.DevicePtr, error) {
 	}
 	if (a.buf == bufKP || a.buf == bufVP) && a.layer >= 0 {
 		cfg := r.m.cfg
-		d += cu.DevicePtr(4 * int64(a.layer) * int64(r.g.NumBlocks) * int64(r.g.BlockSize) * int64(cfg.NEmbd))
+		d += cu.DevicePtr(4 * int64(a.layer) * int64(r.g.NumBlocks+1) * int64(r.g.BlockSize) * int64(cfg.NEmbd))
 	}
 	return d, nil
 }
@@ -344,6 +427,7 @@ func (r *Ragged) Close() error {
 // free releases the device memory and the stream (context current).
 func (r *Ragged) free() {
 	r.stream.Synchronize()
+	r.dropGraphs()
 	for b, d := range r.bufs {
 		cu.MemFree(d)
 		delete(r.bufs, b)

@@ -34,8 +34,10 @@ type raggedSeq struct {
 // attention through block tables, chunked prefill mixed with decodes) and
 // on the CPU (model.Ragged over model.KVBlocks with the same block ids),
 // step after step, and compares every logit row: f32 weights against the
-// CPU's f32, f16 against the CPU's f16; StepGreedy chooses the argmax of
-// Step's logits. Bad steps are refused as the CPU refuses them.
+// CPU's f32 (with graphs of bucketed steps, their padding rows thrown
+// away, and kernel by kernel), f16 against the CPU's f16; StepGreedy
+// chooses the argmax of Step's logits. Bad steps are refused as the CPU
+// refuses them.
 func TestRagged(t *testing.T) {
 	ctx := context.Background()
 	cfg, p, ref := loadFixture(t, filepath.Join("..", "..", "testdata", "tiny-gpt2"))
@@ -61,8 +63,12 @@ func TestRagged(t *testing.T) {
 		{{0, 1, model.LogitsNone}, {1, 9, model.LogitsLast}, {2, 8, model.LogitsAll}}, // N = 18: GEMM
 		{{0, 1, model.LogitsLast}, {1, 1, model.LogitsLast}, {2, 1, model.LogitsLast}},
 	}
-	for _, dt := range []tensor.DType{tensor.F32, tensor.F16} {
-		t.Run(dt.String(), func(t *testing.T) {
+	for _, tc := range []struct {
+		dt     tensor.DType
+		graphs bool
+	}{{tensor.F32, true}, {tensor.F32, false}, {tensor.F16, true}} {
+		dt := tc.dt
+		t.Run(fmt.Sprintf("%s/graphs=%v", dt, tc.graphs), func(t *testing.T) {
 			g := openGPU(t, cfg, p, dt)
 			cm := cpuModel(t, cfg, p, dt)
 			kv, err := model.NewKVBlocks(cfg, bs, numBlocks)
@@ -81,6 +87,7 @@ func TestRagged(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer gr.Close()
+			gr.SetGraphs(tc.graphs)
 			pos := []int{0, 0, 8}
 			next := []int32{-1, -1, -1} // the token a decode feeds; -1 while the prompt runs
 			for i, st := range steps {
