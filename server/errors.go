@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strconv"
 
@@ -70,6 +71,9 @@ func fromEngine(err error) *apiError {
 
 // writeError writes e as the response, with Retry-After on 429 and 503.
 func writeError(w http.ResponseWriter, e *apiError) {
+	if rec, ok := w.(*recorder); ok { // the access log names the error
+		rec.ri.attrs = append(rec.ri.attrs, slog.String("error", e.Message))
+	}
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	if e.Status == http.StatusTooManyRequests || e.Status == http.StatusServiceUnavailable {

@@ -297,6 +297,9 @@ func TestErrors(t *testing.T) {
 		}
 		parseError(t, b)
 	})
+	if logs := ts.logs.String(); !strings.Contains(logs, `status=400`) || !strings.Contains(logs, `error="unknown field \"frobnicate\"`) {
+		t.Errorf("the access log does not name the errors:\n%s", logs)
+	}
 	// Still serving after all that.
 	status, body := post(t, ts.url+"/v1/completions", `{"prompt": [1, 2, 3], "max_tokens": 3, "temperature": 0}`)
 	if status != 200 {
