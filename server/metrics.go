@@ -67,6 +67,7 @@ func newMetrics(s *Server) *metrics {
 	gauge("num_requests_waiting", "Requests waiting to run (including preempted ones).", func(st engine.Stats) float64 { return float64(st.Waiting) })
 	gauge("kv_cache_usage_perc", "Share of KV-cache blocks in use, 0..1.", engine.Stats.KVUsage)
 	gauge("kv_cache_blocks_total", "KV-cache blocks in the pool.", func(st engine.Stats) float64 { return float64(st.BlocksTotal) })
+	gauge("prefix_cache_blocks", "Full KV blocks findable in the prefix cache (in use or free and not yet evicted).", func(st engine.Stats) float64 { return float64(st.PrefixCachedBlocks) })
 	counter("prefix_cache_queries_total", "Prompt tokens looked up in the prefix cache.", func(st engine.Stats) float64 { return float64(st.PrefixQueriedTokens) })
 	counter("prefix_cache_hits_total", "Prompt tokens found in the prefix cache.", func(st engine.Stats) float64 { return float64(st.PrefixHitTokens) })
 	counter("prompt_tokens_total", "Prompt tokens run through the model (recomputed ones included).", func(st engine.Stats) float64 { return float64(st.PromptTokens) })

@@ -10,7 +10,8 @@ package report
 // the warm-up (samples inside a fault's window excluded), with a two-sided
 // 95% confidence interval from Student's t on an effective sample size
 // corrected for the samples' lag-1 autocorrelation; a resource leaks when
-// the interval's lower end is above its threshold (growth per hour).
+// the interval's lower end is above its threshold (growth per hour) and it
+// grew by more than its minimum over the samples judged.
 // Drift: the per-request TTFT, ITL and E2E of the first windows against the
 // last ones (after the warm-up, requests sent during faults excluded),
 // Mann-Whitney U; a metric drifts when p < Alpha and the last median is
@@ -164,7 +165,12 @@ type SoakLeak struct {
 	// First and Last are the fitted values at the first and last regressed samples.
 	First float64 `json:"first"`
 	Last  float64 `json:"last"`
-	// Verdict is "pass", "leak" or "insufficient_data".
+	// MinGrowth is the least fitted growth (Last - First) a leak needs: a
+	// short soak cannot tell a slope of less from the one-time growth of
+	// pools, caches and connection buffers.
+	MinGrowth float64 `json:"min_growth"`
+	// Verdict is "pass", "leak" (CILowPerHour > ThresholdPerHour and
+	// Last - First > MinGrowth) or "insufficient_data".
 	Verdict string `json:"verdict"`
 }
 

@@ -59,13 +59,13 @@ func pidString(pid int) string {
 }
 
 // soakLeakHeader and soakLeakRow: one row per resource judged.
-var soakLeakHeader = []string{"resource", "n (eff)", "slope /h", "95% CI /h", "threshold /h", "fitted first -> last", "verdict"}
+var soakLeakHeader = []string{"resource", "n (eff)", "slope /h", "95% CI /h", "threshold /h", "fitted first -> last", "min growth", "verdict"}
 
 func soakLeakRow(l SoakLeak) []string {
 	u := func(v float64) string { return fmtUnit(v, l.Unit) }
 	return []string{l.Resource, fmt.Sprintf("%d (%.0f)", l.N, l.NEff), u(l.SlopePerHour),
 		"[" + u(l.CILowPerHour) + ", " + u(l.CIHighPerHour) + "]", u(l.ThresholdPerHour),
-		u(l.First) + " -> " + u(l.Last), strings.ToUpper(l.Verdict)}
+		u(l.First) + " -> " + u(l.Last), u(l.MinGrowth), strings.ToUpper(l.Verdict)}
 }
 
 // soakDriftHeader and soakDriftRow: one row per latency metric.
@@ -146,5 +146,6 @@ func soakWindows(s *Soak) (ws []SoakWindow, note string) {
 
 // soakNote defines the verdicts under the tables.
 const soakNote = "Leak: OLS slope of each resource after the warm-up (samples in fault windows left out), 95% t interval on an " +
-	"effective sample size corrected for lag-1 autocorrelation; LEAK when the interval's low end is above the threshold. " +
+	"effective sample size corrected for lag-1 autocorrelation; LEAK when the interval's low end is above the threshold " +
+	"and the fitted growth over the samples judged is above the minimum growth. " +
 	"Drift: per-request latencies of the first windows against the last, Mann-Whitney U; DRIFT when p < alpha and the median grew past the threshold."

@@ -72,7 +72,7 @@ func fakeSoakReport(seed uint64) *Report {
 	}
 	s.Leaks = []SoakLeak{
 		{Resource: "goroutines", Unit: "count", N: 45, NEff: 30.2, SlopePerHour: 72000, CILowPerHour: 70100, CIHighPerHour: 73900,
-			ThresholdPerHour: 60, First: 430, Last: 2390, Verdict: VerdictLeak},
+			ThresholdPerHour: 60, First: 430, Last: 2390, MinGrowth: 16, Verdict: VerdictLeak},
 		{Resource: "heap_live", Unit: "bytes", N: 45, NEff: 12.5, SlopePerHour: 1 << 20, CILowPerHour: -(8 << 20), CIHighPerHour: 10 << 20,
 			ThresholdPerHour: 16 << 20, First: 20 << 20, Last: 20<<20 + 1<<15, Verdict: VerdictPass},
 		{Resource: "open_fds", Unit: "count", N: 3, Verdict: VerdictInsufficient},

@@ -20,6 +20,7 @@
 //
 //	bench        latency, memory and throughput phases, profile and quality sections, targets
 //	load         any OpenAI-compatible server under load: rates, concurrency, sweeps, goodput, server vs client timings
+//	soak         hours under a steady load: resources and latency per window, injected faults, leak/drift/error verdicts
 //	profile      per-layer, per-op time of one generation on this machine's roofline
 //	calibrate    memory read bandwidth and float32 FMA peak, 1 core and all, cached
 //	generate     stream text from a prompt (greedy, temperature, top-k, top-p, seed)

@@ -1,0 +1,193 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gpt2bench/gpt2bench/bench/report"
+)
+
+func TestSoakUsage(t *testing.T) {
+	out := t.TempDir()
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no duration", []string{"--duration", "0s"}, "--duration"},
+		{"warm-up past the end", []string{"--duration", "10s", "--warmup", "10s"}, "--warmup"},
+		{"unknown fault", []string{"--faults", "disconnect,flood"}, `unknown fault "flood"`},
+		{"restart with --url", []string{"--url", "http://127.0.0.1:1/v1", "--faults", "restart"}, "cannot restart"},
+		{"api key in process", []string{"--api-key", "k"}, "--api-key goes with --url"},
+		{"engine flag with --url", []string{"--url", "http://127.0.0.1:1/v1", "--max-num-seqs", "4"}, "--max-num-seqs sets up the in-process server"},
+		{"bad leak threshold", []string{"--leak-threshold", "rss=lots"}, "--leak-threshold"},
+		{"unknown resource", []string{"--leak-threshold", "cpu=1"}, `unknown resource "cpu"`},
+		{"error budget", []string{"--error-budget", "2"}, "--error-budget"},
+		{"closed loop of none", []string{"--concurrency", "0"}, "--concurrency 0"},
+		{"over the context", []string{"--model", tinyDir, "--input-len", "60", "--output-len", "8"}, "context is 64"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			args := append([]string{"soak", "--out", out, "-q"}, tc.args...)
+			if code := run(context.Background(), args, &stdout, &stderr); code != 2 {
+				t.Fatalf("exit %d, want 2; stderr: %s", code, stderr.String())
+			}
+			if !strings.Contains(stderr.String(), tc.want) {
+				t.Errorf("stderr %q does not say %q", stderr.String(), tc.want)
+			}
+		})
+	}
+}
+
+// TestSoak is the 60-second soak CI runs: gpt2bench's server in process on
+// the tiny fixture under 40 requests/s, every fault injected. Its verdicts
+// pass (the clean engine: no leak, no drift, no failure outside the
+// faults, every fault answered and recovered from), and the report and
+// records are written.
+func TestSoak(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a 60 s soak")
+	}
+	out := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	args := []string{"soak", "--model", tinyDir, "--duration", "60s", "--request-rate", "40", "--concurrency", "16",
+		"--input-len", "16", "--output-len", "8", "--out", out, "--format", "json"}
+	code := run(context.Background(), args, &stdout, &stderr)
+	r, err := report.Decode(stdout.Bytes())
+	if err != nil {
+		t.Fatalf("exit %d, stdout is not a report: %v; stderr: %s", code, err, stderr.String())
+	}
+	var tbl strings.Builder
+	report.WriteTable(&tbl, r)
+	t.Log("\n" + tbl.String())
+	if code != 0 {
+		t.Fatalf("exit %d, want 0: %s", code, stderr.String())
+	}
+	s := r.Soak
+	if s == nil || !s.Pass || s.Target != "in-process" || r.ModelName != "tiny-gpt2" {
+		t.Fatalf("soak section %+v", s)
+	}
+	kinds := map[string]int{}
+	for _, f := range s.Faults {
+		kinds[f.Kind]++
+	}
+	if len(kinds) != 5 || kinds[report.FaultRestart] != 1 {
+		t.Errorf("faults by kind %v, want all five kinds, restart once", kinds)
+	}
+	for _, name := range []string{"rss", "heap_inuse", "heap_live", "goroutines", "open_fds", "kv_blocks_used", "prefix_cache_blocks", "gc_cycles", "gc_pause_ms"} {
+		if !slices.ContainsFunc(s.Resources, func(sr report.SoakSeries) bool {
+			return sr.Name == name && len(sr.Values) == len(s.SampleTimesS)
+		}) {
+			t.Errorf("no series %s of %d samples", name, len(s.SampleTimesS))
+		}
+	}
+	if len(s.SampleTimesS) < 50 || len(s.Windows) < 50 || len(s.Leaks) != 7 || len(s.Drift) != 3 {
+		t.Errorf("%d samples, %d windows, %d leak and %d drift verdicts", len(s.SampleTimesS), len(s.Windows), len(s.Leaks), len(s.Drift))
+	}
+	// the report on disk, its records beside it, one line per request
+	path := filepath.Join(out, r.ReportName+".json")
+	if _, err := report.Read(path); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(filepath.Join(out, s.RecordsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	n := 0
+	for sc := bufio.NewScanner(f); sc.Scan(); n++ {
+	}
+	if n != s.Requests {
+		t.Errorf("%d records, %d requests", n, s.Requests)
+	}
+	// and the HTML report draws its series
+	var html, herr bytes.Buffer
+	if code := run(context.Background(), []string{"report", path, "--html", filepath.Join(out, "soak.html")}, &html, &herr); code != 0 {
+		t.Fatalf("report --html: exit %d: %s", code, herr.String())
+	}
+	page, err := os.ReadFile(filepath.Join(out, "soak.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Soak: PASS", "Soak: leaks", "Memory over the soak", "Garbage collection"} {
+		if !bytes.Contains(page, []byte(want)) {
+			t.Errorf("the HTML report has no %q", want)
+		}
+	}
+}
+
+// TestSoakURL soaks gpt2bench serve over --url for a few seconds: the
+// resources come from its /metrics and /proc/PID, every fault but restart
+// runs.
+func TestSoakURL(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--model", tinyDir, "--port", "0", "--log-format", "off", "--max-queue", "8"}, io.Discard, pw)
+		pw.Close()
+	}()
+	defer func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Error("serve did not stop within 30 s of the cancel")
+		}
+	}()
+	urlc := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			if _, u, ok := strings.Cut(sc.Text(), " at "); ok && strings.HasPrefix(u, "http://") {
+				urlc <- u
+			}
+		}
+		close(urlc)
+	}()
+	var url string
+	select {
+	case url = <-urlc:
+	case <-time.After(60 * time.Second):
+		t.Fatal("serve did not start within 60 s")
+	}
+	out := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	args := []string{"soak", "--url", url, "--pid", fmt.Sprint(os.Getpid()), "--duration", "12s", "--warmup", "2s", "--fault-interval", "2s",
+		"--request-rate", "20", "--concurrency", "8", "--input-len", "16", "--output-len", "8", "--burst-size", "64", "--context-len", "64",
+		"--vocab-size", "1024", "--out", out, "--format", "json", "-q"}
+	code := run(context.Background(), args, &stdout, &stderr)
+	r, err := report.Decode(stdout.Bytes())
+	if err != nil {
+		t.Fatalf("exit %d, stdout is not a report: %v; stderr: %s", code, err, stderr.String())
+	}
+	s := r.Soak
+	if s.Target != "url" || s.PID != os.Getpid() || !slices.Contains(s.Sources, "/metrics") {
+		t.Errorf("target %s, pid %d, sources %v", s.Target, s.PID, s.Sources)
+	}
+	kinds := map[string]bool{}
+	for _, f := range s.Faults {
+		kinds[f.Kind] = true
+		if !f.Pass {
+			t.Errorf("fault %s: %s %v", f.Kind, f.Detail, f.Outcomes)
+		}
+	}
+	if kinds[report.FaultRestart] || len(kinds) != 4 {
+		t.Errorf("fault kinds %v, want every one but restart", kinds)
+	}
+	if s.ErrorBudget.Verdict != report.VerdictPass || s.Requests < 50 {
+		t.Errorf("%d requests, error budget %+v", s.Requests, s.ErrorBudget)
+	}
+	if code != 0 {
+		t.Errorf("exit %d: %s", code, stderr.String())
+	}
+}
