@@ -607,3 +607,58 @@ func TestRequestBody(t *testing.T) {
 		})
 	}
 }
+
+// TestBothMismatches: a request whose output and prompt counts both
+// differ is counted in both classes.
+func TestBothMismatches(t *testing.T) {
+	srv := fakeserver.New(func(int) fakeserver.Behavior { return fakeserver.Behavior{ExtraTokens: 1, ExtraPromptTokens: 2} })
+	defer srv.Close()
+	c := newTestClient(t, srv.BaseURL(), nil)
+	res, err := RunPoint(context.Background(), Options{Client: c, Workload: workload(8, 4)},
+		Point{Arrival: report.ArrivalClosed, Concurrency: 2, Requests: 4}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := res.Point
+	if p.OutputLenMismatches != 4 || p.PromptLenMismatches != 4 || p.Failed != 0 || len(p.Errors) != 2 {
+		t.Errorf("mismatches output %d prompt %d, failed %d, errors %+v; want 4, 4, 0 and two classes", p.OutputLenMismatches, p.PromptLenMismatches, p.Failed, p.Errors)
+	}
+}
+
+// TestClientBound: a point is marked client-bound, with the reason, when
+// requests left later than the lag threshold behind their plan or the
+// generator's CPU share passed its threshold; not otherwise.
+func TestClientBound(t *testing.T) {
+	t0 := time.Now()
+	recs := func(lag time.Duration) []Record {
+		out := make([]Record, 20)
+		for i := range out {
+			planned := t0.Add(time.Duration(i) * 10 * time.Millisecond)
+			sent := planned.Add(lag)
+			out[i] = Record{planned: planned, sent: sent, first: sent.Add(time.Millisecond), last: sent.Add(2 * time.Millisecond),
+				end: sent.Add(2 * time.Millisecond), OutputLen: 2, CompletionTokens: 2, PromptTokens: -1, Events: 2}
+			out[i].finish(t0)
+		}
+		return out
+	}
+	pt := Point{Arrival: report.ArrivalConstant, Rate: 100, Requests: 20}
+	for _, tc := range []struct {
+		name   string
+		lag    time.Duration
+		cpu    time.Duration
+		bound  bool
+		reason string
+	}{
+		{"on time", 100 * time.Microsecond, 0, false, ""},
+		{"late", 20 * time.Millisecond, 0, true, "send lag p99"},
+		{"busy", 0, 10 * time.Second, true, "generator CPU"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := Summarize(pt, recs(tc.lag), nil, tc.cpu, 5*time.Millisecond, 0.9)
+			if p.Client.ClientBound != tc.bound || !strings.Contains(p.Client.Reason, tc.reason) {
+				t.Errorf("client-bound %v (%q), want %v (%q); send lag p99 %.3f ms, CPU share %.2f",
+					p.Client.ClientBound, p.Client.Reason, tc.bound, tc.reason, p.Client.SendLag.P99, p.Client.CPUShare)
+			}
+		})
+	}
+}

@@ -103,6 +103,19 @@ func TestLoad(t *testing.T) {
 			t.Errorf("--temperature -1 sent temperature %v; want none", *r.Load.Workload.Temperature)
 		}
 	})
+	t.Run("dataset for a duration", func(t *testing.T) {
+		out := t.TempDir()
+		code, _, stderr := runCLI(t, "load", "--url", srv.BaseURL(), "--api-key", "sk-test", "--dataset", "../../loadgen/testdata/prompts.jsonl",
+			"--concurrency", "2", "--duration", "300ms", "--warmup", "1", "--out", out, "--quiet")
+		if code != exitOK {
+			t.Fatalf("exit %d\n%s", code, stderr)
+		}
+		r, n := readLoadReport(t, out)
+		p := r.Load.Points[0]
+		if r.Load.Workload.Source != "dataset" || p.Requests == 0 || p.Failed != 0 || n != p.Requests+1 {
+			t.Errorf("workload %+v, %d requests (%d failed), %d records", r.Load.Workload, p.Requests, p.Failed, n)
+		}
+	})
 	t.Run("sweep", func(t *testing.T) {
 		out := t.TempDir()
 		code, _, stderr := runCLI(t, "load", "--url", srv.BaseURL(), "--api-key", "sk-test", "--sweep=2", "--concurrency", "2",
