@@ -15,6 +15,7 @@ import (
 	"github.com/gpt2bench/gpt2bench/engine"
 	"github.com/gpt2bench/gpt2bench/model"
 	"github.com/gpt2bench/gpt2bench/server"
+	"github.com/gpt2bench/gpt2bench/tokenizer"
 )
 
 // InProcess is gpt2bench's OpenAI-compatible server (package server over a
@@ -40,6 +41,13 @@ type InProcess struct {
 // StartInProcess starts a server for m with engine configuration ecfg and
 // server options sopts on 127.0.0.1 at a free port.
 func StartInProcess(m *model.Model, ecfg engine.Config, sopts server.Options) (*InProcess, error) {
+	if sopts.Tokenizer == nil { // one for every restart: a new server would load its own
+		tok, err := tokenizer.New()
+		if err != nil {
+			return nil, fmt.Errorf("soak: %w", err)
+		}
+		sopts.Tokenizer = tok
+	}
 	p := &InProcess{m: m, ecfg: ecfg, sopts: sopts, addr: "127.0.0.1:0"}
 	if err := p.start(); err != nil {
 		return nil, err

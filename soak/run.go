@@ -2,8 +2,10 @@ package soak
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"math"
 	"slices"
@@ -65,6 +67,11 @@ type Options struct {
 	// DriftAlpha and DriftThreshold gate drift (0: 0.01 and 0.25);
 	// ErrorBudget is the largest share of failed requests (0: 0.001).
 	DriftAlpha, DriftThreshold, ErrorBudget float64
+	// Records, if set, receives each request's loadgen.Record as a JSON
+	// line as soon as it ends. The soak itself keeps only a compact
+	// summary of each request (about 100 bytes), so that in process its
+	// own bookkeeping does not look like the server's leak.
+	Records io.Writer
 	// Logf, if set, receives progress lines.
 	Logf func(format string, args ...any)
 }
@@ -163,7 +170,9 @@ type run struct {
 	parent context.Context // the caller's: its end is an interruption
 
 	mu      sync.Mutex
-	recs    []loadgen.Record
+	reqs    []reqStat     // every request that ended, compact
+	enc     *json.Encoder // onto Options.Records
+	encErr  error
 	times   []float64            // sample times, s
 	vals    map[string][]float64 // resource -> values
 	order   []string             // resources present, in resourceOrder
@@ -171,21 +180,48 @@ type run struct {
 	errOnce map[string]bool // samplers whose error was logged
 }
 
+// reqStat is what the soak keeps of one request.
+type reqStat struct {
+	sentS, endS    float64   // from the start
+	ttft, e2e, itl float32   // ms; itl is the request's median gap
+	gaps           []float32 // ms, for the windows' pooled ITL
+	tokens         int32
+	class          string
+	failed         bool
+}
+
+// statOf compacts a record.
+func statOf(rec *loadgen.Record) reqStat {
+	st := reqStat{sentS: rec.SentMs / 1e3, endS: rec.EndMs / 1e3, ttft: float32(rec.TTFTMs), e2e: float32(rec.E2EMs),
+		itl: float32(median(rec.ITLMs)), tokens: int32(max(rec.CompletionTokens, 0)), class: rec.Class, failed: rec.Failed}
+	if len(rec.ITLMs) > 0 {
+		st.gaps = make([]float32, len(rec.ITLMs))
+		for i, g := range rec.ITLMs {
+			st.gaps[i] = float32(g)
+		}
+	}
+	return st
+}
+
 // Run soaks the server: load for o.Duration, resources every
 // o.SampleInterval, faults on their schedule, then the verdicts. It
-// returns the soak section and every request's record. When ctx ends
-// early it returns what was measured with ctx's error.
-func Run(ctx context.Context, o Options) (*report.Soak, []loadgen.Record, error) {
+// returns the soak section (and writes every request's record to
+// o.Records). When ctx ends early it returns what was measured with ctx's
+// error; an error writing the records is returned after the soak.
+func Run(ctx context.Context, o Options) (*report.Soak, error) {
 	o, err := o.withDefaults()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	client, err := loadgen.NewClient(o.Client)
 	if err != nil {
-		return nil, nil, fmt.Errorf("soak: %w", err)
+		return nil, fmt.Errorf("soak: %w", err)
 	}
 	defer client.Close()
 	r := &run{o: o, parent: ctx, vals: map[string][]float64{}, errOnce: map[string]bool{}}
+	if o.Records != nil {
+		r.enc = json.NewEncoder(o.Records)
+	}
 	r.start = time.Now()
 	deadline := r.start.Add(o.Duration)
 	sendCtx, stopSending := context.WithDeadline(ctx, deadline)
@@ -254,9 +290,12 @@ func Run(ctx context.Context, o Options) (*report.Soak, []loadgen.Record, error)
 	elapsed := time.Since(r.start)
 	s := r.section(elapsed)
 	if ctx.Err() != nil {
-		return s, r.recs, ctx.Err()
+		return s, ctx.Err()
 	}
-	return s, r.recs, nil
+	if r.encErr != nil {
+		return s, fmt.Errorf("soak: records: %w", r.encErr)
+	}
+	return s, nil
 }
 
 // load sends the requests until sendCtx ends: a closed loop of
@@ -286,8 +325,12 @@ func (r *run) load(sendCtx, reqCtx context.Context, client *loadgen.Client) {
 		default:
 			rec.Class, rec.Err, rec.Failed = "client", err.Error(), true
 		}
+		st := statOf(&rec)
 		r.mu.Lock()
-		r.recs = append(r.recs, rec)
+		r.reqs = append(r.reqs, st)
+		if r.enc != nil && r.encErr == nil {
+			r.encErr = r.enc.Encode(&rec)
+		}
 		r.mu.Unlock()
 	}
 	if r.o.Rate == 0 {
@@ -398,18 +441,18 @@ func (r *run) read(ctx context.Context) map[string]float64 {
 func (r *run) progress() {
 	el := time.Since(r.start)
 	r.mu.Lock()
-	n, failed, tok := len(r.recs), 0, 0
+	n, failed, tok := len(r.reqs), 0, 0
 	var ttft []float64
 	from := el.Seconds() - r.o.Window.Seconds()
-	for i := range r.recs {
-		rec := &r.recs[i]
-		if rec.Failed {
+	for i := range r.reqs {
+		rq := &r.reqs[i]
+		if rq.failed {
 			failed++
 			continue
 		}
-		if rec.EndMs/1e3 >= from {
-			tok += max(rec.CompletionTokens, 0)
-			ttft = append(ttft, rec.TTFTMs)
+		if rq.endS >= from {
+			tok += int(rq.tokens)
+			ttft = append(ttft, float64(rq.ttft))
 		}
 	}
 	var res []string
@@ -443,7 +486,7 @@ func (r *run) section(elapsed time.Duration) *report.Soak {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	o := r.o
-	sort.SliceStable(r.recs, func(a, b int) bool { return r.recs[a].SentMs < r.recs[b].SentMs })
+	sort.SliceStable(r.reqs, func(a, b int) bool { return r.reqs[a].sentS < r.reqs[b].sentS })
 	s := &report.Soak{
 		Target: "url", URL: o.Client.BaseURL, Workload: workloadInfo(o), Arrival: report.ArrivalClosed, Concurrency: o.Concurrency,
 		DurationS: o.Duration.Seconds(), ElapsedS: elapsed.Seconds(), WarmupS: o.Warmup.Seconds(),
@@ -511,8 +554,8 @@ func (r *run) section(elapsed time.Duration) *report.Soak {
 		ttft, itl, e2e    []float64
 	}
 	accs := make([]acc, nw)
-	duringFault := func(rec *loadgen.Record) bool {
-		a, b := rec.SentMs/1e3, rec.EndMs/1e3
+	duringFault := func(rq *reqStat) bool {
+		a, b := rq.sentS, rq.endS
 		for _, f := range r.faults {
 			end := f.EndS + 1
 			if f.RecoveredS > 0 {
@@ -525,30 +568,32 @@ func (r *run) section(elapsed time.Duration) *report.Soak {
 		return false
 	}
 	budget := report.SoakErrorBudget{Budget: o.ErrorBudget, ByClass: map[string]int{}}
-	var firstReqs, lastReqs []*loadgen.Record
-	for i := range r.recs {
-		rec := &r.recs[i]
-		k := min(max(int(rec.EndMs/1e3/w), 0), nw-1)
+	var firstReqs, lastReqs []*reqStat
+	for i := range r.reqs {
+		rq := &r.reqs[i]
+		k := min(max(int(rq.endS/w), 0), nw-1)
 		a := &accs[k]
 		a.n++
 		s.Requests++
 		budget.Requests++
-		if rec.Failed {
+		if rq.failed {
 			a.failed++
 			s.Failed++
-			clear := strings.HasPrefix(rec.Class, "http_") || rec.Class == report.ErrClassConnection
-			if clear && duringFault(rec) {
+			clear := strings.HasPrefix(rq.class, "http_") || rq.class == report.ErrClassConnection
+			if clear && duringFault(rq) {
 				budget.FailedDuringFaults++
 			} else {
 				budget.Failed++
-				budget.ByClass[rec.Class]++
+				budget.ByClass[rq.class]++
 			}
 			continue
 		}
-		a.tokens += max(rec.CompletionTokens, 0)
-		a.ttft = append(a.ttft, rec.TTFTMs)
-		a.e2e = append(a.e2e, rec.E2EMs)
-		a.itl = append(a.itl, rec.ITLMs...)
+		a.tokens += int(rq.tokens)
+		a.ttft = append(a.ttft, float64(rq.ttft))
+		a.e2e = append(a.e2e, float64(rq.e2e))
+		for _, g := range rq.gaps {
+			a.itl = append(a.itl, float64(g))
+		}
 	}
 	for k := range accs {
 		a := &accs[k]
@@ -577,28 +622,28 @@ func (r *run) section(elapsed time.Duration) *report.Soak {
 		kk := max(1, len(post)/5)
 		firstEnd, lastStart := s.Windows[post[kk-1]].EndS, s.Windows[post[len(post)-kk]].StartS
 		firstStart, lastEnd := s.Windows[post[0]].StartS, s.Windows[post[len(post)-1]].EndS
-		for i := range r.recs {
-			rec := &r.recs[i]
-			if rec.Failed || duringFault(rec) {
+		for i := range r.reqs {
+			rq := &r.reqs[i]
+			if rq.failed || duringFault(rq) {
 				continue
 			}
-			switch t := rec.EndMs / 1e3; {
+			switch t := rq.endS; {
 			case t >= firstStart && t < firstEnd:
-				firstReqs = append(firstReqs, rec)
+				firstReqs = append(firstReqs, rq)
 			case t >= lastStart && t <= lastEnd:
-				lastReqs = append(lastReqs, rec)
+				lastReqs = append(lastReqs, rq)
 			}
 		}
 	}
 	for _, m := range []struct {
 		name string
-		get  func(*loadgen.Record) (float64, bool)
+		get  func(*reqStat) (float64, bool)
 	}{
-		{"ttft_ms", func(r *loadgen.Record) (float64, bool) { return r.TTFTMs, true }},
-		{"itl_ms", func(r *loadgen.Record) (float64, bool) { return median(r.ITLMs), len(r.ITLMs) > 0 }},
-		{"e2e_ms", func(r *loadgen.Record) (float64, bool) { return r.E2EMs, true }},
+		{"ttft_ms", func(r *reqStat) (float64, bool) { return float64(r.ttft), true }},
+		{"itl_ms", func(r *reqStat) (float64, bool) { return float64(r.itl), len(r.gaps) > 0 }},
+		{"e2e_ms", func(r *reqStat) (float64, bool) { return float64(r.e2e), true }},
 	} {
-		pick := func(rs []*loadgen.Record) []float64 {
+		pick := func(rs []*reqStat) []float64 {
 			var out []float64
 			for _, rec := range rs {
 				if v, ok := m.get(rec); ok {

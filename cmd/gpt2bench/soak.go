@@ -1,7 +1,7 @@
 package main
 
 import (
-	"bytes"
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -18,7 +18,6 @@ import (
 
 	"github.com/gpt2bench/gpt2bench/bench"
 	"github.com/gpt2bench/gpt2bench/bench/report"
-	"github.com/gpt2bench/gpt2bench/internal/atomicfile"
 	"github.com/gpt2bench/gpt2bench/loadgen"
 	"github.com/gpt2bench/gpt2bench/server"
 	"github.com/gpt2bench/gpt2bench/soak"
@@ -397,33 +396,41 @@ func runSoak(ctx context.Context, a *app, mf *modelFlags, ef *engineFlags, sf *s
 	}
 	o.Workload, o.Vocab, o.Client = rw, vocab, copts
 
+	// the records stream into a hidden file beside the report, named once the report is
+	if err := os.MkdirAll(sf.out, 0o755); err != nil {
+		return fmt.Errorf("--out %s: %w", sf.out, err)
+	}
+	tmp, err := os.CreateTemp(sf.out, ".soak-*.requests.jsonl")
+	if err != nil {
+		return fmt.Errorf("--out %s: %w", sf.out, err)
+	}
+	defer os.Remove(tmp.Name())
+	bw := bufio.NewWriterSize(tmp, 64<<10)
+	o.Records = bw
 	r.Timestamp = time.Now().UTC().Truncate(time.Second)
-	s, recs, runErr := soak.Run(ctx, o)
+	s, runErr := soak.Run(ctx, o)
 	if s == nil {
+		tmp.Close()
 		return runErr // options refused before any work
 	}
 	r.Soak = s
-	if runErr != nil {
+	if runErr != nil && ctx.Err() != nil {
 		r.Incomplete = true
 		r.IncompleteReason = fmt.Sprintf("interrupted after %.0f s of %v", s.ElapsedS, sf.duration)
 	}
-	var buf bytes.Buffer
-	if err := loadgen.WriteRecords(&buf, recs); err != nil {
-		return fmt.Errorf("records: %w", err)
-	}
-	if err := os.MkdirAll(sf.out, 0o755); err != nil {
-		return fmt.Errorf("--out %s: %w", sf.out, err)
+	if err := errors.Join(bw.Flush(), tmp.Close()); err != nil {
+		return errors.Join(runErr, fmt.Errorf("records: %w", err))
 	}
 	s.RecordsFile = report.FileBase(r) + ".requests.jsonl"
 	path, err := report.WriteNew(sf.out, r)
 	if err != nil {
-		if rerr := atomicfile.Create(filepath.Join(sf.out, s.RecordsFile), buf.Bytes()); rerr == nil {
+		if rerr := os.Link(tmp.Name(), filepath.Join(sf.out, s.RecordsFile)); rerr == nil {
 			err = fmt.Errorf("%w (the per-request records are in %s)", err, filepath.Join(sf.out, s.RecordsFile))
 		}
 		return errors.Join(runErr, err)
 	}
 	recPath := strings.TrimSuffix(path, ".json") + ".requests.jsonl"
-	if err := atomicfile.Create(recPath, buf.Bytes()); err != nil {
+	if err := os.Link(tmp.Name(), recPath); err != nil { // never over an earlier file
 		return errors.Join(runErr, fmt.Errorf("records: %w", err))
 	}
 	if err := printSummary(a.stdout, r, format); err != nil {
