@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"strings"
 )
 
 // WriteHTML writes r as one self-contained HTML page: summary tables,
@@ -54,7 +55,7 @@ func WriteHTML(w io.Writer, r *Report) error {
 		}
 		t := table{Title: title, Note: note, Header: header}
 		for _, cells := range rows {
-			t.Rows = append(t.Rows, row{cells, len(cells) > 0 && cells[len(cells)-1] == "FAIL"})
+			t.Rows = append(t.Rows, row{cells, len(cells) > 0 && failCell(cells[len(cells)-1])})
 		}
 		data.Tables = append(data.Tables, t)
 	}
@@ -101,6 +102,12 @@ func WriteHTML(w io.Writer, r *Report) error {
 		return fmt.Errorf("report: write html: %w", err)
 	}
 	return nil
+}
+
+// failCell reports whether a row's last cell says it failed: a target's
+// FAIL, a soak verdict's LEAK or DRIFT, a fault's "FAIL: why".
+func failCell(c string) bool {
+	return c == "FAIL" || c == "LEAK" || c == "DRIFT" || strings.HasPrefix(c, "FAIL: ")
 }
 
 // htmlTmpl is the page; html/template escapes every value.

@@ -6,6 +6,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -189,5 +191,42 @@ func TestSoakURL(t *testing.T) {
 	}
 	if code != 0 {
 		t.Errorf("exit %d: %s", code, stderr.String())
+	}
+}
+
+// TestSoakFailsVerdict soaks a server that answers every completion 500:
+// the error budget fails, soak exits 1, and the report is written all the
+// same, its failures listed.
+func TestSoakFailsVerdict(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Path == "/v1/models" {
+			io.WriteString(w, `{"object": "list", "data": [{"id": "broken", "object": "model"}]}`)
+			return
+		}
+		w.WriteHeader(http.StatusInternalServerError)
+		io.WriteString(w, `{"error": {"message": "out of order", "type": "server_error"}}`)
+	}))
+	defer srv.Close()
+	out := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	args := []string{"soak", "--url", srv.URL + "/v1", "--duration", "3s", "--warmup", "1s", "--faults", "none",
+		"--request-rate", "50", "--input-len", "4", "--output-len", "2", "--out", out, "--format", "json", "-q"}
+	if code := run(context.Background(), args, &stdout, &stderr); code != 1 {
+		t.Fatalf("exit %d, want 1: %s", code, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "error budget") {
+		t.Errorf("stderr does not name the failed verdict: %s", stderr.String())
+	}
+	r, err := report.Decode(stdout.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := r.Soak
+	if s.Pass || s.ErrorBudget.Verdict != report.VerdictOverBudget || s.ErrorBudget.ByClass["http_500"] != s.Requests || s.Requests < 50 {
+		t.Errorf("pass %v, error budget %+v, %d requests", s.Pass, s.ErrorBudget, s.Requests)
+	}
+	if _, err := report.Read(filepath.Join(out, r.ReportName+".json")); err != nil {
+		t.Errorf("the report of a failed soak: %v", err)
 	}
 }
