@@ -106,8 +106,13 @@ func TestCompare(t *testing.T) {
 		}
 	})
 	t.Run("20% slowdown is flagged", func(t *testing.T) {
-		slow := fakeReport(2, 1.2) // different noise, 20% slower
-		c, err := Compare(base, slow, CompareOptions{Threshold: 0.05})
+		// Five reports a side (five processes): one sample per report.
+		var bases, slows []*Report
+		for i := range 5 {
+			bases = append(bases, fakeReport(uint64(100+i), 1))
+			slows = append(slows, fakeReport(uint64(200+i), 1.2)) // different noise, 20% slower
+		}
+		c, err := ComparePooled(bases, slows, CompareOptions{Threshold: 0.05})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -125,7 +130,7 @@ func TestCompare(t *testing.T) {
 			}
 		}
 		// The reverse direction is an improvement, never a regression.
-		back, err := Compare(slow, base, CompareOptions{Threshold: 0.05})
+		back, err := ComparePooled(slows, bases, CompareOptions{Threshold: 0.05})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -133,12 +138,26 @@ func TestCompare(t *testing.T) {
 			t.Errorf("speed-up reported %d regressions", n)
 		}
 		// A threshold above the change hides it.
-		high, err := Compare(base, slow, CompareOptions{Threshold: 0.5})
+		high, err := ComparePooled(bases, slows, CompareOptions{Threshold: 0.5})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if n := len(high.Regressions()); n != 0 {
 			t.Errorf("threshold 50%%: %d regressions, want 0", n)
+		}
+		// One report a side: p on the runs, but nothing significant, and
+		// every tested row says why.
+		one, err := Compare(bases[0], slows[0], CompareOptions{Threshold: 0.05})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := len(one.Regressions()); n != 0 {
+			t.Errorf("one report a side: %d regressions, want none called significant", n)
+		}
+		for _, d := range one.Rows {
+			if d.Metric == "ttft_ms" && (d.P >= 0.05 || d.Note != OneProcessNote || d.Verdict() != "~") {
+				t.Errorf("%s ttft_ms: p %v, note %q, verdict %s; want p < 0.05 on the runs, ~ and the one-process note", d.Group, d.P, d.Note, d.Verdict())
+			}
 		}
 	})
 	t.Run("too few samples is ~", func(t *testing.T) {
@@ -189,7 +208,12 @@ func TestCompare(t *testing.T) {
 }
 
 func TestWriteComparisonGolden(t *testing.T) {
-	c, err := Compare(fakeReport(1, 1), fakeReport(2, 1.2), CompareOptions{Threshold: 0.05})
+	var a, b []*Report
+	for i := range 5 {
+		a = append(a, fakeReport(uint64(1+2*i), 1))
+		b = append(b, fakeReport(uint64(2+2*i), 1.2))
+	}
+	c, err := ComparePooled(a, b, CompareOptions{Threshold: 0.05})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,7 +309,7 @@ func TestCompareIndependentSamples(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, d := range c.Rows {
-		if d.Metric == "itl_ms" && (d.NA != 10 || d.Note != "") {
+		if d.Metric == "itl_ms" && (d.NA != 10 || d.Note != OneProcessNote) {
 			t.Errorf("%s itl_ms: n %d, note %q; want the 10 per-run medians tested", d.Group, d.NA, d.Note)
 		}
 	}

@@ -6,20 +6,23 @@
 // The bench phases fill a Report (Summarize turns raw samples into a
 // Summary); the CLI writes it with WriteNew and renders it with the Write*
 // functions. Renderers never recompute statistics: they show what the Report
-// holds. Compare redoes the statistics from the raw samples:
+// holds. ComparePooled redoes the statistics, one sample per report (per
+// process) of each side:
 //
-//	c, err := report.Compare(old, new, report.CompareOptions{Threshold: 0.05})
+//	c, err := report.ComparePooled(olds, news, report.CompareOptions{Threshold: 0.05})
 //	report.WriteComparison(os.Stdout, c)
 //	if len(c.Regressions()) > 0 { /* exit 1 */ }
 //
-// prints, for a run 20% slower than its baseline:
+// prints, for five runs 20% slower than five of their baseline:
 //
-//	setting              metric   old    new    delta    p (n)
-//	input=128/output=32  ttft_ms  60.04  70.51  +17.44%  p=0.000 n=10+10  (regression)
-//	input=128/output=32  tpot_ms  22.06  26.46  +19.94%  p=0.000 n=10+10  (regression)
+//	setting             metric   old    new    delta    p (n)
+//	input=32/output=32  ttft_ms  17.48  21.04  +20.34%  p=0.008 n=5+5  (regression)
+//	input=32/output=32  tpot_ms  21.78  26.13  +19.96%  p=0.008 n=5+5  (regression)
 //
 // and "~" in the delta column where p >= alpha or the sample sizes could
-// never reach significance (3 against 3 at alpha 0.05).
+// never reach significance (3 against 3 at alpha 0.05). Compare, one report
+// a side, prints p on the runs but calls nothing significant: the runs of
+// one process are not independent samples of its build.
 //
 // Files: {model}_{YYYYMMDD_HHMMSS}.json and .md, never overwritten (_2,
 // _3, ...). Schema: schema/v1.json (embedded; SchemaV1). Adding a field

@@ -15,14 +15,15 @@ const UnitReport = "report"
 // (bs), all of the same settings, taking each report's median of a metric
 // as one sample: the unit of a sample is the process, not a run in it.
 //
-// Compare tests the runs of one process against those of another. Those
-// runs share their process's conditions (heap and page placement, the
-// cores it ran on, its neighbours' load during the seconds it ran), so a
-// difference between two processes of the same build is "significant" far
-// more often than alpha says (scripts/false-positive.sh measures how
-// often). Across reports of separate processes, interleaved in time (old,
-// new, old, new...), that difference is part of the samples, and the
-// false-positive rate is alpha's. With 4 reports a side the smallest p is
+// Compare reports p on the runs of one process against those of another
+// but calls nothing significant: those runs share their process's
+// conditions (heap and page placement, the cores it ran on, its
+// neighbours' load during the seconds it ran), so two processes of the
+// same build differ "significantly" far more often than alpha says
+// (scripts/false-positive.sh measures how often). Across reports of
+// separate processes, interleaved in time (old, new, old, new...), that
+// difference is part of the samples, and the false-positive rate is
+// alpha's. With 4 reports a side the smallest p is
 // 0.029, so 4 or more are needed at alpha 0.05.
 //
 // Rows, system differences and per-op profiles are those of as[0] against
@@ -36,7 +37,7 @@ func ComparePooled(as, bs []*Report, opts CompareOptions) (*Comparison, error) {
 	if len(as) == 1 && len(bs) == 1 {
 		return Compare(as[0], bs[0], opts)
 	}
-	first, err := Compare(as[0], bs[0], opts)
+	first, err := compareRuns(as[0], bs[0], opts)
 	if err != nil {
 		return nil, err
 	}
@@ -49,9 +50,9 @@ func ComparePooled(as, bs []*Report, opts CompareOptions) (*Comparison, error) {
 			var c *Comparison
 			var err error
 			if old {
-				c, err = Compare(r, bs[0], opts)
+				c, err = compareRuns(r, bs[0], opts)
 			} else {
-				c, err = Compare(as[0], r, opts)
+				c, err = compareRuns(as[0], r, opts)
 			}
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", r.ReportName, err)
@@ -93,7 +94,9 @@ func ComparePooled(as, bs []*Report, opts CompareOptions) (*Comparison, error) {
 		}
 		suma, sumb := Summarize(sa), Summarize(sb)
 		suma.SampleUnit, sumb.SampleUnit = UnitReport, UnitReport
-		c.Rows = append(c.Rows, compareSummary(d.Group, d.Metric, d.Better, &suma, &sumb, c.Alpha))
+		row := compareSummary(d.Group, d.Metric, d.Better, &suma, &sumb, c.Alpha)
+		row.Note = strings.Replace(row.Note, "raise --runs", "add reports", 1)
+		c.Rows = append(c.Rows, row)
 	}
 	return &c, nil
 }

@@ -112,29 +112,24 @@ func newCompareCmd(a *app) *cobra.Command {
 		Short: "Compare benchmark reports: deltas with Mann-Whitney U significance, as benchstat",
 		Long: `compare puts each metric of BASE beside the same metric of every NEW report:
 both medians, the change in percent, and the p-value of a two-sided
-Mann-Whitney U test on the raw samples. "~" marks a change that is not
-significant at --alpha. With --threshold, a significant regression beyond it
-makes the exit code 1, so compare can gate CI; so does an incomplete
-(interrupted) report, unless --allow-incomplete. Reports of different models or
-settings are refused unless --force; differing system info is always listed.
-
-Only independent samples are tested: one per run, request or batched
-generation. Inter-token latency is tested on each run's median gap (the
-pooled gaps of a run are not independent). When a side has too few samples
-for any p-value to fall below --alpha (3 against 3 at 0.05), the row is "~"
-and a note says how many runs are needed: raise bench --runs.
+Mann-Whitney U test. "~" marks a change that is not significant at --alpha.
+With --threshold, a significant regression beyond it makes the exit code 1,
+so compare can gate CI; so does an incomplete (interrupted) report, unless
+--allow-incomplete. Reports of different models or settings are refused
+unless --force; differing system info is always listed.
 
 Each of BASE and NEW is a report or a directory of reports (its *.json) of
-the same settings. Runs of one process share its conditions, so two
-processes of the same build differ "significantly" far more often than
---alpha says (README: comparing runs). With a directory a side, each
-report's median is one sample: the test then covers the difference between
-processes, and its false-positive rate is --alpha's. Run old and new
-interleaved, 5 or more reports a side, for a gate.`,
-		Example: `  gpt2bench compare base.json new.json
-  gpt2bench compare base/ new/ --threshold 5%     # 5+ reports a side, one sample per report
-  gpt2bench compare base.json new.json --threshold 5%
-  gpt2bench compare --force gonum.json cpu.json      # per-op speed-up of the kernels`,
+the same settings. A significant change needs independent samples of each
+build, and the unit is the process: with a directory a side, each report's
+median is one sample, so run old and new interleaved, 5 or more reports a
+side (4 is the least that can reach p < 0.05). With one report a side, p is
+computed on its runs (one per run, request or batched generation; ITL on
+each run's median gap) but nothing is called significant: the runs of one
+process share its conditions, and two processes of one build had p < 0.05
+in 36-64% of rows on a 2-core machine (README: comparing runs).`,
+		Example: `  gpt2bench compare base/ new/ --threshold 5%     # 5+ reports a side, one sample per report
+  gpt2bench compare base.json new.json           # medians and p on the runs; nothing significant
+  gpt2bench compare --force gonum.json cpu.json  # per-op speed-up of the kernels`,
 		Args: cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if opts.Alpha <= 0 || opts.Alpha >= 1 {
