@@ -48,7 +48,7 @@ func (r *Request) validate(cfg model.Config, maxBlocks, blockSize int) error {
 		return &RequestError{Msg: fmt.Sprintf("top logprobs %d, want 0..%d", r.TopLogprobs, MaxTopLogprobs)}
 	}
 	if need := len(r.Prompt) + r.MaxTokens - 1; need > cfg.NPositions {
-		return &RequestError{Msg: fmt.Sprintf("prompt of %d tokens plus %d new tokens needs %d positions, context is %d; shorten the prompt or lower max tokens", len(r.Prompt), r.MaxTokens, need, cfg.NPositions), Context: &model.ContextError{Have: need, Max: cfg.NPositions}}
+		return &RequestError{Msg: fmt.Sprintf("prompt length %d plus max tokens %d needs %d positions (the last new token is never cached), context is %d; shorten the prompt or lower max tokens", len(r.Prompt), r.MaxTokens, need, cfg.NPositions), Context: &model.ContextError{Have: need, Max: cfg.NPositions}}
 	}
 	for i, id := range r.Prompt {
 		if id < 0 || int(id) >= cfg.VocabSize {

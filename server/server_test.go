@@ -239,7 +239,7 @@ func TestErrors(t *testing.T) {
 		{"mixed prompt list", "/v1/completions", `{"prompt": ["a", 5]}`, 400, "prompt", []string{`"prompt"[1]`}},
 		{"no prompt", "/v1/completions", `{"max_tokens": 3}`, 400, "prompt", []string{`missing field "prompt"`}},
 		{"unknown field", "/v1/completions", `{"prompt": [1], "frobnicate": 1}`, 400, "frobnicate", []string{`unknown field "frobnicate"`}},
-		{"past the context", "/v1/completions", long, 400, "max_tokens", []string{"10 tokens", "100 new tokens", "context is 64"}},
+		{"past the context", "/v1/completions", long, 400, "max_tokens", []string{"prompt length 10", "max tokens 100", "context is 64"}},
 		{"n too large", "/v1/completions", `{"prompt": [1], "n": 5}`, 400, "n", []string{"n 5", "1..4"}},
 		{"too many choices", "/v1/completions", `{"prompt": [[1],[2],[3],[4],[5],[6],[7],[8],[9],[10],[11],[12],[13],[14],[15],[16],[17]], "n": 4}`, 400, "n", []string{"68 choices", "64"}},
 		{"token outside vocab", "/v1/completions", `{"prompt": [1, 5000]}`, 400, "", []string{"5000", "vocabulary"}},
@@ -476,10 +476,13 @@ func TestTrickledHeaders(t *testing.T) {
 }
 
 func TestDisconnectCancels(t *testing.T) {
-	ts := start(t, engine.Config{OnStep: slowSteps(5 * time.Millisecond)}, Options{})
+	// Steps of 50 ms: the hang-up reaches the engine (a read on the closed
+	// socket, then the request's context) in far less than a step, so the
+	// request must be gone within the step in flight and the next one.
+	ts := start(t, engine.Config{OnStep: slowSteps(50 * time.Millisecond)}, Options{})
 	eng := ts.Engine()
 	ctx, cancel := context.WithCancel(context.Background())
-	req, _ := http.NewRequestWithContext(ctx, "POST", ts.url+"/v1/completions", strings.NewReader(`{"prompt": [5,6,7,8], "max_tokens": 60, "stream": true}`))
+	req, _ := http.NewRequestWithContext(ctx, "POST", ts.url+"/v1/completions", strings.NewReader(`{"prompt": [5,6,7,8], "max_tokens": 60, "ignore_eos": true, "stream": true}`))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -494,10 +497,14 @@ func TestDisconnectCancels(t *testing.T) {
 	if eng.Stats().BlocksUsed == 0 {
 		t.Fatal("no blocks held while the request runs")
 	}
+	before := eng.Stats().Steps
 	cancel() // the client hangs up
 	resp.Body.Close()
 	waitFor(t, "the request to be cancelled and its blocks freed", idle(eng))
 	st := eng.Stats()
+	if n := st.Steps - before; n > 2 {
+		t.Errorf("%d engine steps ran between the hang-up and the request's end, want at most 2 (the step in flight and the next)", n)
+	}
 	if got := st.Finished[2]; got != 1 {
 		t.Errorf("cancelled requests %d, want 1 (finished %v)", got, st.Finished)
 	}
