@@ -17,7 +17,7 @@ import (
 // one sample per report, no more often than alpha allows.
 func TestComparePooledFalsePositives(t *testing.T) {
 	const (
-		experiments = 60
+		experiments = 30
 		perSide     = 5
 		alpha       = 0.05
 	)
