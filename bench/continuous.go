@@ -85,6 +85,7 @@ func (b *runner) continuous(ctx context.Context, T, c int, rate float64) (report
 	var totals stepTotals
 	cfg := b.opts.Engine
 	cfg.OnStep = totals.add
+	cfg.MaxSeqLen = T + N // an automatic cache holds what these requests need, not the full context
 	e, err := b.env.NewContinuous(cfg)
 	if err != nil {
 		return report.Throughput{}, err

@@ -29,6 +29,12 @@ type Config struct {
 	// positions). When it runs out, new requests wait and running ones are
 	// preempted and recomputed later.
 	KVCacheBytes int64
+	// MaxSeqLen, when KVCacheBytes is 0, is the longest sequence (prompt
+	// plus output) the cache is sized for instead of n_positions: a
+	// benchmark whose requests are all shorter than the context needs no
+	// full-context cache (a model with n_positions 2^20 asked for 64 GiB).
+	// 0 means n_positions; it limits nothing else.
+	MaxSeqLen int
 	// BlockSize is the positions per KV block, and the granularity of the
 	// prefix cache.
 	BlockSize int
@@ -72,7 +78,11 @@ func (c Config) withDefaults(cfg model.Config, kvdt tensor.DType) (Config, error
 	}
 	per := model.KVBytesPerTokenOf(cfg, kvdt) * int64(c.BlockSize)
 	if c.KVCacheBytes == 0 {
-		c.KVCacheBytes = int64(c.MaxNumSeqs) * int64((cfg.NPositions+c.BlockSize-1)/c.BlockSize) * per
+		seq := cfg.NPositions
+		if c.MaxSeqLen > 0 && c.MaxSeqLen < seq {
+			seq = c.MaxSeqLen
+		}
+		c.KVCacheBytes = int64(c.MaxNumSeqs) * int64((seq+c.BlockSize-1)/c.BlockSize) * per
 	}
 	switch {
 	case c.MaxNumSeqs < 1 || c.MaxNumSeqs > 4096:

@@ -65,8 +65,8 @@ func TestTemperatureFloorIsGreedy(t *testing.T) {
 }
 
 // TestGenerateSizesTheCache: a checkpoint with n_positions 2^20 and 1024
-// layers (38 MB) generates with a cache of prompt + output positions; it
-// used to ask for 64 GiB, the full context.
+// layers (38 MB) generates and benchmarks with caches of prompt + output
+// positions; they used to ask for 64 GiB, the full context.
 func TestGenerateSizesTheCache(t *testing.T) {
 	if testing.Short() {
 		t.Skip("writes a 38 MB checkpoint")
@@ -83,6 +83,12 @@ func TestGenerateSizesTheCache(t *testing.T) {
 	code, out, errs := runCLI(t, "generate", "--model", dir, "--prompt-ids", "1,2", "-n", "3", "--ids")
 	if code != exitOK || strings.Count(out, ",") != 2 {
 		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+	// bench, every phase and mode (the continuous engine's automatic KV
+	// cache asked for 16 full contexts: 4 TiB).
+	code, out, errs = runCLI(t, "bench", "--model", dir, "--quick", "--input-len", "8", "--output-len", "4", "--out", t.TempDir(), "--quiet", "--profile=false")
+	if code != exitOK || !strings.Contains(out, "continuous") {
+		t.Fatalf("bench: exit %d\n%s\n%s", code, out, errs)
 	}
 }
 
