@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/url"
@@ -689,6 +690,12 @@ func (d *downloader) matching(ctx context.Context, commit string, patterns []str
 	}
 	var out []string
 	for _, s := range info.Siblings {
+		// A name with "..", an empty or absolute part or a backslash would
+		// place the file outside the snapshot (hub file names are
+		// slash-separated paths inside the repo).
+		if !fs.ValidPath(s.RFilename) || s.RFilename == "." || strings.Contains(s.RFilename, `\`) {
+			return nil, fmt.Errorf("hub: %s: the file list names %q, which is not a path inside the repo; refusing the download (check HF_ENDPOINT)", d.repo, s.RFilename)
+		}
 		for _, p := range patterns {
 			if ok, _ := path.Match(p, s.RFilename); ok {
 				out = append(out, s.RFilename)

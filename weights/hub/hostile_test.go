@@ -152,3 +152,25 @@ func TestTokenExactOrigin(t *testing.T) {
 		}
 	}
 }
+
+// TestListedNameOutsideRepo: a file list naming a path outside the repo
+// ("../..") is refused before anything is fetched under that name, and
+// nothing lands outside the cache.
+func TestListedNameOutsideRepo(t *testing.T) {
+	h := newFakeHub(t)
+	files := map[string][]byte{}
+	for k, v := range h.repos["test/tiny-gpt2"] {
+		files[k] = v
+	}
+	files["../../../../escape.json"] = []byte("{}")
+	h.repos["test/escape"] = files
+	cfg := h.config(t)
+	outside := filepath.Dir(cfg.CacheDir)
+	_, err := Download(context.Background(), cfg, "test/escape", "", []string{"*.json", "*/*/*/*/*.json", "*.safetensors"})
+	if err == nil || !strings.Contains(err.Error(), `names "../../../../escape.json", which is not a path inside the repo`) {
+		t.Fatalf("err = %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(outside, "escape.json")); err == nil {
+		t.Error("escape.json was written outside the cache")
+	}
+}
