@@ -397,32 +397,43 @@ func TestSoftmax(t *testing.T) {
 
 func TestLayerNorm(t *testing.T) {
 	rng := rand.New(rand.NewPCG(17, 18))
-	for _, C := range []int{1, 3, 8, 33, 768} {
-		const N = 3
-		x, w, b := randSlice(rng, N*C), randSlice(rng, C), randSlice(rng, C)
-		for i := range x {
-			x[i] += 10 // a mean far from 0
-		}
-		out := make([]float32, N*C)
-		LayerNorm(out, x, w, b, N, C, 1e-5)
-		for n := range N {
-			var mean, v float64
-			for _, e := range x[n*C : (n+1)*C] {
-				mean += float64(e)
+	forEachVariant(t, func(variant string) {
+		for _, C := range []int{1, 3, 8, 16, 33, 48, 80, 768} {
+			const N = 3
+			x, w, b := randSlice(rng, N*C), randSlice(rng, C), randSlice(rng, C)
+			for i := range x {
+				x[i] += 10 // a mean far from 0
 			}
-			mean /= float64(C)
-			for _, e := range x[n*C : (n+1)*C] {
-				v += (float64(e) - mean) * (float64(e) - mean)
+			buf, out := guarded(N*C, 1)
+			LayerNorm(out, x, w, b, N, C, 1e-5)
+			checkGuards(t, buf, 1, N*C)
+			for n := range N {
+				var mean, v float64
+				for _, e := range x[n*C : (n+1)*C] {
+					mean += float64(e)
+				}
+				mean /= float64(C)
+				for _, e := range x[n*C : (n+1)*C] {
+					v += (float64(e) - mean) * (float64(e) - mean)
+				}
+				rstd := 1 / math.Sqrt(v/float64(C)+1e-5)
+				for i := range C {
+					want := (float64(x[n*C+i])-mean)*rstd*float64(w[i]) + float64(b[i])
+					if d := math.Abs(float64(out[n*C+i]) - want); d > 1e-4*(1+math.Abs(want)) {
+						t.Fatalf("%s/C=%d: out[%d,%d] = %v, want %v", variant, C, n, i, out[n*C+i], want)
+					}
+				}
 			}
-			rstd := 1 / math.Sqrt(v/float64(C)+1e-5)
-			for i := range C {
-				want := (float64(x[n*C+i])-mean)*rstd*float64(w[i]) + float64(b[i])
-				if d := math.Abs(float64(out[n*C+i]) - want); d > 1e-4*(1+math.Abs(want)) {
-					t.Fatalf("C=%d: out[%d,%d] = %v, want %v", C, n, i, out[n*C+i], want)
+			// in place (out aliases x): the same values
+			y := append([]float32(nil), x...)
+			LayerNorm(y, y, w, b, N, C, 1e-5)
+			for i := range y {
+				if y[i] != out[i] {
+					t.Fatalf("%s/C=%d: in place [%d] = %v, out of place %v", variant, C, i, y[i], out[i])
 				}
 			}
 		}
-	}
+	})
 }
 
 func TestAddLayerNorm(t *testing.T) {

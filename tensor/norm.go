@@ -22,7 +22,9 @@ func LayerNorm(out, x, w, b []float32, N, C int, eps float32) {
 	}
 }
 
-func layerNormRow(out, x, w, b []float32, eps float32) {
+// layerNormRowGeneric normalises one row in pure Go (the oracle of the
+// AVX-512 rows).
+func layerNormRowGeneric(out, x, w, b []float32, eps float32) {
 	C := len(x)
 	out, w, b = out[:C], w[:C], b[:C]
 	mean := sum4(x) / float32(C)
