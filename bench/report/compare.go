@@ -359,6 +359,10 @@ func compareSummary(group, name string, better Direction, a, b *Summary, alpha f
 	return d
 }
 
+// MinSamples is the smallest number of samples a side (reports, for
+// ComparePooled) that can reach p < alpha: 4 at 0.05.
+func MinSamples(alpha float64) int { return minSamples(alpha) }
+
 // minSamples is the smallest n for which n against n samples can reach
 // p < alpha (benchstat's "need >= 4 samples to detect a difference at
 // alpha level 0.05").

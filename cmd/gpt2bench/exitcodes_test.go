@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -34,6 +35,21 @@ func TestExitCodes(t *testing.T) {
 	if err := os.WriteFile(incomplete, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// Directories of 4 reports a side, the least a gate at alpha 0.05 takes.
+	base, withIncomplete := filepath.Join(dir, "base"), filepath.Join(dir, "new")
+	golden, err := os.ReadFile(goldenReport)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 4 {
+		os.MkdirAll(base, 0o755)
+		os.MkdirAll(withIncomplete, 0o755)
+		os.WriteFile(filepath.Join(base, fmt.Sprintf("r%d.json", i)), golden, 0o644)
+		if i < 3 {
+			os.WriteFile(filepath.Join(withIncomplete, fmt.Sprintf("r%d.json", i)), golden, 0o644)
+		}
+	}
+	os.WriteFile(filepath.Join(withIncomplete, "r3.json"), data, 0o644)
 	noDir := filepath.Join(dir, "no", "such", "dir")
 	tests := []struct {
 		name string
@@ -56,8 +72,9 @@ func TestExitCodes(t *testing.T) {
 		{"unwritable memprofile", []string{"--memprofile", filepath.Join(noDir, "m.out"), "version"}, exitUsage, "--memprofile"},
 		{"profile two input lengths", []string{"profile", "--input-len", "8,16"}, exitUsage, "one input length"},
 		{"failure: missing model", []string{"verify", "--model", filepath.Join(dir, "none"), "--reference", tinyRef}, exitFailure, "none"},
-		{"gate on an incomplete report", []string{"compare", goldenReport, incomplete, "--threshold", "5%"}, exitFailure, "incomplete report"},
-		{"incomplete allowed", []string{"compare", goldenReport, incomplete, "--threshold", "5%", "--allow-incomplete"}, exitOK, ""},
+		{"gate on an incomplete report", []string{"compare", base, withIncomplete, "--threshold", "5%"}, exitFailure, "incomplete report"},
+		{"incomplete allowed", []string{"compare", base, withIncomplete, "--threshold", "5%", "--allow-incomplete"}, exitOK, ""},
+		{"gate on one report a side", []string{"compare", goldenReport, incomplete, "--threshold", "5%"}, exitUsage, "a gate needs 4 or more a side"},
 	}
 	hint := regexp.MustCompile(`run 'gpt2bench( [a-z]+)? --help' for usage`)
 	for _, tc := range tests {

@@ -126,7 +126,8 @@ side (4 is the least that can reach p < 0.05). With one report a side, p is
 computed on its runs (one per run, request or batched generation; ITL on
 each run's median gap) but nothing is called significant: the runs of one
 process share its conditions, and two processes of one build had p < 0.05
-in 36-64% of rows on a 2-core machine (README: comparing runs).`,
+in 36-64% of rows on a 2-core machine (README: comparing runs). So
+--threshold refuses a side of fewer reports than that (exit 2).`,
 		Example: `  gpt2bench compare base/ new/ --threshold 5%     # 5+ reports a side, one sample per report
   gpt2bench compare base.json new.json           # medians and p on the runs; nothing significant
   gpt2bench compare --force gonum.json cpu.json  # per-op speed-up of the kernels`,
@@ -142,16 +143,25 @@ in 36-64% of rows on a 2-core machine (README: comparing runs).`,
 				}
 				opts.Threshold = v
 			}
-			base, err := readSide(args[0])
-			if err != nil {
-				return err
-			}
-			var regressions, incomplete []string
-			for _, path := range args[1:] {
-				r, err := readSide(path)
-				if err != nil {
+			sides := make([][]*report.Report, len(args))
+			for i, path := range args {
+				var err error
+				if sides[i], err = readSide(path); err != nil {
 					return err
 				}
+			}
+			if threshold != "" { // a gate that could never fail is refused, not passed
+				need := report.MinSamples(opts.Alpha)
+				for i, side := range sides {
+					if len(side) < need {
+						return usagef("--threshold: %s is %d report(s); a gate needs %d or more a side at --alpha %g, since one process a side cannot show a significant change: give directories of reports (README: comparing runs)", args[i], len(side), need, opts.Alpha)
+					}
+				}
+			}
+			base := sides[0]
+			var regressions, incomplete []string
+			for i, path := range args[1:] {
+				r := sides[i+1]
 				c, err := report.ComparePooled(base, r, opts)
 				if err != nil {
 					return fmt.Errorf("compare %s with %s: %w (pass --force to compare anyway)", args[0], path, err)

@@ -75,8 +75,9 @@ func TestReportAndCompare(t *testing.T) {
 		{"bad format", []string{"report", goldenReport, "--format", "xml"}, exitUsage, "", "--format"},
 		{"truncated", []string{"report", truncated}, exitFailure, "", "truncated.json"},
 		{"future version", []string{"report", future}, exitFailure, "", "7"},
-		{"self", []string{"compare", goldenReport, goldenReport, "--threshold", "5%"}, exitOK, "~", ""},
-		{"one report a side is never significant", []string{"compare", goldenReport, slow, "--threshold", "5%"}, exitOK, "note: one report a side", ""},
+		{"self", []string{"compare", goldenReport, goldenReport}, exitOK, "~", ""},
+		{"one report a side is never significant", []string{"compare", goldenReport, slow}, exitOK, "note: one report a side", ""},
+		{"no gate on one report a side", []string{"compare", goldenReport, slow, "--threshold", "5%"}, exitUsage, "", "a gate needs 4 or more a side"},
 		{"bad threshold", []string{"compare", goldenReport, slow, "--threshold", "lots"}, exitUsage, "", "threshold"},
 		{"bad alpha", []string{"compare", goldenReport, slow, "--alpha", "2"}, exitUsage, "", "alpha"},
 	}
