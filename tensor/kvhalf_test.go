@@ -264,3 +264,47 @@ func BenchmarkAttnF16(b *testing.B) {
 		}
 	}
 }
+
+// TestGemvQ4VNNI checks the 4-bit VNNI GEMV against its generic twin and
+// the generic twin against the int8 GEMV on the unpacked weights and x in
+// natural order, inside guard bands.
+func TestGemvQ4VNNI(t *testing.T) {
+	rng := rand.New(rand.NewPCG(73, 74))
+	forEachVariant(t, func(variant string) {
+		for _, k := range []int{64, 128, 192, 768} {
+			for _, rows := range []int{1, 3, 17} {
+				w, err := NewMat(randSlice(rng, rows*k), rows, k).Convert(Q4)
+				if err != nil {
+					t.Fatal(err)
+				}
+				xq := make([]byte, k)
+				quantRowGeneric(xq, randSlice(rng, k))
+				xp := make([]byte, k)
+				xpermQ4(xp, xq)
+				for n := range k {
+					if xp[q4XPos(n)] != xq[n] {
+						t.Fatalf("xpermQ4: x %d not at %d", n, q4XPos(n))
+					}
+				}
+				w8 := make([]int8, rows*k)
+				unpackQ4Generic(w8, w.Q4)
+				want := make([]float32, rows)
+				gemvRowsQ8VNNIGeneric(want, w8, w.Scales, xq)
+				gen := make([]float32, rows)
+				gemvRowsQ4VNNIGeneric(gen, w.Q4, w.Scales, xp)
+				buf, got := guarded(rows, 2)
+				gemvRowsQ4VNNI(got, w.Q4, w.Scales, xp)
+				checkGuards(t, buf, 2, rows)
+				for i := range rows {
+					tol := 1e-5 * float64(k) * 255 * 8
+					if d := math.Abs(float64(gen[i] - want[i])); d > tol*1e-3 {
+						t.Fatalf("%s/k=%d/rows=%d: generic q4 out[%d] = %v, int8 %v", variant, k, rows, i, gen[i], want[i])
+					}
+					if d := math.Abs(float64(got[i] - want[i])); d > tol*1e-3 {
+						t.Fatalf("%s/k=%d/rows=%d: out[%d] = %v, int8 %v", variant, k, rows, i, got[i], want[i])
+					}
+				}
+			}
+		}
+	})
+}

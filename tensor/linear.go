@@ -52,6 +52,13 @@ func (r *Runner) LinearAct(out, x []float32, w *Mat, b []float32, N int, act Act
 		}
 		xq, xs := r.xq[:K], r.xs[:1]
 		xs[0] = quantRow(xq, x)
+		if q4VNNIRows(w) {
+			if len(r.xp) < K {
+				r.xp = make([]byte, K)
+			}
+			xpermQ4(r.xp[:K], xq)
+			xq = r.xp[:K]
+		}
 		r.growScratch(q4ScratchLen(K))
 		r.lin = linearTask{out: out, xq: xq, xs: xs, wide: true, w: w, b: b, n: 1, act: act, scratch: r.scratch}
 		r.For(M, linearAlign, &r.lin)
@@ -132,7 +139,13 @@ func LinearRange(out, x []float32, w *Mat, b []float32, N, lo, hi int) {
 	}
 	if N == 1 && vnniQ8(N, w) {
 		xq := make([]byte, w.Cols)
-		gemvRangeQ8(out, xq, quantRow(xq, x), w, b, lo, hi, ActNone, make([]float32, q4ScratchLen(w.Cols)))
+		xs := quantRow(xq, x)
+		if q4VNNIRows(w) {
+			xp := make([]byte, w.Cols)
+			xpermQ4(xp, xq)
+			xq = xp
+		}
+		gemvRangeQ8(out, xq, xs, w, b, lo, hi, ActNone, make([]float32, q4ScratchLen(w.Cols)))
 		return
 	}
 	if dotF16N(N, w) {

@@ -69,17 +69,20 @@ func q8Rows(w *Mat, m, n int, buf []int8) []int8 {
 }
 
 // gemvRangeQ8 is gemvRange for int8 weights and x quantised to xq with
-// scale xs: out[lo:hi] = act(xs·(F - 128·Sums) + b), F from the VNNI GEMV.
+// scale xs (xq in xpermQ4's order when q4VNNIRows(w)): out[lo:hi] = act(xs·(F - 128·Sums) + b), F from the VNNI GEMV.
 func gemvRangeQ8(out []float32, xq []byte, xs float32, w *Mat, b []float32, lo, hi int, act Act, buf []float32) {
 	K := w.Cols
 	o := out[lo:hi]
-	if w.DType == Q4 {
+	switch {
+	case q4VNNIRows(w): // xq in xpermQ4's order
+		gemvRowsQ4VNNI(o, w.Q4[lo*K/2:hi*K/2], w.Scales[lo*K/Q8Block:hi*K/Q8Block], xq)
+	case w.DType == Q4:
 		b8 := int8View(buf)
 		for m := lo; m < hi; m += q4Rows {
 			n := min(q4Rows, hi-m)
 			gemvRowsQ8VNNI(out[m:m+n], q8Rows(w, m, n, b8), w.Scales[m*K/Q8Block:(m+n)*K/Q8Block], xq)
 		}
-	} else {
+	default:
 		gemvRowsQ8VNNI(o, w.Q8[lo*K:hi*K], w.Scales[lo*K/Q8Block:hi*K/Q8Block], xq)
 	}
 	sums := w.Sums[lo:hi]

@@ -111,6 +111,7 @@ type Runner struct {
 	pk      packTask
 	xt      []float32 // x packed for Linear's outer-product path, grown only
 	xq      []byte    // x quantised for Linear's VNNI path, grown only
+	xp      []byte    // xq in the 4-bit GEMV's order (xpermQ4), grown only
 	xs      []float32 // the row scales of xq, grown only
 	ln      lnTask
 	scratch [][]float32     // [threads][...] per-worker scratch of Linear, grown only
