@@ -4,7 +4,9 @@
 // (the soak section of a bench/report.Report).
 //
 // The load is loadgen's: a closed loop of Options.Concurrency requests, or
-// Poisson arrivals at Options.Rate. Every Options.SampleInterval the
+// Poisson arrivals at Options.Rate (a closed-loop worker whose request
+// failed waits 100 ms before its next, as a client would, rather than spin
+// on a refused connection). Every Options.SampleInterval the
 // Samplers read the resources (RSS, Go heap in use and live, goroutines,
 // open file descriptors, KV blocks in use, prefix-cache blocks, GC cycles
 // and pause); every Options.Window the requests that ended in it give

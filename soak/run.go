@@ -85,6 +85,9 @@ const (
 	DefaultErrorBudget    = 0.001
 )
 
+// failureBackoff is how long a closed-loop worker waits after a failed request.
+const failureBackoff = 100 * time.Millisecond
+
 // AllFaults lists the fault kinds in the order they are injected.
 var AllFaults = []string{report.FaultDisconnect, report.FaultMalformed, report.FaultOverContext, report.FaultBurst, report.FaultRestart}
 
@@ -312,14 +315,14 @@ func (r *run) load(sendCtx, reqCtx context.Context, client *loadgen.Client) {
 		next++
 		return next - 1
 	}
-	one := func(planned time.Time) {
+	one := func(planned time.Time) (failed bool) {
 		i := index()
 		rec, err := client.Send(reqCtx, r.o.Workload.Request(i), planned, r.start)
 		rec.Index = i
 		switch {
 		case err == nil:
 		case r.parent.Err() != nil:
-			return // interrupted (Ctrl-C): not the server's doing
+			return false // interrupted (Ctrl-C): not the server's doing
 		case reqCtx.Err() != nil:
 			rec.Class, rec.Err, rec.Failed = "incomplete", fmt.Sprintf("still running when the soak ended and its %v drain timeout passed", r.o.DrainTimeout), true
 		default:
@@ -332,13 +335,26 @@ func (r *run) load(sendCtx, reqCtx context.Context, client *loadgen.Client) {
 			r.encErr = r.enc.Encode(&rec)
 		}
 		r.mu.Unlock()
+		return rec.Failed
 	}
 	if r.o.Rate == 0 {
 		for range r.o.Concurrency {
 			wg.Go(func() {
+				pause := time.NewTimer(0)
+				defer pause.Stop()
 				free := time.Now()
 				for sendCtx.Err() == nil {
-					one(free)
+					if one(free) {
+						// a worker whose request failed waits before the
+						// next, as a client would: a refused connection
+						// (a restart) or a 429 answers in microseconds,
+						// and a closed loop would spin thousands of times
+						pause.Reset(failureBackoff)
+						select {
+						case <-sendCtx.Done():
+						case <-pause.C:
+						}
+					}
 					free = time.Now()
 				}
 			})

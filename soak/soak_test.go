@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"sync"
@@ -321,5 +324,31 @@ func TestOptionsErrors(t *testing.T) {
 				t.Errorf("error %v, want one containing %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestClosedLoopBacksOff soaks a server that refuses everything (503) in
+// a closed loop: each worker waits after a failure instead of spinning.
+func TestClosedLoopBacksOff(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		io.WriteString(w, `{"error": {"message": "draining"}}`)
+	}))
+	defer srv.Close()
+	const d, conc = 2 * time.Second, 2
+	s, err := Run(context.Background(), Options{
+		Client:      loadgen.ClientOptions{BaseURL: srv.URL + "/v1", Model: "x", Timeout: 10 * time.Second},
+		Workload:    &loadgen.RandomWorkload{Input: loadgen.Fixed(4), Output: loadgen.Fixed(2), Vocab: 100, Seed: 1},
+		Concurrency: conc, Duration: d, Warmup: time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if most := conc * int(d/failureBackoff+2); s.Requests > most || s.Requests < conc {
+		t.Errorf("%d requests in %v from %d workers backing off %v: want at most %d", s.Requests, d, conc, failureBackoff, most)
+	}
+	if s.ErrorBudget.ByClass["http_503"] != s.Requests || s.Pass {
+		t.Errorf("error budget %+v, pass %v", s.ErrorBudget, s.Pass)
 	}
 }
