@@ -16,9 +16,10 @@
 // server. Each fault passes when every one of its requests either
 // completes or gets a clear error, and the resources come back to their
 // level before it within Options.FaultSettle. In process, the soak runs
-// debug.FreeOSMemory after each fault, so that the heap and RSS sampled
-// after it are not the fault's garbage (a GC) or pages the runtime has not
-// yet returned (it does so lazily); a leak's memory is live and stays.
+// two GCs after each fault (runtime.GC, then debug.FreeOSMemory), so that
+// the heap and RSS sampled after it are not the fault's garbage, buffers
+// sync.Pools keep through one cycle, or pages the runtime has not yet
+// returned (it does so lazily); a leak's memory is live and stays.
 //
 // Verdicts, each with its evidence in the report:
 //

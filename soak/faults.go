@@ -10,6 +10,7 @@ import (
 	"maps"
 	"math"
 	"net/http"
+	"runtime"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -149,11 +150,14 @@ func (r *run) recover(ctx context.Context, f *report.SoakFault, base map[string]
 	}
 	end := time.Now()
 	if r.o.Server != nil {
-		// In process, the heap and RSS after a fault are made fresh: a GC
-		// (the live heap is otherwise the last cycle's, before the fault's
-		// garbage was freed) that also returns free pages to the OS (the
-		// runtime does it lazily, over minutes). A leak's memory is live:
-		// this does not hide it.
+		// In process, the heap and RSS after a fault are made fresh: two
+		// GCs (the live heap is otherwise the last cycle's, before the
+		// fault's garbage was freed, and sync.Pools keep their buffers
+		// through one cycle: a burst's connections leave MiBs there), the
+		// second also returning free pages to the OS (the runtime does it
+		// lazily, over minutes). A leak's memory is live: this does not
+		// hide it.
+		runtime.GC()
 		debug.FreeOSMemory()
 	}
 	limit := end.Add(r.o.FaultSettle)
