@@ -115,7 +115,7 @@ func newGenerateCmd(a *app) *cobra.Command {
 	f.StringVarP(&prompt, "prompt", "p", "", "prompt `text`")
 	f.StringVar(&promptIDs, "prompt-ids", "", "prompt as comma-separated token `ids` (for models without the GPT-2 vocabulary)")
 	f.IntVarP(&n, "output-len", "n", 32, "tokens to generate (at most; <|endoftext|> stops earlier unless --ignore-eos)")
-	f.Float32Var(&sampling.Temperature, "temperature", 0, "sampling temperature; 0 is greedy")
+	f.Float32Var(&sampling.Temperature, "temperature", 0, fmt.Sprintf("sampling temperature; 0, or anything below %g, is greedy", model.MinTemperature))
 	f.IntVar(&sampling.TopK, "top-k", 0, "sample among the K most likely tokens (0 = all)")
 	f.Float32Var(&sampling.TopP, "top-p", 0, "sample among the most likely tokens up to cumulative probability P (0 or 1 = all)")
 	f.Uint64Var(&sampling.Seed, "seed", 0, "random seed: the same seed gives the same text (default: drawn at random and printed)")

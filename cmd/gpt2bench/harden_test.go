@@ -183,3 +183,30 @@ func TestBoundedInputFiles(t *testing.T) {
 		t.Errorf("bench --targets FIFO: exit %d, %q", code, errs)
 	}
 }
+
+// TestReportHTMLSpecialTargets: report --html through a symlink writes the
+// link's target and keeps the link; to /dev/null it writes in place (as
+// root, the rename over a device replaced it with a regular file).
+func TestReportHTMLSpecialTargets(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "target.html")
+	os.WriteFile(target, []byte("old"), 0o644)
+	link := filepath.Join(dir, "link.html")
+	if err := os.Symlink("target.html", link); err != nil {
+		t.Fatal(err)
+	}
+	for _, out := range []string{link, "/dev/null"} {
+		if code, _, errs := runCLI(t, "report", goldenReport, "--format", "csv", "--html", out); code != exitOK {
+			t.Fatalf("report --html %s: exit %d, %s", out, code, errs)
+		}
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("the symlink was replaced: %v", err)
+	}
+	if b, _ := os.ReadFile(target); !bytes.Contains(b, []byte("<html")) {
+		t.Errorf("the link's target holds %.40q, not the page", b)
+	}
+	if fi, err := os.Lstat("/dev/null"); err != nil || fi.Mode()&os.ModeCharDevice == 0 {
+		t.Fatalf("/dev/null is no longer a device: %v %v", fi.Mode(), err)
+	}
+}
