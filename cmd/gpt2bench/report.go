@@ -202,8 +202,13 @@ in 36-64% of rows on a 2-core machine (README: comparing runs). So
 	return cmd
 }
 
-// maxSideReports bounds the reports of one directory compare reads.
-const maxSideReports = 1000
+// maxSideReports and maxSideBytes bound the reports of one directory
+// compare reads (a report is well under 1 MiB; each takes about 14 times
+// its size to validate).
+const (
+	maxSideReports = 1000
+	maxSideBytes   = 256 << 20
+)
 
 // readSide reads one side of a comparison: a report, or every *.json
 // report in a directory, in name (so time) order.
@@ -230,6 +235,15 @@ func readSide(path string) ([]*report.Report, error) {
 		return nil, fmt.Errorf("report: %s holds %d .json files, more than the %d one side may have", path, len(names), maxSideReports)
 	}
 	slices.Sort(names)
+	var total int64
+	for _, name := range names {
+		if fi, err := os.Stat(name); err == nil {
+			total += fi.Size()
+		}
+	}
+	if total > maxSideBytes {
+		return nil, fmt.Errorf("report: the reports in %s hold %d bytes, more than the %d MiB one side may have; compare fewer", path, total, maxSideBytes>>20)
+	}
 	var rs []*report.Report
 	for _, name := range names {
 		r, err := report.Read(name)

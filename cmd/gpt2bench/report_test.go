@@ -103,6 +103,16 @@ func TestCompareDirectories(t *testing.T) {
 	for _, d := range []string{base, same, slow, empty} {
 		os.Mkdir(d, 0o755)
 	}
+	huge := filepath.Join(dir, "huge")
+	os.Mkdir(huge, 0o755)
+	for i := range 17 { // sparse files: 17 x 16 MiB announced, nothing written
+		f, err := os.Create(filepath.Join(huge, fmt.Sprintf("r%02d.json", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Truncate(16 << 20)
+		f.Close()
+	}
 	speeds := []float64{1, 1.04, 0.97, 1.02, 0.99}
 	for i, f := range speeds {
 		scaledCopy(t, filepath.Join(base, fmt.Sprintf("r%d.json", i)), f)
@@ -120,6 +130,7 @@ func TestCompareDirectories(t *testing.T) {
 		{"slower build", []string{"compare", base, slow, "--threshold", "5%"}, exitFailure, "5 reports: ", "regression"},
 		{"one report against a directory", []string{"compare", goldenReport, slow}, exitOK, "need >= 4 samples", ""},
 		{"empty directory", []string{"compare", base, empty}, exitFailure, "", "holds no .json report"},
+		{"too much to read", []string{"compare", base, huge}, exitFailure, "", "more than the 256 MiB one side may have"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
