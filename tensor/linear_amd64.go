@@ -133,6 +133,12 @@ func gemvRowsF32(out, w, x []float32) {
 	gemvRowsF32AVX2(&out[0], &w[0], &x[0], k, rows)
 }
 
+// gemvRowsF16AVX512 is gemvRowsF16AVX2 with 512-bit registers (k a
+// multiple of 16).
+//
+//go:noescape
+func gemvRowsF16AVX512(out *float32, w *uint16, x *float32, k, rows int)
+
 func gemvRowsF16(out []float32, w []uint16, x []float32) {
 	k, rows := len(x), len(out)
 	if !useAVX2FMA || k%8 != 0 || k == 0 || rows == 0 {
@@ -140,6 +146,10 @@ func gemvRowsF16(out []float32, w []uint16, x []float32) {
 		return
 	}
 	w = w[:rows*k]
+	if useAVX512 && k%16 == 0 {
+		gemvRowsF16AVX512(&out[0], &w[0], &x[0], k, rows)
+		return
+	}
 	gemvRowsF16AVX2(&out[0], &w[0], &x[0], k, rows)
 }
 
