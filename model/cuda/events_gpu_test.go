@@ -5,7 +5,6 @@ package cuda
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -87,11 +86,8 @@ func TestDeviceTimer(t *testing.T) {
 // nominal memory bandwidth, when GPT2BENCH_CUDA_BENCH is set: the
 // breakdown the profiler reports.
 func TestSpeedOps(t *testing.T) {
-	if os.Getenv("GPT2BENCH_CUDA_BENCH") == "" {
-		t.Skip("set GPT2BENCH_CUDA_BENCH=1 to time gpt2 on the GPU")
-	}
+	cfg := speedModel(t)
 	ctx := context.Background()
-	cfg := model.GPT2()
 	p, err := model.RandomParams(cfg, 1)
 	if err != nil {
 		t.Fatal(err)
@@ -117,7 +113,7 @@ func TestSpeedOps(t *testing.T) {
 			for _, o := range rec.ops {
 				prefill[o.op.String()] += o.dur
 			}
-			for i := range 64 {
+			for i := range scaled(64) {
 				rec.ops = rec.ops[:0]
 				if err := s.Forward(ctx, [][]int32{{int32(i)}}, nil); err != nil {
 					t.Fatal(err)
@@ -126,7 +122,7 @@ func TestSpeedOps(t *testing.T) {
 					decode[o.op.String()] += o.dur
 				}
 			}
-			return prefill, decode, 64
+			return prefill, decode, scaled(64)
 		}
 		s.SetTracer(&rec)
 		run() // capture the timed graphs
@@ -153,7 +149,7 @@ func TestSpeedOps(t *testing.T) {
 		// model.Generate end to end, greedy and sampled on the device:
 		// what `gpt2bench bench --backend cuda` measures.
 		for _, so := range []model.SampleOptions{{}, {Temperature: 1, TopK: 50, TopP: 0.95, Seed: 1}, {Temperature: 1, TopP: 0.9, Seed: 1}} {
-			o := model.GenerateOptions{MaxNewTokens: 128, Sampling: so}
+			o := model.GenerateOptions{MaxNewTokens: scaled(128), Sampling: so}
 			if _, err := model.Generate(ctx, s, [][]int32{prompt}, o); err != nil { // warm-up, graph capture
 				t.Fatal(err)
 			}
@@ -174,8 +170,9 @@ func TestSpeedOps(t *testing.T) {
 					sample += op.dur
 				}
 			}
-			t.Logf("generate %s t=%g k=%d p=%g: 128+128 tokens in %v (%.0f tok/s incl. prefill); sample op %.1fus/token",
-				dt, so.Temperature, so.TopK, so.TopP, el, 128/el.Seconds(), float64(sample)/1e3/128)
+			n := o.MaxNewTokens
+			t.Logf("generate %s t=%g k=%d p=%g: 128+%d tokens in %v (%.0f tok/s incl. prefill); sample op %.1fus/token",
+				dt, so.Temperature, so.TopK, so.TopP, n, el, float64(n)/el.Seconds(), float64(sample)/1e3/float64(n))
 		}
 		s.Close()
 	}

@@ -470,15 +470,35 @@ func bandwidthShare(g *Model, msPerStep float64) float64 {
 	return float64(g.WeightBytes()) / (msPerStep / 1e3) / (bw * 1e9)
 }
 
+// speedModel returns the architecture the speed tests time: gpt2 124M
+// when GPT2BENCH_CUDA_BENCH is set, or with GPT2BENCH_CUDA_BENCH=tiny a
+// 2-layer, 64-wide model with 1,024 tokens and the loops cut by
+// scaled, so that scripts/gpu-check.sh's speed step can be tried out under
+// scripts/cudaemu; it skips t when the variable is unset.
+func speedModel(t *testing.T) model.Config {
+	switch os.Getenv("GPT2BENCH_CUDA_BENCH") {
+	case "":
+		t.Skip("set GPT2BENCH_CUDA_BENCH=1 to time gpt2 on the GPU (tiny: a small model, to try the test out)")
+	case "tiny":
+		return model.Config{VocabSize: 1024, NPositions: 1024, NEmbd: 64, NLayer: 2, NHead: 4, LayerNormEps: 1e-5, Activation: "gelu_new"}
+	}
+	return model.GPT2()
+}
+
+// scaled returns n, or an eighth of it (at least 2) for the tiny model.
+func scaled(n int) int {
+	if os.Getenv("GPT2BENCH_CUDA_BENCH") == "tiny" {
+		return max(2, n/8)
+	}
+	return n
+}
+
 // TestSpeed times gpt2 (124M, random weights) when GPT2BENCH_CUDA_BENCH is
 // set: TTFT of a 128-token prompt, greedy decode at batch 1 and 32, and a
 // per-op breakdown; GPT2BENCH_CUDA_BENCH_OUT names a JSON-lines file.
 func TestSpeed(t *testing.T) {
-	if os.Getenv("GPT2BENCH_CUDA_BENCH") == "" {
-		t.Skip("set GPT2BENCH_CUDA_BENCH=1 to time gpt2 on the GPU")
-	}
+	cfg := speedModel(t)
 	ctx := context.Background()
-	cfg := model.GPT2()
 	p, err := model.RandomParams(cfg, 1)
 	if err != nil {
 		t.Fatal(err)
@@ -504,12 +524,12 @@ func TestSpeed(t *testing.T) {
 		// TTFT, 128-token prompt: prompt upload → first id on the host.
 		p128 := [][]int32{prompt(128)}
 		var tt []time.Duration
-		for i := range 40 {
+		for i := range scaled(40) {
 			_, st, err := s1.GenerateGreedy(ctx, p128, 1)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if i >= 10 {
+			if i >= scaled(10) {
 				tt = append(tt, st.TTFT)
 			}
 		}
@@ -524,10 +544,11 @@ func TestSpeed(t *testing.T) {
 			unfused bool
 			kernels Kernels
 		}
-		cases := []decodeCase{{1, 256, false, KernelsV1}, {32, 128, false, KernelsV1}}
+		n256, n128 := scaled(256), scaled(128)
+		cases := []decodeCase{{1, n256, false, KernelsV1}, {32, n128, false, KernelsV1}}
 		if dt == tensor.F16 {
-			cases = append(cases, decodeCase{1, 256, true, KernelsV1}, decodeCase{32, 128, true, KernelsV1},
-				decodeCase{1, 256, false, KernelsV2}, decodeCase{32, 128, false, KernelsV2})
+			cases = append(cases, decodeCase{1, n256, true, KernelsV1}, decodeCase{32, n128, true, KernelsV1},
+				decodeCase{1, n256, false, KernelsV2}, decodeCase{32, n128, false, KernelsV2})
 		}
 		for _, bc := range cases {
 			s := s1
@@ -576,21 +597,21 @@ func TestSpeed(t *testing.T) {
 		s1.SetGraphs(false)
 		var ng []float64
 		for range 2 {
-			_, st, err := s1.GenerateGreedy(ctx, [][]int32{prompt(128)}, 128)
+			_, st, err := s1.GenerateGreedy(ctx, [][]int32{prompt(128)}, n128)
 			if err != nil {
 				t.Fatal(err)
 			}
 			ng = append(ng, st.DecodeTokensPerSecond(1))
 		}
 		s1.SetGraphs(true)
-		results = append(results, benchResult{Name: "decode_greedy_nograph", DType: dt.String(), Batch: 1, Prompt: 128, NewTokens: 128,
+		results = append(results, benchResult{Name: "decode_greedy_nograph", DType: dt.String(), Batch: 1, Prompt: 128, NewTokens: n128,
 			TokensPerS: max(ng[0], ng[1]), MsPerStep: 1e3 / max(ng[0], ng[1]), Runs: 2})
 		// Decode through model.Backend.Forward with logits copied every step (B=1).
 		logits := make([]float32, cfg.VocabSize)
 		s1.Reset()
 		s1.Forward(ctx, p128, logits)
 		start := time.Now()
-		const steps = 128
+		steps := n128
 		for i := range steps {
 			if err := s1.Forward(ctx, [][]int32{{int32(i)}}, logits); err != nil {
 				t.Fatal(err)
@@ -598,7 +619,7 @@ func TestSpeed(t *testing.T) {
 		}
 		el := time.Since(start)
 		results = append(results, benchResult{Name: "decode_forward_logits", DType: dt.String(), Batch: 1, Prompt: 128, NewTokens: steps,
-			TokensPerS: steps / el.Seconds(), MsPerStep: el.Seconds() * 1e3 / steps, Runs: 1})
+			TokensPerS: float64(steps) / el.Seconds(), MsPerStep: el.Seconds() * 1e3 / float64(steps), Runs: 1})
 		// Per-op breakdown (tracer: synchronized per op, no graph).
 		for _, ph := range []struct {
 			name string

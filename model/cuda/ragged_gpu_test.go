@@ -183,19 +183,14 @@ func TestRagged(t *testing.T) {
 // per second and the median TTFT (from a request's arrival to its first
 // token on the host).
 func TestSpeedRagged(t *testing.T) {
-	if os.Getenv("GPT2BENCH_CUDA_BENCH") == "" {
-		t.Skip("set GPT2BENCH_CUDA_BENCH=1 to time gpt2 on the GPU")
-	}
+	cfg := speedModel(t)
 	ctx := context.Background()
-	cfg := model.GPT2()
 	p, err := model.RandomParams(cfg, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	const (
-		conc, total, in, out = 64, 256, 128, 128
-		bs, budget           = 16, 2048
-	)
+	conc, total, in, out := scaled(64), scaled(256), 128, scaled(128)
+	const bs, budget = 16, 2048
 	perSeq := (in + out + bs - 1) / bs
 	var results []benchResult
 	for _, dt := range []tensor.DType{tensor.F16, tensor.F32} {
