@@ -36,7 +36,8 @@
 //     the first fifth of the windows after the warm-up against the last
 //     fifth, requests sent during faults left out; Mann-Whitney U. A metric
 //     drifts when p < DriftAlpha and the last median is more than
-//     DriftThreshold above the first.
+//     DriftThreshold and DriftMinMs above the first (on a shared machine
+//     sub-millisecond medians swing by 25% with the neighbours' load).
 //   - Error budget: load requests that failed outside the faults' windows
 //     (and any that timed out or broke mid-stream anywhere) against
 //     ErrorBudget of the requests.

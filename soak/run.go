@@ -64,9 +64,10 @@ type Options struct {
 	// Thresholds override DefaultThresholds per resource (growth per
 	// hour), MinGrowth DefaultMinGrowth (growth over the samples judged).
 	Thresholds, MinGrowth map[string]float64
-	// DriftAlpha and DriftThreshold gate drift (0: 0.01 and 0.25);
-	// ErrorBudget is the largest share of failed requests (0: 0.001).
-	DriftAlpha, DriftThreshold, ErrorBudget float64
+	// DriftAlpha, DriftThreshold and DriftMinMs gate drift (0: 0.01,
+	// 0.25 and 1 ms; a negative DriftMinMs is 0); ErrorBudget is the
+	// largest share of failed requests (0: 0.001).
+	DriftAlpha, DriftThreshold, DriftMinMs, ErrorBudget float64
 	// Records, if set, receives each request's loadgen.Record as a JSON
 	// line as soon as it ends. The soak itself keeps only a compact
 	// summary of each request (about 100 bytes), so that in process its
@@ -82,6 +83,7 @@ const (
 	DefaultDrainTimeout   = 60 * time.Second
 	DefaultDriftAlpha     = 0.01
 	DefaultDriftThreshold = 0.25
+	DefaultDriftMinMs     = 1.0
 	DefaultErrorBudget    = 0.001
 )
 
@@ -133,6 +135,12 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.DriftThreshold == 0 {
 		o.DriftThreshold = DefaultDriftThreshold
+	}
+	switch {
+	case o.DriftMinMs == 0:
+		o.DriftMinMs = DefaultDriftMinMs
+	case o.DriftMinMs < 0:
+		o.DriftMinMs = 0
 	}
 	if o.ErrorBudget == 0 {
 		o.ErrorBudget = DefaultErrorBudget
@@ -668,7 +676,7 @@ func (r *run) section(elapsed time.Duration) *report.Soak {
 			}
 			return out
 		}
-		d := driftVerdict(m.name, pick(firstReqs), pick(lastReqs), o.DriftAlpha, o.DriftThreshold)
+		d := driftVerdict(m.name, pick(firstReqs), pick(lastReqs), o.DriftAlpha, o.DriftThreshold, o.DriftMinMs)
 		s.Drift = append(s.Drift, d)
 		if d.Verdict == report.VerdictDrift {
 			s.Failures = append(s.Failures, fmt.Sprintf("drift: %s p50 %.3g -> %.3g (x%.2f, p = %.2g)", m.name, d.FirstP50, d.LastP50, d.Ratio, d.P))

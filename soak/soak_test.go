@@ -223,8 +223,15 @@ func TestLeakVerdict(t *testing.T) {
 }
 
 // TestDriftVerdict checks the drift gate: the same distribution passes, a
-// 1.5x slower one drifts, a faster one passes, few samples are not judged.
+// 1.5x slower one drifts (unless it is slower by less than a millisecond),
+// a faster one passes, few samples are not judged.
 func TestDriftVerdict(t *testing.T) {
+	scale := func(v []float64, k float64) []float64 {
+		for i := range v {
+			v[i] *= k
+		}
+		return v
+	}
 	rng := rand.New(rand.NewPCG(3, 4))
 	draw := func(n int, scale float64) []float64 {
 		v := make([]float64, n)
@@ -244,9 +251,10 @@ func TestDriftVerdict(t *testing.T) {
 		{"1.5x faster", draw(200, 1.5), draw(200, 1), report.VerdictPass},
 		{"1.1x slower, under the threshold", draw(2000, 1), draw(2000, 1.1), report.VerdictPass},
 		{"too few", draw(5, 1), draw(200, 2), report.VerdictInsufficient},
+		{"1.5x slower but under a millisecond", scale(draw(200, 1), 0.01), scale(draw(200, 1.5), 0.01), report.VerdictPass},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			d := driftVerdict("ttft_ms", tc.first, tc.last, DefaultDriftAlpha, DefaultDriftThreshold)
+			d := driftVerdict("ttft_ms", tc.first, tc.last, DefaultDriftAlpha, DefaultDriftThreshold, DefaultDriftMinMs)
 			if d.Verdict != tc.want {
 				t.Errorf("verdict %q, want %q: %+v", d.Verdict, tc.want, d)
 			}

@@ -108,8 +108,8 @@ func leakVerdict(name, unit string, times, values []float64, threshold, minGrowt
 }
 
 // driftVerdict compares the first samples of a latency metric with the last.
-func driftVerdict(metric string, first, last []float64, alpha, threshold float64) report.SoakDrift {
-	d := report.SoakDrift{Metric: metric, FirstN: len(first), LastN: len(last), Alpha: alpha, Threshold: threshold, P: 1,
+func driftVerdict(metric string, first, last []float64, alpha, threshold, minDeltaMs float64) report.SoakDrift {
+	d := report.SoakDrift{Metric: metric, FirstN: len(first), LastN: len(last), Alpha: alpha, Threshold: threshold, MinDeltaMs: minDeltaMs, P: 1,
 		Verdict: report.VerdictInsufficient}
 	if len(first) < minDriftSamples || len(last) < minDriftSamples {
 		return d
@@ -120,7 +120,7 @@ func driftVerdict(metric string, first, last []float64, alpha, threshold float64
 	}
 	d.P, _ = report.MannWhitneyU(first, last)
 	d.Verdict = report.VerdictPass
-	if d.P < alpha && d.Ratio > 1+threshold {
+	if d.P < alpha && d.Ratio > 1+threshold && d.LastP50-d.FirstP50 > minDeltaMs {
 		d.Verdict = report.VerdictDrift
 	}
 	return d

@@ -15,7 +15,7 @@ package report
 // Drift: the per-request TTFT, ITL and E2E of the first windows against the
 // last ones (after the warm-up, requests sent during faults excluded),
 // Mann-Whitney U; a metric drifts when p < Alpha and the last median is
-// more than Threshold above the first. Error budget: requests that failed
+// more than Threshold and MinDeltaMs above the first. Error budget: requests that failed
 // outside the faults' windows, against a fraction of the requests.
 type Soak struct {
 	// Target is "in-process" (gpt2bench's server on loopback in the soak's
@@ -187,9 +187,12 @@ type SoakDrift struct {
 	Ratio    float64 `json:"ratio"`
 	// P is Mann-Whitney's two-sided p-value.
 	P float64 `json:"p"`
-	// Alpha and Threshold are the gates: drift when P < Alpha and Ratio > 1 + Threshold.
-	Alpha     float64 `json:"alpha"`
-	Threshold float64 `json:"threshold"`
+	// Alpha, Threshold and MinDeltaMs are the gates: drift when P < Alpha,
+	// Ratio > 1 + Threshold and LastP50 - FirstP50 > MinDeltaMs (changes
+	// under a millisecond are the scheduler's noise, not the server's).
+	Alpha      float64 `json:"alpha"`
+	Threshold  float64 `json:"threshold"`
+	MinDeltaMs float64 `json:"min_delta_ms"`
 	// Verdict is "pass", "drift" or "insufficient_data".
 	Verdict string `json:"verdict"`
 }

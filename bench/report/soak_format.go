@@ -73,7 +73,7 @@ var soakDriftHeader = []string{"metric", "first n", "last n", "first p50", "last
 
 func soakDriftRow(d SoakDrift) []string {
 	return []string{d.Metric, fmt.Sprint(d.FirstN), fmt.Sprint(d.LastN), fmtFloat(d.FirstP50), fmtFloat(d.LastP50),
-		fmtFloat(d.Ratio), fmt.Sprintf("%.3g", d.P), fmt.Sprintf("p < %g and ratio > %g", d.Alpha, 1+d.Threshold), strings.ToUpper(d.Verdict)}
+		fmtFloat(d.Ratio), fmt.Sprintf("%.3g", d.P), fmt.Sprintf("p < %g, ratio > %g, +%g ms", d.Alpha, 1+d.Threshold, d.MinDeltaMs), strings.ToUpper(d.Verdict)}
 }
 
 // soakFaultHeader and soakFaultRow: one row per fault.
@@ -148,4 +148,4 @@ func soakWindows(s *Soak) (ws []SoakWindow, note string) {
 const soakNote = "Leak: OLS slope of each resource after the warm-up (samples in fault windows left out), 95% t interval on an " +
 	"effective sample size corrected for lag-1 autocorrelation; LEAK when the interval's low end is above the threshold " +
 	"and the fitted growth over the samples judged is above the minimum growth. " +
-	"Drift: per-request latencies of the first windows against the last, Mann-Whitney U; DRIFT when p < alpha and the median grew past the threshold."
+	"Drift: per-request latencies of the first windows against the last, Mann-Whitney U; DRIFT when p < alpha and the median grew past the threshold and by more than the minimum in ms."

@@ -78,7 +78,7 @@ func fakeSoakReport(seed uint64) *Report {
 		{Resource: "open_fds", Unit: "count", N: 3, Verdict: VerdictInsufficient},
 	}
 	s.Drift = []SoakDrift{
-		{Metric: "ttft_ms", FirstN: 400, LastN: 410, FirstP50: 4.4, LastP50: 4.6, Ratio: 1.045, P: 0.21, Alpha: 0.01, Threshold: 0.25, Verdict: VerdictPass},
+		{Metric: "ttft_ms", FirstN: 400, LastN: 410, FirstP50: 4.4, LastP50: 4.6, Ratio: 1.045, P: 0.21, Alpha: 0.01, Threshold: 0.25, MinDeltaMs: 1, Verdict: VerdictPass},
 		{Metric: "e2e_ms", FirstN: 400, LastN: 410, FirstP50: 28, LastP50: 41, Ratio: 1.46, P: 1e-9, Alpha: 0.01, Threshold: 0.25, Verdict: VerdictDrift},
 	}
 	s.ErrorBudget = SoakErrorBudget{Requests: s.Requests, Failed: 1, FailedDuringFaults: 2, ByClass: map[string]int{"broken_stream": 1},

@@ -49,6 +49,7 @@ type soakFlags struct {
 	errorBudget    float64
 	driftThreshold float64
 	driftAlpha     float64
+	driftMin       time.Duration
 	leakThresholds string
 	seed           uint64
 	out            string
@@ -103,8 +104,8 @@ Verdicts: leak, per resource, when the low end of the 95% interval of its
 slope after the warm-up (OLS, t interval corrected for autocorrelation)
 is above its threshold per hour (--leak-threshold overrides them) and it
 grew past a minimum; drift, for TTFT, ITL and E2E, when the last fifth of
-the windows is slower than the first by more than --drift-threshold with
-Mann-Whitney p < --drift-alpha; error budget, when more than
+the windows is slower than the first by more than --drift-threshold (and by
+more than --drift-min) with Mann-Whitney p < --drift-alpha; error budget, when more than
 --error-budget of the requests failed outside the faults. The report
 (schema 1.4, soak section: series, windows, faults, verdicts and their
 evidence) goes to --out with the per-request records beside it; gpt2bench
@@ -146,6 +147,7 @@ report --html draws its time series with the faults marked.`,
 	f.IntVar(&sf.maxQueue, "max-queue", defaultSoakQueue, "in process: requests waiting at most in the server; past it, 429")
 	f.Float64Var(&sf.errorBudget, "error-budget", soak.DefaultErrorBudget, "largest share of requests that may fail outside the faults (0.001 = 0.1%)")
 	f.Float64Var(&sf.driftThreshold, "drift-threshold", soak.DefaultDriftThreshold, "largest growth of a latency median, last windows against first (0.25 = 25%)")
+	f.DurationVar(&sf.driftMin, "drift-min", time.Duration(soak.DefaultDriftMinMs*float64(time.Millisecond)), "smallest growth of a latency median that counts as drift (below it: the machine's noise)")
 	f.Float64Var(&sf.driftAlpha, "drift-alpha", soak.DefaultDriftAlpha, "significance level of the drift test (Mann-Whitney U)")
 	f.StringVar(&sf.leakThresholds, "leak-threshold", "", "leak thresholds per hour, e.g. rss=128MiB,goroutines=120 (defaults in gpt2bench soak's README section)")
 	f.Uint64Var(&sf.seed, "seed", uint64(def.Seed), "seed of the prompts and arrivals")
@@ -227,6 +229,8 @@ func runSoak(ctx context.Context, a *app, mf *modelFlags, ef *engineFlags, sf *s
 		return usagef("--drift-threshold %v: want a positive fraction, e.g. 0.25", sf.driftThreshold)
 	case !(sf.driftAlpha > 0 && sf.driftAlpha < 1):
 		return usagef("--drift-alpha %v: want a probability in (0, 1), e.g. 0.01", sf.driftAlpha)
+	case sf.driftMin < 0:
+		return usagef("--drift-min %v is negative", sf.driftMin)
 	case sf.pid < 0:
 		return usagef("--pid %d is negative", sf.pid)
 	}
@@ -294,10 +298,13 @@ func runSoak(ctx context.Context, a *app, mf *modelFlags, ef *engineFlags, sf *s
 		Concurrency: sf.concurrency, Rate: sf.rate, Seed: int64(sf.seed), Duration: sf.duration, Warmup: sf.warmup,
 		SampleInterval: sf.sampleInterval, Window: sf.window, Faults: faults, FaultInterval: sf.faultInterval, FaultSettle: sf.faultSettle,
 		DrainTimeout: sf.drainTimeout, BurstSize: sf.burstSize, ContextLen: sf.contextLen, Thresholds: thresholds,
-		DriftAlpha: sf.driftAlpha, DriftThreshold: sf.driftThreshold, ErrorBudget: sf.errorBudget, Logf: logf,
+		DriftAlpha: sf.driftAlpha, DriftThreshold: sf.driftThreshold, DriftMinMs: float64(sf.driftMin) / 1e6, ErrorBudget: sf.errorBudget, Logf: logf,
 	}
 	if o.ErrorBudget == 0 {
 		o.ErrorBudget = math.SmallestNonzeroFloat64 // --error-budget 0: no failure at all
+	}
+	if o.DriftMinMs == 0 {
+		o.DriftMinMs = -1 // --drift-min 0: no floor
 	}
 	vocab := sf.vocab
 	copts := loadgen.ClientOptions{IgnoreEOS: true, Timeout: sf.timeout, MaxConns: max(sf.concurrency, 1)}
