@@ -154,8 +154,16 @@ func (r *Ragged) StepSample(ctx context.Context, seqs []model.SeqStep, rows []Sa
 		if err := row.Opts.Validate(); err != nil {
 			return fmt.Errorf("cuda: logit row %d: %w", j, err)
 		}
-		if !row.Opts.Greedy() && row.PCG == nil {
+		if row.Opts.Greedy() {
+			continue
+		}
+		if row.PCG == nil {
 			return fmt.Errorf("cuda: logit row %d samples at temperature %g without a random stream", j, row.Opts.Temperature)
+		}
+		for i := range j { // each draw advances its stream once: no stream twice in a step
+			if rows[i].PCG == row.PCG && !rows[i].Opts.Greedy() {
+				return fmt.Errorf("cuda: logit rows %d and %d draw from the same random stream in one step; sample one row per request (model.LogitsLast)", i, j)
+			}
 		}
 	}
 	if err := r.run(ctx, seqs, raggedShape{Sample: true}, rows, unsafe.Pointer(unsafe.SliceData(ids)), 4*int64(len(ids))); err != nil {

@@ -460,7 +460,15 @@ func TestRaggedSample(t *testing.T) {
 			seqs[s].Tokens = []int32{want}
 		}
 	}
-	// Bad rows: too few, a bad option, a sampled row without a stream.
+	// Bad rows: one stream for two rows, too few, a bad option, a sampled
+	// row without a stream.
+	shared := rand.NewPCG(1, 2)
+	two := []SampleRow{{Opts: model.SampleOptions{Temperature: 1}, PCG: shared}, {Opts: model.SampleOptions{Temperature: 1}, PCG: shared}}
+	if err := gr.StepSample(ctx, seqs[:2], two, make([]int32, 2)); err == nil {
+		t.Error("two rows drawing from one stream: no error")
+	} else {
+		t.Logf("one stream twice: %v", err)
+	}
 	seqs = seqs[:1]
 	for _, tc := range []struct {
 		name string
