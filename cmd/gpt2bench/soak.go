@@ -32,8 +32,10 @@ type soakFlags struct {
 	warmup         time.Duration
 	window         time.Duration
 	concurrency    int
+	concurrencyArg []int // --concurrency: a list, as bench's and load's, of one value here
 	rate           float64
 	inputLen       int
+	inputLenArg    []int // --input-len: a list, as bench's and load's, of one value here
 	outputLen      int
 	prefixLen      int
 	prefixGroups   int
@@ -128,11 +130,11 @@ report --html draws its time series with the faults marked.`,
 	f.IntVar(&sf.pid, "pid", 0, "with --url: the server's process id, to read its RSS and open fds from /proc")
 	f.DurationVar(&sf.duration, "duration", time.Hour, "time the load runs (e.g. 60s, 2h, 24h)")
 	f.DurationVar(&sf.sampleInterval, "sample-interval", 0, "time between resource samples (0: duration/120 within 1s..5s)")
-	f.DurationVar(&sf.warmup, "warmup", 0, "start left out of the leak and drift verdicts (0: duration/6 within 5s..10m)")
+	f.DurationVar(&sf.warmup, "warmup-time", 0, "start left out of the leak and drift verdicts (0: duration/6 within 5s..10m)")
 	f.DurationVar(&sf.window, "window", 0, "width of a latency window (0: duration/60 within the sample interval..10m)")
-	f.IntVar(&sf.concurrency, "concurrency", 4, "closed-loop requests in flight; with --request-rate, the cap on them (0: none)")
+	f.IntSliceVar(&sf.concurrencyArg, "concurrency", []int{4}, "closed-loop requests in flight (one value); with --request-rate, the cap on them (0: none)")
 	f.Float64Var(&sf.rate, "request-rate", 0, "open-loop request rate in requests/s (Poisson arrivals); 0 = closed loop")
-	f.IntVar(&sf.inputLen, "input-len", 128, "prompt length in tokens")
+	f.IntSliceVar(&sf.inputLenArg, "input-len", []int{128}, "prompt length in tokens (one value)")
 	f.IntVar(&sf.outputLen, "output-len", def.OutputLen, "tokens generated per request (max_tokens, EOS ignored)")
 	f.IntVar(&sf.prefixLen, "prefix-len", 0, "tokens shared by the prompts of a prefix group (prefix caching)")
 	f.IntVar(&sf.prefixGroups, "prefix-groups", 1, "number of distinct shared prefixes, requests round-robin")
@@ -201,14 +203,23 @@ func runSoak(ctx context.Context, a *app, mf *modelFlags, ef *engineFlags, sf *s
 	if err != nil {
 		return err
 	}
-	// Validate every flag before any work.
+	// Validate every flag before any work. --concurrency and --input-len
+	// are lists in bench and load (one name, one type per idea); a soak
+	// runs one load shape.
+	if len(sf.concurrencyArg) != 1 {
+		return usagef("--concurrency: give one value (a soak runs one load shape), got %d", len(sf.concurrencyArg))
+	}
+	if len(sf.inputLenArg) != 1 {
+		return usagef("--input-len: give one length (a soak runs one load shape), got %d", len(sf.inputLenArg))
+	}
+	sf.concurrency, sf.inputLen = sf.concurrencyArg[0], sf.inputLenArg[0]
 	switch {
 	case sf.duration <= 0:
 		return usagef("--duration %v: want a positive duration such as 60s or 2h", sf.duration)
 	case sf.sampleInterval < 0 || sf.warmup < 0 || sf.window < 0 || sf.faultInterval < 0:
-		return usagef("--sample-interval, --warmup, --window and --fault-interval must be >= 0 (0: automatic)")
+		return usagef("--sample-interval, --warmup-time, --window and --fault-interval must be >= 0 (0: automatic)")
 	case sf.warmup >= sf.duration:
-		return usagef("--warmup %v leaves nothing of --duration %v to judge", sf.warmup, sf.duration)
+		return usagef("--warmup-time %v leaves nothing of --duration %v to judge", sf.warmup, sf.duration)
 	case sf.timeout <= 0 || sf.faultSettle <= 0 || sf.drainTimeout <= 0:
 		return usagef("--timeout, --fault-settle and --drain-timeout must be positive")
 	case sf.concurrency < 0 || sf.concurrency > loadgen.MaxInFlight:

@@ -26,7 +26,7 @@ func TestSoakUsage(t *testing.T) {
 		want string
 	}{
 		{"no duration", []string{"--duration", "0s"}, "--duration"},
-		{"warm-up past the end", []string{"--duration", "10s", "--warmup", "10s"}, "--warmup"},
+		{"warm-up past the end", []string{"--duration", "10s", "--warmup-time", "10s"}, "--warmup-time"},
 		{"unknown fault", []string{"--faults", "disconnect,flood"}, `unknown fault "flood"`},
 		{"restart with --url", []string{"--url", "http://127.0.0.1:1/v1", "--faults", "restart"}, "cannot restart"},
 		{"api key in process", []string{"--api-key", "k"}, "--api-key goes with --url"},
@@ -164,7 +164,7 @@ func TestSoakURL(t *testing.T) {
 	}
 	out := t.TempDir()
 	var stdout, stderr bytes.Buffer
-	args := []string{"soak", "--url", url, "--pid", fmt.Sprint(os.Getpid()), "--duration", "12s", "--warmup", "2s", "--fault-interval", "2s",
+	args := []string{"soak", "--url", url, "--pid", fmt.Sprint(os.Getpid()), "--duration", "12s", "--warmup-time", "2s", "--fault-interval", "2s",
 		"--request-rate", "20", "--concurrency", "8", "--input-len", "16", "--output-len", "8", "--burst-size", "64", "--context-len", "64",
 		"--vocab-size", "1024", "--out", out, "--format", "json", "-q"}
 	code := run(context.Background(), args, &stdout, &stderr)
@@ -210,7 +210,7 @@ func TestSoakFailsVerdict(t *testing.T) {
 	defer srv.Close()
 	out := t.TempDir()
 	var stdout, stderr bytes.Buffer
-	args := []string{"soak", "--url", srv.URL + "/v1", "--duration", "3s", "--warmup", "1s", "--faults", "none",
+	args := []string{"soak", "--url", srv.URL + "/v1", "--duration", "3s", "--warmup-time", "1s", "--faults", "none",
 		"--request-rate", "50", "--input-len", "4", "--output-len", "2", "--out", out, "--format", "json", "-q"}
 	if code := run(context.Background(), args, &stdout, &stderr); code != 1 {
 		t.Fatalf("exit %d, want 1: %s", code, stderr.String())
