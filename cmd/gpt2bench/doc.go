@@ -41,7 +41,9 @@
 // Model commands take --backend: cpu (gpt2bench's kernels), gonum (float32
 // on gonum's BLAS), reference (float64 gonum/mat, written for reading) or
 // cuda (a -tags cuda build); docs/walkthrough.md follows the forward pass op
-// by op through all three CPU backends.
+// by op through all three CPU backends. The cpu backend also takes --dtype
+// f32|f16|int8|q4 (the weights) and --kv-dtype auto|f32|f16 (the KV cache;
+// auto is f16 with reduced-precision weights, f32 with f32 weights).
 //
 // Every command takes --cpuprofile, --memprofile and --trace. Exit codes:
 // 0 success; 1 failure (runtime error, verify mismatch, a target missed:
