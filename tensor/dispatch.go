@@ -2,8 +2,9 @@ package tensor
 
 // Kernel variants. Every hot kernel has a pure-Go version (the *Generic
 // functions, always built; also the oracle in tests) and, on amd64 with
-// AVX2, FMA and F16C, an assembly version; the linear layers also have
-// AVX-512 (F, BW, DQ, VL, VNNI) versions. The choice is made once, at
+// AVX2, FMA and F16C, an assembly version; the linear layers (tiles and
+// the float16 and 4-bit GEMVs), the fused attention of prefill and layer
+// norm also have AVX-512 (F, BW, DQ, VL, VNNI) versions. The choice is made once, at
 // package init, and stored in useAVX2FMA and useAVX512 (dispatch_amd64.go):
 //
 //   - build with -tags purego to compile the assembly out entirely;
@@ -23,7 +24,7 @@ const noasmEnv = "GPT2BENCH_NOASM"
 const noavx512Env = "GPT2BENCH_NOAVX512"
 
 // Kernels names the kernel variant in use: "avx512" (the AVX2 assembly
-// plus AVX-512 linear kernels), "avx2" (AVX2+FMA+F16C assembly) or
+// plus the AVX-512 kernels), "avx2" (AVX2+FMA+F16C assembly) or
 // "generic" (pure Go). Reports record it next to the timings.
 func Kernels() string {
 	if useAVX512 {
