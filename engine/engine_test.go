@@ -13,6 +13,7 @@ import (
 
 	"github.com/gpt2bench/gpt2bench/internal/reference"
 	"github.com/gpt2bench/gpt2bench/model"
+	"github.com/gpt2bench/gpt2bench/tensor"
 	"github.com/gpt2bench/gpt2bench/weights"
 )
 
@@ -502,5 +503,54 @@ func TestStatsAfterLastCancel(t *testing.T) {
 	defer dcancel()
 	if err := e.Drain(dctx); err != nil {
 		t.Fatalf("Drain after the last cancel: %v", err)
+	}
+}
+
+// TestHalfKVCacheFixtures runs each fixture's reference prompt among
+// other requests, in small mixed steps, on a model whose KV cache holds
+// halves (--kv-dtype f16): its greedy continuation must still be
+// transformers' (verify measures the half cache's logits within 7.7e-3 of
+// them on these fixtures), and every block must come back.
+func TestHalfKVCacheFixtures(t *testing.T) {
+	for _, dir := range fixtures {
+		t.Run(dir[strings.LastIndex(dir, "/")+1:], func(t *testing.T) {
+			ref, err := reference.Read(dir + "/reference.json")
+			if err != nil {
+				t.Fatal(err)
+			}
+			w, err := weights.Load(context.Background(), dir, weights.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := model.New(w.Config, w.Params, model.Options{Threads: 2, KVDType: tensor.F16})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(m.Close)
+			cfg := m.Config()
+			e := newEngine(t, m, Config{MaxNumBatchedTokens: 7, BlockSize: 4, MaxNumSeqs: 5})
+			reqs := []Request{{Prompt: ref.InputIDs, MaxTokens: len(ref.GreedyContinuation), IgnoreEOS: true}}
+			for i := range 4 {
+				reqs = append(reqs, Request{Prompt: promptFor(cfg.VocabSize, 2+5*i, i), MaxTokens: 4 + 2*i, IgnoreEOS: true})
+			}
+			streams := make([]*Stream, len(reqs))
+			for i, r := range reqs {
+				if streams[i], err = e.Submit(context.Background(), r); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for i, s := range streams {
+				got, res := collect(s)
+				if res.Reason != FinishLength || len(got) != reqs[i].MaxTokens {
+					t.Fatalf("request %d ended %q after %d tokens (%v), want length after %d", i, res.Reason, len(got), res.Err, reqs[i].MaxTokens)
+				}
+				if i == 0 && !equal(got, ref.GreedyContinuation) {
+					t.Errorf("greedy continuation %v, transformers %v", got, ref.GreedyContinuation)
+				}
+			}
+			if st := e.Stats(); st.BlocksUsed != 0 {
+				t.Errorf("stats %+v: want every block back", st)
+			}
+		})
 	}
 }
