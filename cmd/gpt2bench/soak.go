@@ -423,6 +423,10 @@ func runSoak(ctx context.Context, a *app, mf *modelFlags, ef *engineFlags, sf *s
 		return fmt.Errorf("--out %s: %w", sf.out, err)
 	}
 	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o644); err != nil { // as the report's
+		tmp.Close()
+		return fmt.Errorf("records: %w", err)
+	}
 	bw := bufio.NewWriterSize(tmp, 64<<10)
 	o.Records = bw
 	r.Timestamp = time.Now().UTC().Truncate(time.Second)
