@@ -177,8 +177,8 @@ func (b *runner) continuous(ctx context.Context, T, c int, rate float64) (report
 const rateRequests = 8
 
 // ErrNoRaggedStep is returned for the continuous mode on a backend that
-// does not implement the engine's ragged step.
-var ErrNoRaggedStep = errors.New("bench: this backend does not implement the ragged step that continuous batching needs (only the cpu backend does); drop --continuous or use --backend cpu")
+// the continuous-batching engine does not run on.
+var ErrNoRaggedStep = errors.New("bench: the continuous-batching engine runs its ragged steps on the cpu backend only (not yet on this one); drop --continuous or use --backend cpu")
 
 // runContinuous submits one request and waits for its tokens.
 func runContinuous(ctx context.Context, e *engine.Engine, r engine.Request, start time.Time) continuousRequest {

@@ -159,7 +159,7 @@ func (bf *benchFlags) options(fs *pflag.FlagSet) (bench.Options, error) {
 	// explicitly elsewhere it is a usage error; by default it is skipped.
 	if bf.mf.backend != "" && bf.mf.backend != "cpu" {
 		if changed("continuous") && len(bf.continuous) > 0 || changed("request-rate") && bf.requestRate > 0 {
-			return o, usagef("--continuous/--request-rate: backend %s does not implement the ragged step continuous batching needs (only cpu does); drop them or use --backend cpu", bf.mf.backend)
+			return o, usagef("--continuous/--request-rate: the continuous-batching engine runs its ragged steps on --backend cpu only (not yet on %s); drop them or use --backend cpu", bf.mf.backend)
 		}
 		o.Continuous, o.RequestRate = nil, 0
 	}
@@ -342,7 +342,7 @@ func runBench(ctx context.Context, a *app, bf *benchFlags, fs *pflag.FlagSet) er
 		case len(opts.Continuous) > 0 || opts.RequestRate > 0:
 			logf("throughput: continuous %s%s; %s\n", joinInts(opts.Continuous), rateNote(opts.RequestRate), describeEngine(opts.Engine))
 		case bf.mf.backend != "cpu":
-			logf("throughput: no continuous mode (backend %s has no ragged step)\n", bf.mf.backend)
+			logf("throughput: no continuous mode (the engine runs on --backend cpu only, not yet on %s)\n", bf.mf.backend)
 		}
 	}
 

@@ -219,7 +219,7 @@ func TestBadInput(t *testing.T) {
 		{"detokenize junk", []string{"detokenize", "12,abc"}, exitUsage, "not a token id"},
 		{"detokenize out of range", []string{"detokenize", "50257"}, exitFailure, "50257"},
 		{"bad download name", []string{"download", "not a repo!"}, exitUsage, "not a repo!"},
-		{"continuous without a ragged step", []string{"bench", "--model", tinyDir, "--backend", "gonum", "--continuous", "2"}, exitUsage, "does not implement the ragged step"},
+		{"continuous without a ragged step", []string{"bench", "--model", tinyDir, "--backend", "gonum", "--continuous", "2"}, exitUsage, "runs its ragged steps on --backend cpu only"},
 		{"bad max-num-seqs", []string{"bench", "--model", tinyDir, "--max-num-seqs", "0"}, exitUsage, "--max-num-seqs 0"},
 		{"bad kv-cache-memory", []string{"bench", "--model", tinyDir, "--kv-cache-memory", "lots"}, exitUsage, "--kv-cache-memory"},
 		{"bad request rate", []string{"bench", "--model", tinyDir, "--request-rate", "-1"}, exitUsage, "--request-rate"},
