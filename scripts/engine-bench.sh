@@ -25,7 +25,7 @@ echo "== load: $(cat /proc/loadavg)"
 "$out/gpt2bench" calibrate --force | tee "$out/calibrate.txt"
 : >"$out/decode.txt"
 for r in $(seq "$rounds"); do
-  (cd model && "$out/model.test" -test.run '^$' -test.bench 'Decode/dtype=f32/' -test.benchmem) | grep -E '^Benchmark' | tee -a "$out/decode.txt"
+  (cd model && "$out/model.test" -test.run '^$' -test.bench 'Decode$/dtype=f32/' -test.benchmem) | grep -E '^Benchmark' | tee -a "$out/decode.txt"
   (cd engine && "$out/engine.test" -test.run '^$' -test.bench 'Step' -test.benchmem) | grep -E '^Benchmark' | tee -a "$out/decode.txt"
 done
 (cd engine && "$out/engine.test" -test.run '^$' -test.bench 'TTFT' -test.benchtime 12x -test.count 3) | grep -E '^Benchmark' | tee "$out/ttft.txt"
