@@ -103,15 +103,6 @@ func (l *leaker) leak() {
 	go func() { <-l.stop }()
 }
 
-// soakDuration is the soak of the leak and clean tests: the 60 s,
-// shorter with -short.
-func soakDuration() time.Duration {
-	if testing.Short() {
-		return 20 * time.Second
-	}
-	return 60 * time.Second
-}
-
 func verdict(s *report.Soak, res string) report.SoakLeak {
 	for _, l := range s.Leaks {
 		if l.Resource == res {
@@ -128,10 +119,13 @@ func verdict(s *report.Soak, res string) report.SoakLeak {
 // The soak reads this test process's runtime: no other test may run
 // beside it (no t.Parallel here or in this package).
 func TestSoakFlagsLeak(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a 60 s soak")
+	}
 	l := newLeaker(t)
 	p := startTiny(t, l.leak)
 	var recs bytes.Buffer
-	o := tinyOptions(t, p, soakDuration())
+	o := tinyOptions(t, p, 60*time.Second)
 	o.Records = &recs
 	s, err := Run(context.Background(), o)
 	if err != nil {
