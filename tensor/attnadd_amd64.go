@@ -3,7 +3,7 @@
 package tensor
 
 // attnValuesAdd64AVX2 adds n rows of 64 values, weighted, to y,
-// accumulating in registers (attnValues64AVX2 starting from y):
+// accumulating in registers (AttnValues clears y and calls it too):
 //
 //	for j := range 64 { y[j] += Σ_{p<n} a[p] · v[p*ldv+j] }   // n >= 1
 //

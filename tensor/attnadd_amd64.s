@@ -3,6 +3,9 @@
 #include "textflag.h"
 
 // func attnValuesAdd64AVX2(y, a, v *float32, ldv, n int)
+//
+// Y0..Y7 hold y[0:64], loaded first; each position adds a[p]·v[p, 0:64]
+// with 8 FMAs; y is stored back at the end.
 TEXT ·attnValuesAdd64AVX2(SB), NOSPLIT, $0-40
 	MOVQ y+0(FP), DI
 	MOVQ a+8(FP), SI

@@ -46,20 +46,14 @@ func axpy(dst []float32, a float32, x []float32) {
 	}
 }
 
-// attnValues64AVX2 accumulates n rows of 64 values in registers:
-//
-//	for j := range 64 { y[j] = Σ_{p<n} a[p] · v[p*ldv+j] }
-//
-//go:noescape
-func attnValues64AVX2(y, a, v *float32, ldv, n int)
-
 func attnValues(y, a, v []float32, ldv int) {
 	if !useAVX2FMA || len(y) != 64 || len(a) == 0 {
 		attnValuesGeneric(y, a, v, ldv)
 		return
 	}
+	clear(y)
 	v = v[:(len(a)-1)*ldv+64]
-	attnValues64AVX2(&y[0], &a[0], &v[0], ldv, len(a))
+	attnValuesAdd64AVX2(&y[0], &a[0], &v[0], ldv, len(a))
 }
 
 // attnScores64AVX2 computes scaled dot products of one 64-wide query with
