@@ -2,9 +2,7 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -223,40 +221,7 @@ func TestParseSLO(t *testing.T) {
 // loopback and `gpt2bench load` against it: an end-to-end engine report
 // with both vantage points (the server's server_timing beside the client).
 func TestLoadAgainstServe(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	pr, pw := io.Pipe()
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, []string{"serve", "--model", tinyDir, "--port", "0", "--log-format", "off"}, io.Discard, pw)
-		pw.Close()
-	}()
-	defer func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			t.Error("serve did not stop within 30 s of the cancel")
-		}
-	}()
-	urlc := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			if _, u, ok := strings.Cut(sc.Text(), " at "); ok && strings.HasPrefix(u, "http://") {
-				urlc <- u
-			}
-		}
-		close(urlc)
-	}()
-	var url string
-	select {
-	case url = <-urlc:
-	case <-time.After(60 * time.Second):
-		t.Fatal("serve did not start within 60 s")
-	}
-	if url == "" {
-		t.Fatal("serve ended before it served")
-	}
+	url := serveTiny(t)
 	out := t.TempDir()
 	code, stdout, stderr := runCLI(t, "load", "--url", url, "--concurrency", "1,4", "--num-requests", "12", "--warmup", "2",
 		"--input-len", "16", "--output-len", "8", "--vocab-size", "1024", "--out", out)

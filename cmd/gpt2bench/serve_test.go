@@ -169,3 +169,21 @@ func TestServeUsage(t *testing.T) {
 	syscall.Kill(syscall.Getpid(), syscall.SIGTERM)
 	<-code
 }
+
+// serveTiny starts gpt2bench serve on the tiny fixture (startServe) with
+// extra flags and returns its base URL; the server is stopped when the
+// test ends.
+func serveTiny(t *testing.T, extra ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	url, _, code := startServe(t, ctx, append([]string{"--model", tinyDir, "--log-format", "off"}, extra...)...)
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-code:
+		case <-time.After(30 * time.Second):
+			t.Error("serve did not stop within 30 s of the cancel")
+		}
+	})
+	return url
+}

@@ -13,7 +13,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/gpt2bench/gpt2bench/bench/report"
 )
@@ -131,37 +130,7 @@ func TestSoak(t *testing.T) {
 // resources come from its /metrics and /proc/PID, every fault but restart
 // runs.
 func TestSoakURL(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	pr, pw := io.Pipe()
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, []string{"serve", "--model", tinyDir, "--port", "0", "--log-format", "off", "--max-queue", "8"}, io.Discard, pw)
-		pw.Close()
-	}()
-	defer func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			t.Error("serve did not stop within 30 s of the cancel")
-		}
-	}()
-	urlc := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			if _, u, ok := strings.Cut(sc.Text(), " at "); ok && strings.HasPrefix(u, "http://") {
-				urlc <- u
-			}
-		}
-		close(urlc)
-	}()
-	var url string
-	select {
-	case url = <-urlc:
-	case <-time.After(60 * time.Second):
-		t.Fatal("serve did not start within 60 s")
-	}
+	url := serveTiny(t, "--max-queue", "8")
 	out := t.TempDir()
 	var stdout, stderr bytes.Buffer
 	args := []string{"soak", "--url", url, "--pid", fmt.Sprint(os.Getpid()), "--duration", "12s", "--warmup-time", "2s", "--fault-interval", "2s",
