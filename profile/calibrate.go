@@ -163,5 +163,5 @@ func fmaIters(d time.Duration) int {
 func fmaGFLOPs(iters, threads int) float64 {
 	var out sink
 	d := parallel(threads, func(int) { out.add(fma(iters, 1e-6)) })
-	return float64(threads) * float64(iters) * fmaFLOPsPerIter / d.Seconds() / 1e9
+	return float64(threads) * float64(iters) * float64(fmaFLOPsPerIter()) / d.Seconds() / 1e9
 }

@@ -3,14 +3,17 @@ package profile
 // The calibration kernels: a streaming float32 sum (memory read bandwidth)
 // and a dense float32 FMA loop (peak compute). Pure Go cannot reach either
 // limit (no FMA, no vectorised reduction), so amd64 has assembly versions
-// (kernels_amd64.s) chosen when the CPU has AVX2 and FMA; the generic
-// versions below run elsewhere and under the purego tag, and the Limits
-// they produce say so (Limits.Kernel).
+// (kernels_amd64.s) chosen when the CPU has AVX2 and FMA, the FMA loop in
+// 512-bit registers when it has AVX-512 (the tensor kernels use them: on a
+// core with two 512-bit FMA pipes, Zen 5 or Intel's server cores, that
+// doubles the peak over 256-bit FMAs); the generic versions below run
+// elsewhere and under the purego tag, and the Limits they produce say so
+// (Limits.Kernel).
 
-// fmaFLOPsPerIter is the FLOPs of one iteration of the FMA kernel: 12
-// independent 8-wide FMAs (2 FLOPs each per lane) on amd64. The generic
-// kernel uses the same count per iteration (96 multiply-adds).
-const fmaFLOPsPerIter = 12 * 8 * 2
+// fmaFLOPs8 is the FLOPs of one iteration of the 256-bit FMA kernel: 12
+// independent 8-wide FMAs (2 FLOPs each per lane). The generic kernel
+// uses the same count per iteration (96 multiply-adds).
+const fmaFLOPs8 = 12 * 8 * 2
 
 // sumGeneric returns Σ x[i] with eight accumulators.
 func sumGeneric(x []float32) float32 {

@@ -225,7 +225,9 @@ func CPUModel() string {
 }
 
 // LoadLimits returns the limits cached in path for machine key. It returns
-// an error wrapping ErrNoLimits when the file or the key is missing.
+// an error wrapping ErrNoLimits when the file or the key is missing, or
+// when the cached limits were measured by other kernels than this build's
+// (Limits.Kernel).
 func LoadLimits(path, key string) (*Limits, error) {
 	c, err := readCache(path)
 	if err != nil {
@@ -234,6 +236,11 @@ func LoadLimits(path, key string) (*Limits, error) {
 	l, ok := c.Machines[key]
 	if !ok || l == nil {
 		return nil, fmt.Errorf("profile: %s has no entry for %q: %w", path, key, ErrNoLimits)
+	}
+	if k := kernelName(); l.Kernel != k && l.Kernel != "nominal" {
+		// e.g. a 256-bit FMA peak cached before the 512-bit loop
+		// existed: half the peak of a core with two 512-bit pipes.
+		return nil, fmt.Errorf("profile: %s has limits for %q measured with the %s kernels, and this build measures with %s: %w", path, key, l.Kernel, k, ErrNoLimits)
 	}
 	return l, nil
 }

@@ -19,9 +19,10 @@ func TestLimitsCache(t *testing.T) {
 	if _, err := LoadLimits(path, "k1"); !errors.Is(err, ErrNoLimits) {
 		t.Fatalf("LoadLimits(missing file) = %v, want ErrNoLimits", err)
 	}
-	a := &Limits{Key: "k1", CPU: "cpu A", Cores: 2, MemReadAll: newMeasure([]float64{10, 12, 11})}
-	b := &Limits{Key: "k2", CPU: "cpu B", Cores: 8}
-	for _, l := range []*Limits{a, b} {
+	a := &Limits{Key: "k1", CPU: "cpu A", Cores: 2, Kernel: kernelName(), MemReadAll: newMeasure([]float64{10, 12, 11})}
+	b := &Limits{Key: "k2", CPU: "cpu B", Cores: 8, Kernel: kernelName()}
+	old := &Limits{Key: "k4", CPU: "cpu A", Cores: 2, Kernel: "older-kernels"} // measured by other code: measure again
+	for _, l := range []*Limits{a, b, old} {
 		if err := SaveLimits(path, l); err != nil {
 			t.Fatal(err)
 		}
@@ -44,6 +45,9 @@ func TestLimitsCache(t *testing.T) {
 	}
 	if _, err := LoadLimits(path, "k3"); !errors.Is(err, ErrNoLimits) {
 		t.Errorf("LoadLimits(unknown key) = %v, want ErrNoLimits", err)
+	}
+	if _, err := LoadLimits(path, "k4"); !errors.Is(err, ErrNoLimits) || !strings.Contains(err.Error(), "older-kernels") {
+		t.Errorf("LoadLimits(other kernels) = %v, want ErrNoLimits naming them", err)
 	}
 	if err := os.WriteFile(path, []byte("{bad"), 0o644); err != nil {
 		t.Fatal(err)

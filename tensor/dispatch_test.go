@@ -15,11 +15,14 @@ func TestKernelsEnv(t *testing.T) {
 		os.Stdout.WriteString("kernels=" + Kernels() + "\n")
 		return
 	}
+	// From the CPU, not from this process's variables: the test may run
+	// under GPT2BENCH_NOAVX512 or GPT2BENCH_NOASM, which the children unset.
+	avx2, avx512 := cpuHas()
 	want512, want2 := "generic", "generic"
-	if hasAVX2FMA() {
+	if avx2 {
 		want512, want2 = "avx2", "avx2"
 	}
-	if hasAVX512() {
+	if avx512 {
 		want512 = "avx512"
 	}
 	for _, tc := range []struct{ env, want string }{

@@ -65,9 +65,9 @@ func (r *Runner) LinearAct(out, x []float32, w *Mat, b []float32, N int, act Act
 		r.lin = linearTask{}
 		return
 	}
-	if dotF16N(N, w) && !r.invariant {
-		r.growScratch(dotF16ScratchLen(K))
-		r.lin = linearTask{out: out, x: x, dotF16: true, w: w, b: b, n: N, act: act, scratch: r.scratch}
+	if dotN(N, w) && !r.invariant {
+		r.growScratch(dotScratchLen(K))
+		r.lin = linearTask{out: out, x: x, dot: true, w: w, b: b, n: N, act: act, scratch: r.scratch}
 		r.For(M, wideAlign, &r.lin)
 		r.lin = linearTask{}
 		return
@@ -148,8 +148,8 @@ func LinearRange(out, x []float32, w *Mat, b []float32, N, lo, hi int) {
 		gemvRangeQ8(out, xq, xs, w, b, lo, hi, ActNone, make([]float32, q4ScratchLen(w.Cols)))
 		return
 	}
-	if dotF16N(N, w) {
-		dotRangeF16(out, x, w, b, N, lo, hi, ActNone, make([]float32, dotF16ScratchLen(w.Cols)))
+	if dotN(N, w) {
+		dotRange(out, x, w, b, N, lo, hi, ActNone, make([]float32, dotScratchLen(w.Cols)))
 		return
 	}
 	if wideN(N, w) {
@@ -244,7 +244,7 @@ type linearTask struct {
 	xq        []byte    // x quantised by packXQ (AVX-512 path, int8 weights)
 	xs        []float32 // the row scales of xq
 	wide      bool      // the AVX-512 path (wideRange)
-	dotF16    bool      // the AVX-512 dot-product path of float16 weights (dotRangeF16)
+	dot       bool      // the AVX-512 dot-product path (dotRange)
 	w         *Mat
 	n, kc     int
 	act       Act
@@ -260,8 +260,8 @@ func (t *linearTask) runWorker(w, lo, hi int) {
 	if w < len(t.scratch) {
 		buf = t.scratch[w]
 	}
-	if t.dotF16 {
-		dotRangeF16(t.out, t.x, t.w, t.b, t.n, lo, hi, t.act, buf)
+	if t.dot {
+		dotRange(t.out, t.x, t.w, t.b, t.n, lo, hi, t.act, buf)
 		return
 	}
 	if t.wide && t.n == 1 {

@@ -26,5 +26,8 @@ func forEachVariant(t testing.TB, f func(name string)) {
 func hasAVX2FMA() bool { return detected }
 func hasAVX512() bool  { return detected512 }
 
+// cpuHas reports what the CPU can run, whatever the environment turned off.
+func cpuHas() (avx2, avx512 bool) { return cpuAVX2FMA(), cpuAVX512() }
+
 // detected and detected512 are what init chose before any test flipped them.
 var detected, detected512 = useAVX2FMA, useAVX512

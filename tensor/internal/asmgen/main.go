@@ -20,6 +20,10 @@ import (
 // pfAhead is how far ahead of its use each weight row is prefetched.
 const pfAhead = 512
 
+// dotPfAhead is how far ahead of its use the dot-product tile prefetches
+// each float32 weight row.
+const dotPfAhead = 1024
+
 // gen accumulates the assembly text.
 type gen struct{ bytes.Buffer }
 
@@ -754,6 +758,98 @@ TEXT ·%[1]s(SB), NOSPLIT, $0-56
 	g.l("RET")
 }
 
+// dot3x8 writes dot3x8F32AVX512 or dot3x8F16AVX512: the dot-product tile
+// of 3 weight rows (float16 rows widened by VCVTPH2PS as they are loaded)
+// against 8 rows of x, 16 columns at a time; Z0..Z23 accumulate (j*8+i)
+// and each weight row's 8 sums are reduced across lanes together
+// (halves folded, then a VHADDPS tree) into one store.
+func (g *gen) dot3x8(f16 bool) {
+	name, wt, load, shift, step := "dot3x8F32AVX512", "float32", "VMOVUPS", 2, 64
+	elem := "w[j*ldw+kk]"
+	if f16 {
+		name, wt, load, shift, step = "dot3x8F16AVX512", "uint16", "VCVTPH2PS", 1, 32
+		elem = "HalfToFloat(w[j*ldw+kk])"
+	}
+	fmt.Fprintf(g, `
+// func %[1]s(dst *[24]float32, w *%[2]s, ldw int, x *float32, ldx int, k int)
+//
+//	for j := range 3 { for i := range 8 {                    // k a multiple of 16, >= 16
+//		dst[j*8+i] = Σ_{kk<k} %[3]s · x[i*ldx+kk]
+//	}}
+//
+// 16 columns of each weight row in Z24..Z26, each row of x loaded once
+// (Z27, Z28) for the three weight rows: W is read once, in place.
+TEXT ·%[1]s(SB), NOSPLIT, $0-48
+`, name, wt, elem)
+	g.l("MOVQ dst+0(FP), DX")
+	g.l("MOVQ w+8(FP), SI")
+	g.l("MOVQ ldw+16(FP), BX")
+	g.l("SHLQ $%d, BX                   // weight row stride in bytes", shift)
+	g.l("MOVQ x+24(FP), DI")
+	g.l("MOVQ ldx+32(FP), R8")
+	g.l("SHLQ $2, R8                   // x row stride in bytes")
+	g.l("LEAQ (R8)(R8*2), R9           // 3 rows")
+	g.l("LEAQ (R8)(R8*4), R10          // 5 rows")
+	g.l("LEAQ (R9)(R8*4), R11          // 7 rows")
+	g.l("MOVQ k+40(FP), CX")
+	g.l("SHRQ $4, CX                   // chunks of 16")
+	g.l("LEAQ (BX)(BX*2), R12          // the next tile's rows: 3, 4, 5 strides on")
+	g.l("LEAQ (BX)(BX*4), R13")
+	for i := range 24 {
+		g.l("VXORPS Z%d, Z%d, Z%d", i, i, i)
+	}
+	g.label(name + "_loop")
+	g.l("%s (SI), Z24", load)
+	g.l("%s (SI)(BX*1), Z25", load)
+	g.l("%s (SI)(BX*2), Z26", load)
+	if !f16 { // a cache line of each row per chunk
+		g.l("PREFETCHT0 %d(SI)", dotPfAhead)
+		g.l("PREFETCHT0 %d(SI)(BX*1)", dotPfAhead)
+		g.l("PREFETCHT0 %d(SI)(BX*2)", dotPfAhead)
+		g.l("PREFETCHT1 (SI)(R12*1)")
+		g.l("PREFETCHT1 (SI)(BX*4)")
+		g.l("PREFETCHT1 (SI)(R13*1)")
+	}
+	xrow := [8]string{"(DI)", "(DI)(R8*1)", "(DI)(R8*2)", "(DI)(R9*1)", "(DI)(R8*4)", "(DI)(R10*1)", "(DI)(R9*2)", "(DI)(R11*1)"}
+	for i, a := range xrow {
+		x := 27 + i%2
+		g.l("VMOVUPS %s, Z%d", a, x)
+		for j := range 3 {
+			g.l("VFMADD231PS Z%d, Z%d, Z%d", x, 24+j, 8*j+i)
+		}
+	}
+	g.l("ADDQ $%d, SI", step)
+	g.l("ADDQ $64, DI")
+	g.l("DECQ CX")
+	g.l("JNZ  %s_loop", name)
+	// Reduce: fold each accumulator's halves into Y0..Y7 (VHADDPS and
+	// VPERM2F128 have no EVEX form, so the tree runs in Y0..Y15), then
+	// q0123 = [Σ lanes 0-3 of rows 0..3 | Σ lanes 4-7], q4567 likewise,
+	// and the row's 8 sums are q's low halves plus their high halves.
+	for j := range 3 {
+		b := 8 * j
+		if j == 2 {
+			b = 0 // Y0..Y7 are free again
+		}
+		for i := range 8 {
+			g.l("VEXTRACTF64X4 $1, Z%d, Y29", 8*j+i)
+			g.l("VADDPS Y29, Y%d, Y%d", 8*j+i, b+i)
+		}
+		g.l("VHADDPS Y%d, Y%d, Y%d", b+1, b, b)
+		g.l("VHADDPS Y%d, Y%d, Y%d", b+3, b+2, b+2)
+		g.l("VHADDPS Y%d, Y%d, Y%d", b+2, b, b)
+		g.l("VHADDPS Y%d, Y%d, Y%d", b+5, b+4, b+4)
+		g.l("VHADDPS Y%d, Y%d, Y%d", b+7, b+6, b+6)
+		g.l("VHADDPS Y%d, Y%d, Y%d", b+6, b+4, b+4)
+		g.l("VPERM2F128 $0x20, Y%d, Y%d, Y%d", b+4, b, b+1)
+		g.l("VPERM2F128 $0x31, Y%d, Y%d, Y%d", b+4, b, b+2)
+		g.l("VADDPS Y%d, Y%d, Y%d", b+2, b+1, b+1)
+		g.l("VMOVUPS Y%d, %d(DX)", b+1, 32*j)
+	}
+	g.l("VZEROUPPER")
+	g.l("RET")
+}
+
 func main() {
 	out := flag.String("o", "", "output file (default stdout)")
 	flag.Parse()
@@ -764,6 +860,8 @@ func main() {
 	g.outerF32x32()
 	g.vnni(8)
 	g.vnni(16)
+	g.dot3x8(false)
+	g.dot3x8(true)
 	g.storeT()
 	g.quant()
 	g.gemvQ8()
