@@ -2,6 +2,8 @@
 
 package tensor
 
+import "unsafe"
+
 //go:generate go run ./internal/asmgen -o linear512_amd64.s
 
 // outer12x8F32AVX512 is the AVX-512 register tile of Linear for panels of
@@ -94,6 +96,26 @@ func vnni12Q8(dst []float32, w []int8, ldw int, s []float32, lds int, xq []byte,
 		return
 	}
 	vnni12x16Q8AVX512(&dst[0], &w[0], ldw, &s[0], lds, &xq[0], kb)
+}
+
+// prefetchRowsT1 brings rows of n bytes, stride bytes apart, into L2
+// (rows and n > 0):
+//
+//	for r := range rows { for off := 0; off < n; off += 64 { prefetch(p[r*stride+off]) } }
+//
+//go:noescape
+func prefetchRowsT1(p *byte, stride int, rows int, n int)
+
+// prefetchF16Rows brings rows of k halves, ldw halves apart, from w
+// into L2: the next group a float16 wide tile widens, fetched while the
+// current one multiplies (12 rows of a few hundred columns are runs too
+// short for the hardware prefetcher).
+func prefetchF16Rows(w []uint16, ldw, rows, k int) {
+	if rows < 1 || k < 1 {
+		return
+	}
+	w = w[:(rows-1)*ldw+k] // bounds
+	prefetchRowsT1((*byte)(unsafe.Pointer(&w[0])), 2*ldw, rows, 2*k)
 }
 
 // storeTile12AVX512 stores a 12-row tile (by weight row) into rows of out:

@@ -1855,6 +1855,28 @@ DATA st_iota<>+56(SB)/4, $14
 DATA st_iota<>+60(SB)/4, $15
 GLOBL st_iota<>(SB), RODATA|NOPTR, $64
 
+// func prefetchRowsT1(p *byte, stride int, rows int, n int)
+//
+//	for r := range rows { for off := 0; off < n; off += 64 {   // rows, n > 0
+//		prefetch into L2: p[r*stride+off]
+//	}}
+TEXT ·prefetchRowsT1(SB), NOSPLIT, $0-32
+	MOVQ p+0(FP), SI
+	MOVQ stride+8(FP), BX
+	MOVQ rows+16(FP), CX
+	MOVQ n+24(FP), DX
+prefetchRowsT1_row:
+	XORQ AX, AX
+prefetchRowsT1_line:
+	PREFETCHT1 (SI)(AX*1)
+	ADDQ $64, AX
+	CMPQ AX, DX
+	JLT  prefetchRowsT1_line
+	ADDQ BX, SI
+	DECQ CX
+	JNZ  prefetchRowsT1_row
+	RET
+
 // func quantPackRowAVX512(dst *byte, src *float32, k int) float32
 //
 //	amax := max_j |src[j]|; s := amax/127 (0 if amax is 0)

@@ -16,7 +16,7 @@ const (
 	wideMR     = 12  // weight rows per tile
 	wideAlign  = 48  // rows of W per thread split: whole tiles and 16-row groups
 	wideKBlock = 512 // K-block with several panels: 12 rows × 512 float32 = 24 KiB
-	wideWidenK = 256 // columns of a float16 group widened at a time: 12 × 272 float32 = 13 KiB, in L1 beside x
+	wideWidenK = 512 // columns of a float16 group widened at a time: 12 × 528 float32 = 25 KiB, in L1
 )
 
 // wideN reports whether Linear takes the AVX-512 path for N rows of x
@@ -141,6 +141,13 @@ func wideRange(out, xt []float32, xq []byte, xs []float32, w *Mat, b []float32, 
 			sub := kk
 			if w.DType != F32 || rows != wideMR {
 				sub = min(kk, wideWidenK)
+			}
+			if w.DType == F16 { // the next group's block, into L2 while this one runs
+				if n := m + wideMR; n < hi {
+					prefetchF16Rows(w.F16[n*K+k0:], K, min(wideMR, hi-n), kk)
+				} else if k1 < K {
+					prefetchF16Rows(w.F16[lo*K+k1:], K, min(wideMR, hi-lo), min(kc, K-k1))
+				}
 			}
 			for s0 := k0; s0 < k1; s0 += sub {
 				s1 := min(s0+sub, k1)

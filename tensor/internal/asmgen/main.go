@@ -850,6 +850,34 @@ TEXT ·%[1]s(SB), NOSPLIT, $0-48
 	g.l("RET")
 }
 
+// prefetchRows writes prefetchRowsT1: every cache line of rows of n
+// bytes, stride bytes apart, into L2.
+func (g *gen) prefetchRows() {
+	g.raw(`
+// func prefetchRowsT1(p *byte, stride int, rows int, n int)
+//
+//	for r := range rows { for off := 0; off < n; off += 64 {   // rows, n > 0
+//		prefetch into L2: p[r*stride+off]
+//	}}
+TEXT ·prefetchRowsT1(SB), NOSPLIT, $0-32
+`)
+	g.l("MOVQ p+0(FP), SI")
+	g.l("MOVQ stride+8(FP), BX")
+	g.l("MOVQ rows+16(FP), CX")
+	g.l("MOVQ n+24(FP), DX")
+	g.label("prefetchRowsT1_row")
+	g.l("XORQ AX, AX")
+	g.label("prefetchRowsT1_line")
+	g.l("PREFETCHT1 (SI)(AX*1)")
+	g.l("ADDQ $64, AX")
+	g.l("CMPQ AX, DX")
+	g.l("JLT  prefetchRowsT1_line")
+	g.l("ADDQ BX, SI")
+	g.l("DECQ CX")
+	g.l("JNZ  prefetchRowsT1_row")
+	g.l("RET")
+}
+
 func main() {
 	out := flag.String("o", "", "output file (default stdout)")
 	flag.Parse()
@@ -863,6 +891,7 @@ func main() {
 	g.dot3x8(false)
 	g.dot3x8(true)
 	g.storeT()
+	g.prefetchRows()
 	g.quant()
 	g.gemvQ8()
 	g.flashSoftmax()

@@ -1,7 +1,0 @@
-//go:build !amd64 || !gc || purego
-
-package tensor
-
-func dot3x8F16(dst *[24]float32, w []uint16, ldw int, x []float32, ldx, k int) {
-	dot3x8F16Generic(dst, w, ldw, x, ldx, k)
-}
