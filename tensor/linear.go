@@ -73,7 +73,6 @@ func (r *Runner) LinearAct(out, x []float32, w *Mat, b []float32, N int, act Act
 		return
 	}
 	if wideN(N, w) && !r.invariant {
-		kc := wideKC(N, K, w.DType)
 		np := (N + outerNR - 1) / outerNR
 		var xt, xs []float32
 		var xq []byte
@@ -94,8 +93,8 @@ func (r *Runner) LinearAct(out, x []float32, w *Mat, b []float32, N int, act Act
 		r.pk = packTask{xt: xt, xq: xq, xs: xs, x: x, n: N, k: K}
 		r.For(np, 1, &r.pk)
 		r.pk = packTask{}
-		r.growScratch(wideScratchLen(kc))
-		r.lin = linearTask{out: out, xt: xt, xq: xq, xs: xs, wide: true, w: w, b: b, n: N, kc: kc, act: act, scratch: r.scratch}
+		r.growScratch(wideScratchLen(K))
+		r.lin = linearTask{out: out, xt: xt, xq: xq, xs: xs, wide: true, w: w, b: b, n: N, act: act, scratch: r.scratch}
 		r.For(M, wideAlign, &r.lin)
 		r.lin = linearTask{}
 		return
@@ -154,7 +153,6 @@ func LinearRange(out, x []float32, w *Mat, b []float32, N, lo, hi int) {
 	}
 	if wideN(N, w) {
 		K := w.Cols
-		kc := wideKC(N, K, w.DType)
 		np := (N + outerNR - 1) / outerNR
 		var xt, xs []float32
 		var xq []byte
@@ -165,7 +163,7 @@ func LinearRange(out, x []float32, w *Mat, b []float32, N, lo, hi int) {
 			xt = make([]float32, np*outerNR*K)
 			packXT(xt, x, N, K, 0, np)
 		}
-		wideRange(out, xt, xq, xs, w, b, N, lo, hi, kc, make([]float32, wideScratchLen(kc)))
+		wideRange(out, xt, xq, xs, w, b, N, lo, hi, make([]float32, wideScratchLen(K)))
 		return
 	}
 	kc := blockK(N, w.Cols)
@@ -270,7 +268,7 @@ func (t *linearTask) runWorker(w, lo, hi int) {
 	}
 	if t.xt != nil || t.wide {
 		if t.wide {
-			wideRange(t.out, t.xt, t.xq, t.xs, t.w, t.b, t.n, lo, hi, t.kc, buf)
+			wideRange(t.out, t.xt, t.xq, t.xs, t.w, t.b, t.n, lo, hi, buf)
 		} else {
 			outerRange(t.out, t.xt, t.w, t.b, t.n, lo, hi, t.kc, buf)
 		}

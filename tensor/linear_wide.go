@@ -2,21 +2,19 @@ package tensor
 
 import "unsafe"
 
-// The AVX-512 path of Linear, for every N >= 2 (batched decode and
-// prefill) when useAVX512: x is packed once per call into panels of 16
-// rows transposed ([K][16], packXT), and a register tile of 12 weight rows
-// by one panel (outer12F32: w[j][k] broadcast from memory against the
-// panel's x[k], 12 accumulators of 8 or 16 lanes, no horizontal sums)
-// runs over each group of 12 weight rows and every panel. A float32 W is
-// read in place, once per step for N <= 16 (so batched decode streams it
-// at memory bandwidth); float16 and int8 groups are widened into scratch.
-// With several panels, K is blocked so that a group stays in L1 while the
-// panels reuse it.
+// The AVX-512 path of Linear, for N >= 2 when useAVX512 (few rows of
+// float32 and float16 weights take the dot-product path, dotRange, first):
+// x is packed once per call into panels of 16 rows transposed ([K][16],
+// packXT), and a register tile of 12 weight rows by one or two panels
+// (outer12F32: w[j][k] broadcast from memory against the panels' x[k], 12
+// or 24 accumulators of 8 or 16 lanes, no horizontal sums) runs over each
+// group of 12 weight rows and every panel, the whole of K at once (one
+// store of each output; a group of 12 rows is at most 144 KiB, in L2). A
+// float32 group is read in place, float16 and int8 groups are widened into
+// scratch first, the next float16 group prefetched into L2 meanwhile.
 const (
-	wideMR     = 12  // weight rows per tile
-	wideAlign  = 48  // rows of W per thread split: whole tiles and 16-row groups
-	wideKBlock = 512 // K-block with several panels: 12 rows × 512 float32 = 24 KiB
-	wideWidenK = 512 // columns of a float16 group widened at a time: 12 × 528 float32 = 25 KiB, in L1
+	wideMR    = 12 // weight rows per tile
+	wideAlign = 48 // rows of W per thread split: whole tiles and 16-row groups
 )
 
 // wideN reports whether Linear takes the AVX-512 path for N rows of x
@@ -96,19 +94,9 @@ func gemvRangeQ8(out []float32, xq []byte, xs float32, w *Mat, b []float32, lo, 
 	activateSlice(act, o)
 }
 
-// wideKC returns the K-block of the AVX-512 path: all of K for one panel
-// (nothing reuses the group) or for int8 (x is 1 byte per value), else
-// wideKBlock.
-func wideKC(N, K int, dt DType) int {
-	if N <= outerNR || dt == Q8 || dt == Q4 {
-		return K
-	}
-	return min(K, wideKBlock)
-}
-
 // wideScratchLen is the per-thread scratch of wideRange: the result tile
-// and a widened group of 12 weight rows.
-func wideScratchLen(kc int) int { return wideMR*2*outerNR + wideMR*(kc+rowPad) }
+// and a widened group of 12 weight rows of K.
+func wideScratchLen(K int) int { return wideMR*2*outerNR + wideMR*(K+rowPad) }
 
 // q4ScratchLen is the per-thread scratch (float32s) of a 4-bit GEMV.
 func q4ScratchLen(K int) int { return q4Rows * K / 4 }
@@ -118,9 +106,8 @@ var ones = [2 * outerNR]float32{1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 
 
 // wideRange computes out[:, lo:hi] from x packed by packXT (xt, float32
 // and float16 weights) or by packXQ (xq and the row scales xs, int8
-// weights) with the 12-row tile; partial sums of earlier K-blocks
-// accumulate in out.
-func wideRange(out, xt []float32, xq []byte, xs []float32, w *Mat, b []float32, N, lo, hi, kc int, buf []float32) {
+// weights) with the 12-row tile.
+func wideRange(out, xt []float32, xq []byte, xs []float32, w *Mat, b []float32, N, lo, hi int, buf []float32) {
 	if w.DType == Q8 || w.DType == Q4 {
 		wideRangeQ8(out, xq, xs, w, b, N, lo, hi, buf)
 		return
@@ -130,55 +117,37 @@ func wideRange(out, xt []float32, xq []byte, xs []float32, w *Mat, b []float32, 
 	tile := buf[:wideMR*2*outerNR]
 	wbuf := buf[wideMR*2*outerNR:]
 	var beta, bias [16]float32
-	for k0 := 0; k0 < K; k0 += kc {
-		k1 := min(k0+kc, K)
-		kk := k1 - k0
-		for m := lo; m < hi; m += wideMR {
-			rows := min(wideMR, hi-m)
-			// A float32 group is read in place; other dtypes are widened
-			// into scratch by sub-blocks of wideWidenK columns, so that
-			// the widened rows are still in L1 when the tile reads them.
-			sub := kk
-			if w.DType != F32 || rows != wideMR {
-				sub = min(kk, wideWidenK)
+	for m := lo; m < hi; m += wideMR {
+		rows := min(wideMR, hi-m)
+		if n := m + wideMR; w.DType == F16 && n < hi { // the next group, into L2 while this one runs
+			prefetchF16Rows(w.F16[n*K:], K, min(wideMR, hi-n), K)
+		}
+		var wb []float32
+		ldw := K
+		if w.DType == F32 && rows == wideMR {
+			wb = w.F32[m*K:] // a whole float32 group in place
+		} else {
+			wb, ldw = weightBlock(w, m, rows, 0, K, wbuf)
+			for i := rows; i < wideMR; i++ {
+				clear(wb[i*ldw : i*ldw+K])
 			}
-			if w.DType == F16 { // the next group's block, into L2 while this one runs
-				if n := m + wideMR; n < hi {
-					prefetchF16Rows(w.F16[n*K+k0:], K, min(wideMR, hi-n), kk)
-				} else if k1 < K {
-					prefetchF16Rows(w.F16[lo*K+k1:], K, min(wideMR, hi-lo), min(kc, K-k1))
-				}
+		}
+		clear(bias[:])
+		if b != nil {
+			copy(bias[:rows], b[m:m+rows])
+		}
+		for p := 0; p < np; {
+			nn := min(2*outerNR, N-p*outerNR)
+			lanes := 32
+			switch {
+			case nn <= 8:
+				lanes = 8
+			case nn <= 16:
+				lanes = 16
 			}
-			for s0 := k0; s0 < k1; s0 += sub {
-				s1 := min(s0+sub, k1)
-				var wb []float32
-				ldw := K
-				if w.DType == F32 && rows == wideMR {
-					wb = w.F32[m*K+s0:]
-				} else {
-					wb, ldw = weightBlock(w, m, rows, s0, s1, wbuf)
-					for i := rows; i < wideMR; i++ {
-						clear(wb[i*ldw : i*ldw+s1-s0])
-					}
-				}
-				clear(bias[:])
-				if s1 == K && b != nil {
-					copy(bias[:rows], b[m:m+rows])
-				}
-				for p := 0; p < np; {
-					nn := min(2*outerNR, N-p*outerNR)
-					lanes := 32
-					switch {
-					case nn <= 8:
-						lanes = 8
-					case nn <= 16:
-						lanes = 16
-					}
-					outer12F32(tile, wb, ldw, xt[p*outerNR*K+outerNR*s0:], outerNR*K, s1-s0, lanes, nil)
-					storeTile12(out[p*outerNR*M+m:], M, tile, lanes, nn, rows, ones[:], &beta, &bias, s0 > 0)
-					p += (lanes + outerNR - 1) / outerNR
-				}
-			}
+			outer12F32(tile, wb, ldw, xt[p*outerNR*K:], outerNR*K, K, lanes, nil)
+			storeTile12(out[p*outerNR*M+m:], M, tile, lanes, nn, rows, ones[:], &beta, &bias, false)
+			p += (lanes + outerNR - 1) / outerNR
 		}
 	}
 }
