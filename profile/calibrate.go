@@ -54,7 +54,7 @@ func Calibrate(ctx context.Context, opts CalibrateOptions) (*Limits, error) {
 			opts.Progress(fmt.Sprintf(format, a...))
 		}
 	}
-	l := &Limits{Key: MachineKey(), CPU: CPUModel(), Cores: opts.Threads, Kernel: kernelName(), MeasuredAt: time.Now().UTC()}
+	l := &Limits{Key: MachineKey(), CPU: CPUModel(), Cores: opts.Threads, Kernel: KernelName(), MeasuredAt: time.Now().UTC()}
 
 	n := int(opts.BufferBytes / 4)
 	n -= n % (64 * opts.Threads) // whole 64-float blocks per goroutine

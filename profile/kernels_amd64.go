@@ -63,7 +63,10 @@ func fmaFLOPsPerIter() int {
 	return fmaFLOPs8
 }
 
-func kernelName() string {
+// KernelName names the code Calibrate measures with: "avx512-fma",
+// "avx2-fma" (assembly) or "generic" (pure Go); cached limits measured by
+// other kernels are measured again (LoadLimits).
+func KernelName() string {
 	switch {
 	case useAVX512:
 		return "avx512-fma"

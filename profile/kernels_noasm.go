@@ -4,5 +4,10 @@ package profile
 
 func sum(x []float32) float32      { return sumGeneric(x) }
 func fma(n int, a float32) float32 { return fmaGeneric(n, a) }
-func kernelName() string           { return "generic" }
-func fmaFLOPsPerIter() int         { return fmaFLOPs8 }
+
+// KernelName names the code Calibrate measures with: "generic" (pure Go)
+// in this build; cached limits measured by other kernels are measured
+// again (LoadLimits).
+func KernelName() string { return "generic" }
+
+func fmaFLOPsPerIter() int { return fmaFLOPs8 }

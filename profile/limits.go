@@ -237,7 +237,7 @@ func LoadLimits(path, key string) (*Limits, error) {
 	if !ok || l == nil {
 		return nil, fmt.Errorf("profile: %s has no entry for %q: %w", path, key, ErrNoLimits)
 	}
-	if k := kernelName(); l.Kernel != k && l.Kernel != "nominal" {
+	if k := KernelName(); l.Kernel != k && l.Kernel != "nominal" {
 		// e.g. a 256-bit FMA peak cached before the 512-bit loop
 		// existed: half the peak of a core with two 512-bit pipes.
 		return nil, fmt.Errorf("profile: %s has limits for %q measured with the %s kernels, and this build measures with %s: %w", path, key, l.Kernel, k, ErrNoLimits)

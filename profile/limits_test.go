@@ -19,8 +19,8 @@ func TestLimitsCache(t *testing.T) {
 	if _, err := LoadLimits(path, "k1"); !errors.Is(err, ErrNoLimits) {
 		t.Fatalf("LoadLimits(missing file) = %v, want ErrNoLimits", err)
 	}
-	a := &Limits{Key: "k1", CPU: "cpu A", Cores: 2, Kernel: kernelName(), MemReadAll: newMeasure([]float64{10, 12, 11})}
-	b := &Limits{Key: "k2", CPU: "cpu B", Cores: 8, Kernel: kernelName()}
+	a := &Limits{Key: "k1", CPU: "cpu A", Cores: 2, Kernel: KernelName(), MemReadAll: newMeasure([]float64{10, 12, 11})}
+	b := &Limits{Key: "k2", CPU: "cpu B", Cores: 8, Kernel: KernelName()}
 	old := &Limits{Key: "k4", CPU: "cpu A", Cores: 2, Kernel: "older-kernels"} // measured by other code: measure again
 	for _, l := range []*Limits{a, b, old} {
 		if err := SaveLimits(path, l); err != nil {

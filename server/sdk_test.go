@@ -186,9 +186,13 @@ func TestOpenAISDK(t *testing.T) {
 func TestConcurrentStreams(t *testing.T) {
 	const clients = 64
 	var maxSeqs atomic.Int64 // the most sequences in one step
+	var together atomic.Bool // steps take 1 ms, so that the clients' requests meet in the queue even on one core
 	ts := start(t, engine.Config{BatchInvariant: true, MaxNumSeqs: 16, OnStep: func(st engine.StepStats) {
 		if int64(st.Seqs) > maxSeqs.Load() {
 			maxSeqs.Store(int64(st.Seqs))
+		}
+		if together.Load() {
+			time.Sleep(time.Millisecond)
 		}
 	}}, Options{})
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients}}
@@ -231,6 +235,7 @@ func TestConcurrentStreams(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	baseG, baseFD := runtime.NumGoroutine(), openFDs(t)
 	maxSeqs.Store(0)
+	together.Store(true)
 
 	got := make([][]int32, clients)
 	errs := make([]error, clients)

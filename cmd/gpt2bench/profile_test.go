@@ -30,7 +30,7 @@ func withCachedLimits(t *testing.T) {
 		t.Fatal(err)
 	}
 	l := &profile.Limits{
-		Key: profile.MachineKey(), CPU: "test", Cores: 2, Kernel: "avx2-fma", BufferBytes: 512 << 20,
+		Key: profile.MachineKey(), CPU: "test", Cores: 2, Kernel: profile.KernelName(), BufferBytes: 512 << 20,
 		MemRead1Core: profile.Measure{Median: 4000, Min: 4000, Max: 4000}, MemReadAll: profile.Measure{Median: 8000, Min: 8000, Max: 8000},
 		Peak1Core: profile.Measure{Median: 125000, Min: 125000, Max: 125000}, PeakAll: profile.Measure{Median: 250000, Min: 250000, Max: 250000},
 		MeasuredAt: time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC),
@@ -144,7 +144,7 @@ func TestRecheckLowCalibration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	low := &profile.Limits{Key: profile.MachineKey(), Cores: 1, Kernel: "avx2-fma",
+	low := &profile.Limits{Key: profile.MachineKey(), Cores: 1, Kernel: profile.KernelName(),
 		MemRead1Core: profile.Measure{Max: 1, Median: 1, Min: 1}, MemReadAll: profile.Measure{Max: 1, Median: 1, Min: 1},
 		Peak1Core: profile.Measure{Max: 1000, Median: 1000, Min: 1000}, PeakAll: profile.Measure{Max: 1000, Median: 1000, Min: 1000}}
 	p := &profile.Profile{Threads: 1, Limits: low, Phases: []profile.PhaseSummary{{Phase: "decode", GBPerS: 1.4, BandwidthShare: 1.4, Bytes: 1e9, FLOPs: 1e8}}}
