@@ -10,28 +10,16 @@ package tensor
 // multiply, this does 24 16-lane FMAs per 11 loads; float16 would otherwise
 // be widened into scratch first, a pass that costs as much as the multiply
 // at these N.
-const (
-	dotF16MaxN = 16 // float16: two blocks of 8 rows re-read a tile's weights from L1
-	dotF32MaxN = 8  // float32: from 9 rows the wide path's 16-lane tiles are as fast
-)
+const dotMaxN = 8 // from 9 rows the wide path's 16- and 32-lane tiles are as fast or faster
 
 // dotN reports whether Linear takes the dot-product path for N rows of x
 // times w.
 func dotN(N int, w *Mat) bool {
-	if !useAVX512 || N < 2 || w.Cols%16 != 0 {
-		return false
-	}
-	switch w.DType {
-	case F16:
-		return N <= dotF16MaxN
-	case F32:
-		return N <= dotF32MaxN
-	}
-	return false
+	return useAVX512 && (w.DType == F32 || w.DType == F16) && N >= 2 && N <= dotMaxN && w.Cols%16 == 0
 }
 
-// dotScratchLen is the per-thread scratch of dotRange: the last block of
-// x rows padded to 8 with zeros.
+// dotScratchLen is the per-thread scratch of dotRange: x padded to 8
+// rows with zeros.
 func dotScratchLen(K int) int { return 8 * K }
 
 // dotKBlock is the K-block of dotRange: 8 rows of x × 768 float32 are
@@ -40,17 +28,15 @@ func dotScratchLen(K int) int { return 8 * K }
 const dotKBlock = 768
 
 // dotRange computes out[:, lo:hi] = act(x·W[lo:hi]ᵀ + b) for float32 or
-// float16 W and N <= 16 rows of x [N, K] with the 3×8 dot-product tile,
+// float16 W and N <= 8 rows of x [N, K] with the 3×8 dot-product tile,
 // K in blocks of dotKBlock (later blocks add to out).
 func dotRange(out, x []float32, w *Mat, b []float32, N, lo, hi int, act Act, buf []float32) {
 	K, M := w.Cols, w.Rows
-	nb := (N + 7) / 8
-	var xpad []float32
-	if N%8 != 0 { // the last block of rows padded with zeros
-		xpad = buf[:8*K]
-		n0 := (nb - 1) * 8
-		copy(xpad, x[n0*K:N*K])
-		clear(xpad[(N-n0)*K:])
+	if N < 8 { // padded with zero rows
+		xp := buf[:8*K]
+		copy(xp, x[:N*K])
+		clear(xp[N*K:])
+		x = xp
 	}
 	var dst [24]float32
 	for k0 := 0; k0 < K; k0 += dotKBlock {
@@ -64,29 +50,22 @@ func dotRange(out, x []float32, w *Mat, b []float32, N, lo, hi int, act Act, buf
 			for j0 := 0; j0 < min(3, hi-m); j0 += rows {
 				r0 := (m+j0)*K + k0
 				r1 := r0 + 2*ldw + kk
-				for blk := range nb {
-					n0 := blk * 8
-					xb := x[n0*K+k0:]
-					if n0+8 > N {
-						xb = xpad[k0:]
+				if w.DType == F16 {
+					dot3x8F16(&dst, w.F16[r0:r1], ldw, x[k0:], K, kk)
+				} else {
+					dot3x8F32(&dst, w.F32[r0:r1], ldw, x[k0:], K, kk)
+				}
+				for j := range rows {
+					var bj float32
+					if b != nil && k0 == 0 {
+						bj = b[m+j0+j]
 					}
-					if w.DType == F16 {
-						dot3x8F16(&dst, w.F16[r0:r1], ldw, xb, K, kk)
-					} else {
-						dot3x8F32(&dst, w.F32[r0:r1], ldw, xb, K, kk)
-					}
-					for j := range rows {
-						var bj float32
-						if b != nil && k0 == 0 {
-							bj = b[m+j0+j]
-						}
-						for i := range min(8, N-n0) {
-							o := &out[(n0+i)*M+m+j0+j]
-							if k0 == 0 {
-								*o = dst[j*8+i] + bj
-							} else {
-								*o += dst[j*8+i]
-							}
+					for i := range N {
+						o := &out[i*M+m+j0+j]
+						if k0 == 0 {
+							*o = dst[j*8+i] + bj
+						} else {
+							*o += dst[j*8+i]
 						}
 					}
 				}
