@@ -33,15 +33,29 @@ func TestDotTiles(t *testing.T) {
 					}
 					xbuf := randSlice(rng, off+7*ldx+k)
 					x := xbuf[off:]
-					var dst [24]float32
-					for i := range dst {
-						dst[i] = float32(math.NaN()) // every value must be written
+					// dst between guard bands; NaN where every value must be written.
+					var g struct {
+						pre  [16]float32
+						dst  [24]float32
+						post [16]float32
+					}
+					for i := range g.pre {
+						g.pre[i], g.post[i] = guard, guard
+					}
+					for i := range g.dst {
+						g.dst[i] = float32(math.NaN())
 					}
 					if dt == F16 {
-						dot3x8F16(&dst, w16, ldw, x, ldx, k)
+						dot3x8F16(&g.dst, w16, ldw, x, ldx, k)
 					} else {
-						dot3x8F32(&dst, w32, ldw, x, ldx, k)
+						dot3x8F32(&g.dst, w32, ldw, x, ldx, k)
 					}
+					for i := range g.pre {
+						if g.pre[i] != guard || g.post[i] != guard {
+							t.Fatalf("%s: wrote outside dst", name)
+						}
+					}
+					dst := g.dst
 					for j := range 3 {
 						for i := range 8 {
 							var want, mag float64
