@@ -802,14 +802,14 @@ TEXT ·%[1]s(SB), NOSPLIT, $0-48
 	g.l("%s (SI), Z24", load)
 	g.l("%s (SI)(BX*1), Z25", load)
 	g.l("%s (SI)(BX*2), Z26", load)
-	if !f16 { // a cache line of each row per chunk, and of the next tile's rows
-		g.l("PREFETCHT0 %d(SI)", dotPfAhead)
-		g.l("PREFETCHT0 %d(SI)(BX*1)", dotPfAhead)
-		g.l("PREFETCHT0 %d(SI)(BX*2)", dotPfAhead)
-		g.l("PREFETCHT0 (SI)(R12*1)")
-		g.l("PREFETCHT0 (SI)(BX*4)")
-		g.l("PREFETCHT0 (SI)(R13*1)")
-	}
+	// A cache line of each row per chunk, and of the next tile's rows
+	// (float16 rows advance half a line per chunk: every line twice).
+	g.l("PREFETCHT0 %d(SI)", dotPfAhead)
+	g.l("PREFETCHT0 %d(SI)(BX*1)", dotPfAhead)
+	g.l("PREFETCHT0 %d(SI)(BX*2)", dotPfAhead)
+	g.l("PREFETCHT0 (SI)(R12*1)")
+	g.l("PREFETCHT0 (SI)(BX*4)")
+	g.l("PREFETCHT0 (SI)(R13*1)")
 	xrow := [8]string{"(DI)", "(DI)(R8*1)", "(DI)(R8*2)", "(DI)(R9*1)", "(DI)(R8*4)", "(DI)(R10*1)", "(DI)(R9*2)", "(DI)(R11*1)"}
 	for i, a := range xrow {
 		x := 27 + i%2
