@@ -100,6 +100,16 @@ func TestHalfExhaustive(t *testing.T) {
 				t.Fatalf("FloatToHalf(HalfToFloat(%#04x)) = %#04x", h, FloatToHalf(want))
 			}
 		}
+		for n := range 200 { // every split between the 64-, 8- and 1-wide loops
+			buf, dst := guarded(n, 1)
+			widenF16(dst, src[1000:1000+n])
+			checkGuards(t, buf, 1, n)
+			for i, got := range dst {
+				if want := HalfToFloat(src[1000+i]); got != want {
+					t.Fatalf("%s: n=%d: dst[%d] = %v, want %v", variant, n, i, got, want)
+				}
+			}
+		}
 	})
 }
 

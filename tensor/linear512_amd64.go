@@ -98,6 +98,13 @@ func vnni12Q8(dst []float32, w []int8, ldw int, s []float32, lds int, xq []byte,
 	vnni12x16Q8AVX512(&dst[0], &w[0], ldw, &s[0], lds, &xq[0], kb)
 }
 
+// widenF16AVX512 converts halves to float32, 64 at a time:
+//
+//	for i := range n { dst[i] = HalfToFloat(src[i]) }   // n a multiple of 64, > 0
+//
+//go:noescape
+func widenF16AVX512(dst *float32, src *uint16, n int)
+
 // prefetchRowsT1 brings rows of n bytes, stride bytes apart, into L2
 // (rows and n > 0):
 //

@@ -1883,6 +1883,30 @@ prefetchRowsT1_line:
 	JNZ  prefetchRowsT1_row
 	RET
 
+// func widenF16AVX512(dst *float32, src *uint16, n int)
+//
+//	for i := range n { dst[i] = HalfToFloat(src[i]) }   // n a multiple of 64, > 0
+TEXT ·widenF16AVX512(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	SHRQ $6, CX
+widenF16AVX512_loop:
+	VCVTPH2PS 0(SI), Z0
+	VCVTPH2PS 32(SI), Z1
+	VCVTPH2PS 64(SI), Z2
+	VCVTPH2PS 96(SI), Z3
+	VMOVUPS Z0, 0(DI)
+	VMOVUPS Z1, 64(DI)
+	VMOVUPS Z2, 128(DI)
+	VMOVUPS Z3, 192(DI)
+	ADDQ $128, SI
+	ADDQ $256, DI
+	DECQ CX
+	JNZ  widenF16AVX512_loop
+	VZEROUPPER
+	RET
+
 // func quantPackRowAVX512(dst *byte, src *float32, k int) float32
 //
 //	amax := max_j |src[j]|; s := amax/127 (0 if amax is 0)

@@ -76,8 +76,16 @@ func widenF16(dst []float32, src []uint16) {
 		return
 	}
 	src = src[:n]
-	n8 := n &^ 7
-	widenF16AVX2(&dst[0], &src[0], n8)
+	n8 := 0
+	if useAVX512 && n >= 64 {
+		n8 = n &^ 63
+		widenF16AVX512(&dst[0], &src[0], n8)
+	}
+	if n-n8 >= 8 {
+		m := (n - n8) &^ 7
+		widenF16AVX2(&dst[n8], &src[n8], m)
+		n8 += m
+	}
 	for i := n8; i < n; i++ {
 		dst[i] = HalfToFloat(src[i])
 	}

@@ -878,6 +878,34 @@ TEXT ·prefetchRowsT1(SB), NOSPLIT, $0-32
 	g.l("RET")
 }
 
+// widenF16 writes widenF16AVX512: halves to float32, 64 per iteration
+// (four zmm conversions).
+func (g *gen) widenF16() {
+	g.raw(`
+// func widenF16AVX512(dst *float32, src *uint16, n int)
+//
+//	for i := range n { dst[i] = HalfToFloat(src[i]) }   // n a multiple of 64, > 0
+TEXT ·widenF16AVX512(SB), NOSPLIT, $0-24
+`)
+	g.l("MOVQ dst+0(FP), DI")
+	g.l("MOVQ src+8(FP), SI")
+	g.l("MOVQ n+16(FP), CX")
+	g.l("SHRQ $6, CX")
+	g.label("widenF16AVX512_loop")
+	for u := range 4 {
+		g.l("VCVTPH2PS %d(SI), Z%d", 32*u, u)
+	}
+	for u := range 4 {
+		g.l("VMOVUPS Z%d, %d(DI)", u, 64*u)
+	}
+	g.l("ADDQ $128, SI")
+	g.l("ADDQ $256, DI")
+	g.l("DECQ CX")
+	g.l("JNZ  widenF16AVX512_loop")
+	g.l("VZEROUPPER")
+	g.l("RET")
+}
+
 func main() {
 	out := flag.String("o", "", "output file (default stdout)")
 	flag.Parse()
@@ -892,6 +920,7 @@ func main() {
 	g.dot3x8(true)
 	g.storeT()
 	g.prefetchRows()
+	g.widenF16()
 	g.quant()
 	g.gemvQ8()
 	g.flashSoftmax()
