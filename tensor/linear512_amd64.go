@@ -9,14 +9,15 @@ import "unsafe"
 // outer12x8F32AVX512 is the AVX-512 register tile of Linear for panels of
 // up to 8 rows of x: 12 weight rows broadcast from memory against the
 // first 8 lanes of a packed panel (see packXT), results by weight row,
-// each row prefetched 512 bytes ahead of its use:
+// each row prefetched 512 bytes ahead of its use, and 48·k bytes from pf
+// on (the next group of 12 rows; nil for none) as it goes:
 //
 //	for j := range 12 { for i := range 8 {                     // k >= 0
 //		dst[j*8+i] = Σ_{kk<k} w[j*ldw+kk] · xt[kk*16+i]
 //	}}
 //
 //go:noescape
-func outer12x8F32AVX512(dst *float32, w *float32, ldw int, xt *float32, k int)
+func outer12x8F32AVX512(dst *float32, w *float32, ldw int, xt *float32, k int, pf *float32)
 
 // outer12x16F32AVX512 is outer12x8F32AVX512 for a whole panel of 16 rows:
 //
@@ -25,7 +26,7 @@ func outer12x8F32AVX512(dst *float32, w *float32, ldw int, xt *float32, k int)
 //	}}
 //
 //go:noescape
-func outer12x16F32AVX512(dst *float32, w *float32, ldw int, xt *float32, k int)
+func outer12x16F32AVX512(dst *float32, w *float32, ldw int, xt *float32, k int, pf *float32)
 
 // outer12x32F32AVX512 is the tile for two panels (32 rows of x), the
 // second ldp floats after the first:
@@ -38,23 +39,28 @@ func outer12x16F32AVX512(dst *float32, w *float32, ldw int, xt *float32, k int)
 func outer12x32F32AVX512(dst *float32, w *float32, ldw int, xt *float32, ldp int, k int)
 
 // outer12F32 computes the tile of 12 weight rows and the first p (8, 16
-// or 32) rows of packed panels ldp floats apart, prefetching pf; see
-// outer12F32Generic.
-func outer12F32(dst, w []float32, ldw int, xt []float32, ldp, k, p int, pf []byte) {
+// or 32) rows of packed panels ldp floats apart; with 8 or 16 rows it
+// prefetches pf as it goes (12·k floats: the next group of 12 rows when
+// nothing will reuse this one; nil for none). See outer12F32Generic.
+func outer12F32(dst, w []float32, ldw int, xt []float32, ldp, k, p int, pf []float32) {
 	if !useAVX512 || k < 1 {
 		outer12F32Generic(dst, w, ldw, xt, ldp, k, p)
 		return
 	}
 	w = w[:11*ldw+k] // bounds for the assembly
+	var pp *float32
+	if len(pf) >= 12*k && k >= 16 {
+		pp = &pf[0]
+	}
 	switch p {
 	case 8:
 		xt = xt[:16*k]
 		dst = dst[:12*8]
-		outer12x8F32AVX512(&dst[0], &w[0], ldw, &xt[0], k)
+		outer12x8F32AVX512(&dst[0], &w[0], ldw, &xt[0], k, pp)
 	case 16:
 		xt = xt[:16*k]
 		dst = dst[:12*16]
-		outer12x16F32AVX512(&dst[0], &w[0], ldw, &xt[0], k)
+		outer12x16F32AVX512(&dst[0], &w[0], ldw, &xt[0], k, pp)
 	default:
 		xt = xt[:ldp+16*k]
 		dst = dst[:12*32]

@@ -4,7 +4,7 @@
 
 #include "textflag.h"
 
-// func outer12x8F32AVX512(dst *float32, w *float32, ldw int, xt *float32, k int)
+// func outer12x8F32AVX512(dst *float32, w *float32, ldw int, xt *float32, k int, pf *float32)
 //
 //	for j := range 12 { for i := range 8 {                     // k >= 0
 //		dst[j*8+i] = Σ_{kk<k} w[j*ldw+kk] · xt[kk*16+i]
@@ -13,8 +13,9 @@
 // 12 accumulators Y0..Y11 (weight row j, lanes = x rows); each step of k
 // loads x[k] for the panel's rows once and broadcasts w[j][k] from memory
 // into one FMA per row: no horizontal sums, W read in place, each row
-// prefetched pfAhead bytes ahead.
-TEXT ·outer12x8F32AVX512(SB), NOSPLIT, $0-40
+// prefetched pfAhead bytes ahead. Every 16 steps it also prefetches 12
+// cache lines from pf on (the next group, 48·k bytes in all; nil: none).
+TEXT ·outer12x8F32AVX512(SB), NOSPLIT, $0-48
 	MOVQ w+8(FP), SI
 	MOVQ ldw+16(FP), BX
 	SHLQ $2, BX                   // BX = weight row stride in bytes
@@ -26,6 +27,13 @@ TEXT ·outer12x8F32AVX512(SB), NOSPLIT, $0-40
 	ADDQ BX, R10                  // R10 = weight row 9
 	MOVQ xt+24(FP), DI
 	MOVQ k+32(FP), CX
+	MOVQ pf+40(FP), R11             // the next group, or nil
+	MOVQ $768, R12                 // its advance per 16 steps (0 for nil)
+	TESTQ R11, R11
+	JNZ  outer12x8F32AVX512_pf
+	MOVQ SI, R11                   // nil: the group's own first lines, standing still
+	XORQ R12, R12
+outer12x8F32AVX512_pf:
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -43,6 +51,7 @@ outer12x8F32AVX512_loop16:
 	JLT  outer12x8F32AVX512_loop4
 	VMOVUPS 0(DI), Y12          // x[k+0][0:8]
 	PREFETCHT0 512(SI)
+	PREFETCHT0 0(R11)
 	VFMADD231PS.BCST 0(SI), Y12, Y0
 	VFMADD231PS.BCST 0(SI)(BX*1), Y12, Y1
 	VFMADD231PS.BCST 0(SI)(BX*2), Y12, Y2
@@ -57,6 +66,7 @@ outer12x8F32AVX512_loop16:
 	VFMADD231PS.BCST 0(R10)(BX*2), Y12, Y11
 	VMOVUPS 64(DI), Y13          // x[k+1][0:8]
 	PREFETCHT0 512(SI)(BX*1)
+	PREFETCHT0 64(R11)
 	VFMADD231PS.BCST 4(SI), Y13, Y0
 	VFMADD231PS.BCST 4(SI)(BX*1), Y13, Y1
 	VFMADD231PS.BCST 4(SI)(BX*2), Y13, Y2
@@ -71,6 +81,7 @@ outer12x8F32AVX512_loop16:
 	VFMADD231PS.BCST 4(R10)(BX*2), Y13, Y11
 	VMOVUPS 128(DI), Y12          // x[k+2][0:8]
 	PREFETCHT0 512(SI)(BX*2)
+	PREFETCHT0 128(R11)
 	VFMADD231PS.BCST 8(SI), Y12, Y0
 	VFMADD231PS.BCST 8(SI)(BX*1), Y12, Y1
 	VFMADD231PS.BCST 8(SI)(BX*2), Y12, Y2
@@ -85,6 +96,7 @@ outer12x8F32AVX512_loop16:
 	VFMADD231PS.BCST 8(R10)(BX*2), Y12, Y11
 	VMOVUPS 192(DI), Y13          // x[k+3][0:8]
 	PREFETCHT0 512(R8)
+	PREFETCHT0 192(R11)
 	VFMADD231PS.BCST 12(SI), Y13, Y0
 	VFMADD231PS.BCST 12(SI)(BX*1), Y13, Y1
 	VFMADD231PS.BCST 12(SI)(BX*2), Y13, Y2
@@ -99,6 +111,7 @@ outer12x8F32AVX512_loop16:
 	VFMADD231PS.BCST 12(R10)(BX*2), Y13, Y11
 	VMOVUPS 256(DI), Y12          // x[k+4][0:8]
 	PREFETCHT0 512(R8)(BX*1)
+	PREFETCHT0 256(R11)
 	VFMADD231PS.BCST 16(SI), Y12, Y0
 	VFMADD231PS.BCST 16(SI)(BX*1), Y12, Y1
 	VFMADD231PS.BCST 16(SI)(BX*2), Y12, Y2
@@ -113,6 +126,7 @@ outer12x8F32AVX512_loop16:
 	VFMADD231PS.BCST 16(R10)(BX*2), Y12, Y11
 	VMOVUPS 320(DI), Y13          // x[k+5][0:8]
 	PREFETCHT0 512(R8)(BX*2)
+	PREFETCHT0 320(R11)
 	VFMADD231PS.BCST 20(SI), Y13, Y0
 	VFMADD231PS.BCST 20(SI)(BX*1), Y13, Y1
 	VFMADD231PS.BCST 20(SI)(BX*2), Y13, Y2
@@ -127,6 +141,7 @@ outer12x8F32AVX512_loop16:
 	VFMADD231PS.BCST 20(R10)(BX*2), Y13, Y11
 	VMOVUPS 384(DI), Y12          // x[k+6][0:8]
 	PREFETCHT0 512(R9)
+	PREFETCHT0 384(R11)
 	VFMADD231PS.BCST 24(SI), Y12, Y0
 	VFMADD231PS.BCST 24(SI)(BX*1), Y12, Y1
 	VFMADD231PS.BCST 24(SI)(BX*2), Y12, Y2
@@ -141,6 +156,7 @@ outer12x8F32AVX512_loop16:
 	VFMADD231PS.BCST 24(R10)(BX*2), Y12, Y11
 	VMOVUPS 448(DI), Y13          // x[k+7][0:8]
 	PREFETCHT0 512(R9)(BX*1)
+	PREFETCHT0 448(R11)
 	VFMADD231PS.BCST 28(SI), Y13, Y0
 	VFMADD231PS.BCST 28(SI)(BX*1), Y13, Y1
 	VFMADD231PS.BCST 28(SI)(BX*2), Y13, Y2
@@ -155,6 +171,7 @@ outer12x8F32AVX512_loop16:
 	VFMADD231PS.BCST 28(R10)(BX*2), Y13, Y11
 	VMOVUPS 512(DI), Y12          // x[k+8][0:8]
 	PREFETCHT0 512(R9)(BX*2)
+	PREFETCHT0 512(R11)
 	VFMADD231PS.BCST 32(SI), Y12, Y0
 	VFMADD231PS.BCST 32(SI)(BX*1), Y12, Y1
 	VFMADD231PS.BCST 32(SI)(BX*2), Y12, Y2
@@ -169,6 +186,7 @@ outer12x8F32AVX512_loop16:
 	VFMADD231PS.BCST 32(R10)(BX*2), Y12, Y11
 	VMOVUPS 576(DI), Y13          // x[k+9][0:8]
 	PREFETCHT0 512(R10)
+	PREFETCHT0 576(R11)
 	VFMADD231PS.BCST 36(SI), Y13, Y0
 	VFMADD231PS.BCST 36(SI)(BX*1), Y13, Y1
 	VFMADD231PS.BCST 36(SI)(BX*2), Y13, Y2
@@ -183,6 +201,7 @@ outer12x8F32AVX512_loop16:
 	VFMADD231PS.BCST 36(R10)(BX*2), Y13, Y11
 	VMOVUPS 640(DI), Y12          // x[k+10][0:8]
 	PREFETCHT0 512(R10)(BX*1)
+	PREFETCHT0 640(R11)
 	VFMADD231PS.BCST 40(SI), Y12, Y0
 	VFMADD231PS.BCST 40(SI)(BX*1), Y12, Y1
 	VFMADD231PS.BCST 40(SI)(BX*2), Y12, Y2
@@ -197,6 +216,7 @@ outer12x8F32AVX512_loop16:
 	VFMADD231PS.BCST 40(R10)(BX*2), Y12, Y11
 	VMOVUPS 704(DI), Y13          // x[k+11][0:8]
 	PREFETCHT0 512(R10)(BX*2)
+	PREFETCHT0 704(R11)
 	VFMADD231PS.BCST 44(SI), Y13, Y0
 	VFMADD231PS.BCST 44(SI)(BX*1), Y13, Y1
 	VFMADD231PS.BCST 44(SI)(BX*2), Y13, Y2
@@ -265,6 +285,7 @@ outer12x8F32AVX512_loop16:
 	ADDQ $64, R8
 	ADDQ $64, R9
 	ADDQ $64, R10
+	ADDQ R12, R11
 	ADDQ $1024, DI
 	SUBQ $16, CX
 	JMP  outer12x8F32AVX512_loop16
@@ -370,7 +391,7 @@ outer12x8F32AVX512_store:
 	VZEROUPPER
 	RET
 
-// func outer12x16F32AVX512(dst *float32, w *float32, ldw int, xt *float32, k int)
+// func outer12x16F32AVX512(dst *float32, w *float32, ldw int, xt *float32, k int, pf *float32)
 //
 //	for j := range 12 { for i := range 16 {                     // k >= 0
 //		dst[j*16+i] = Σ_{kk<k} w[j*ldw+kk] · xt[kk*16+i]
@@ -379,8 +400,9 @@ outer12x8F32AVX512_store:
 // 12 accumulators Z0..Z11 (weight row j, lanes = x rows); each step of k
 // loads x[k] for the panel's rows once and broadcasts w[j][k] from memory
 // into one FMA per row: no horizontal sums, W read in place, each row
-// prefetched pfAhead bytes ahead.
-TEXT ·outer12x16F32AVX512(SB), NOSPLIT, $0-40
+// prefetched pfAhead bytes ahead. Every 16 steps it also prefetches 12
+// cache lines from pf on (the next group, 48·k bytes in all; nil: none).
+TEXT ·outer12x16F32AVX512(SB), NOSPLIT, $0-48
 	MOVQ w+8(FP), SI
 	MOVQ ldw+16(FP), BX
 	SHLQ $2, BX                   // BX = weight row stride in bytes
@@ -392,6 +414,13 @@ TEXT ·outer12x16F32AVX512(SB), NOSPLIT, $0-40
 	ADDQ BX, R10                  // R10 = weight row 9
 	MOVQ xt+24(FP), DI
 	MOVQ k+32(FP), CX
+	MOVQ pf+40(FP), R11             // the next group, or nil
+	MOVQ $768, R12                 // its advance per 16 steps (0 for nil)
+	TESTQ R11, R11
+	JNZ  outer12x16F32AVX512_pf
+	MOVQ SI, R11                   // nil: the group's own first lines, standing still
+	XORQ R12, R12
+outer12x16F32AVX512_pf:
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
 	VXORPS Z2, Z2, Z2
@@ -409,6 +438,7 @@ outer12x16F32AVX512_loop16:
 	JLT  outer12x16F32AVX512_loop4
 	VMOVUPS 0(DI), Z12          // x[k+0][0:16]
 	PREFETCHT0 512(SI)
+	PREFETCHT0 0(R11)
 	VFMADD231PS.BCST 0(SI), Z12, Z0
 	VFMADD231PS.BCST 0(SI)(BX*1), Z12, Z1
 	VFMADD231PS.BCST 0(SI)(BX*2), Z12, Z2
@@ -423,6 +453,7 @@ outer12x16F32AVX512_loop16:
 	VFMADD231PS.BCST 0(R10)(BX*2), Z12, Z11
 	VMOVUPS 64(DI), Z13          // x[k+1][0:16]
 	PREFETCHT0 512(SI)(BX*1)
+	PREFETCHT0 64(R11)
 	VFMADD231PS.BCST 4(SI), Z13, Z0
 	VFMADD231PS.BCST 4(SI)(BX*1), Z13, Z1
 	VFMADD231PS.BCST 4(SI)(BX*2), Z13, Z2
@@ -437,6 +468,7 @@ outer12x16F32AVX512_loop16:
 	VFMADD231PS.BCST 4(R10)(BX*2), Z13, Z11
 	VMOVUPS 128(DI), Z12          // x[k+2][0:16]
 	PREFETCHT0 512(SI)(BX*2)
+	PREFETCHT0 128(R11)
 	VFMADD231PS.BCST 8(SI), Z12, Z0
 	VFMADD231PS.BCST 8(SI)(BX*1), Z12, Z1
 	VFMADD231PS.BCST 8(SI)(BX*2), Z12, Z2
@@ -451,6 +483,7 @@ outer12x16F32AVX512_loop16:
 	VFMADD231PS.BCST 8(R10)(BX*2), Z12, Z11
 	VMOVUPS 192(DI), Z13          // x[k+3][0:16]
 	PREFETCHT0 512(R8)
+	PREFETCHT0 192(R11)
 	VFMADD231PS.BCST 12(SI), Z13, Z0
 	VFMADD231PS.BCST 12(SI)(BX*1), Z13, Z1
 	VFMADD231PS.BCST 12(SI)(BX*2), Z13, Z2
@@ -465,6 +498,7 @@ outer12x16F32AVX512_loop16:
 	VFMADD231PS.BCST 12(R10)(BX*2), Z13, Z11
 	VMOVUPS 256(DI), Z12          // x[k+4][0:16]
 	PREFETCHT0 512(R8)(BX*1)
+	PREFETCHT0 256(R11)
 	VFMADD231PS.BCST 16(SI), Z12, Z0
 	VFMADD231PS.BCST 16(SI)(BX*1), Z12, Z1
 	VFMADD231PS.BCST 16(SI)(BX*2), Z12, Z2
@@ -479,6 +513,7 @@ outer12x16F32AVX512_loop16:
 	VFMADD231PS.BCST 16(R10)(BX*2), Z12, Z11
 	VMOVUPS 320(DI), Z13          // x[k+5][0:16]
 	PREFETCHT0 512(R8)(BX*2)
+	PREFETCHT0 320(R11)
 	VFMADD231PS.BCST 20(SI), Z13, Z0
 	VFMADD231PS.BCST 20(SI)(BX*1), Z13, Z1
 	VFMADD231PS.BCST 20(SI)(BX*2), Z13, Z2
@@ -493,6 +528,7 @@ outer12x16F32AVX512_loop16:
 	VFMADD231PS.BCST 20(R10)(BX*2), Z13, Z11
 	VMOVUPS 384(DI), Z12          // x[k+6][0:16]
 	PREFETCHT0 512(R9)
+	PREFETCHT0 384(R11)
 	VFMADD231PS.BCST 24(SI), Z12, Z0
 	VFMADD231PS.BCST 24(SI)(BX*1), Z12, Z1
 	VFMADD231PS.BCST 24(SI)(BX*2), Z12, Z2
@@ -507,6 +543,7 @@ outer12x16F32AVX512_loop16:
 	VFMADD231PS.BCST 24(R10)(BX*2), Z12, Z11
 	VMOVUPS 448(DI), Z13          // x[k+7][0:16]
 	PREFETCHT0 512(R9)(BX*1)
+	PREFETCHT0 448(R11)
 	VFMADD231PS.BCST 28(SI), Z13, Z0
 	VFMADD231PS.BCST 28(SI)(BX*1), Z13, Z1
 	VFMADD231PS.BCST 28(SI)(BX*2), Z13, Z2
@@ -521,6 +558,7 @@ outer12x16F32AVX512_loop16:
 	VFMADD231PS.BCST 28(R10)(BX*2), Z13, Z11
 	VMOVUPS 512(DI), Z12          // x[k+8][0:16]
 	PREFETCHT0 512(R9)(BX*2)
+	PREFETCHT0 512(R11)
 	VFMADD231PS.BCST 32(SI), Z12, Z0
 	VFMADD231PS.BCST 32(SI)(BX*1), Z12, Z1
 	VFMADD231PS.BCST 32(SI)(BX*2), Z12, Z2
@@ -535,6 +573,7 @@ outer12x16F32AVX512_loop16:
 	VFMADD231PS.BCST 32(R10)(BX*2), Z12, Z11
 	VMOVUPS 576(DI), Z13          // x[k+9][0:16]
 	PREFETCHT0 512(R10)
+	PREFETCHT0 576(R11)
 	VFMADD231PS.BCST 36(SI), Z13, Z0
 	VFMADD231PS.BCST 36(SI)(BX*1), Z13, Z1
 	VFMADD231PS.BCST 36(SI)(BX*2), Z13, Z2
@@ -549,6 +588,7 @@ outer12x16F32AVX512_loop16:
 	VFMADD231PS.BCST 36(R10)(BX*2), Z13, Z11
 	VMOVUPS 640(DI), Z12          // x[k+10][0:16]
 	PREFETCHT0 512(R10)(BX*1)
+	PREFETCHT0 640(R11)
 	VFMADD231PS.BCST 40(SI), Z12, Z0
 	VFMADD231PS.BCST 40(SI)(BX*1), Z12, Z1
 	VFMADD231PS.BCST 40(SI)(BX*2), Z12, Z2
@@ -563,6 +603,7 @@ outer12x16F32AVX512_loop16:
 	VFMADD231PS.BCST 40(R10)(BX*2), Z12, Z11
 	VMOVUPS 704(DI), Z13          // x[k+11][0:16]
 	PREFETCHT0 512(R10)(BX*2)
+	PREFETCHT0 704(R11)
 	VFMADD231PS.BCST 44(SI), Z13, Z0
 	VFMADD231PS.BCST 44(SI)(BX*1), Z13, Z1
 	VFMADD231PS.BCST 44(SI)(BX*2), Z13, Z2
@@ -631,6 +672,7 @@ outer12x16F32AVX512_loop16:
 	ADDQ $64, R8
 	ADDQ $64, R9
 	ADDQ $64, R10
+	ADDQ R12, R11
 	ADDQ $1024, DI
 	SUBQ $16, CX
 	JMP  outer12x16F32AVX512_loop16

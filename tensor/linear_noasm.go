@@ -28,7 +28,7 @@ func addTile6(out []float32, ldo int, tile *[128]float32, bias *[8]float32, acc 
 
 func packXT(xt, x []float32, N, K, plo, phi int) { packXTGeneric(xt, x, N, K, plo, phi) }
 
-func outer12F32(dst, w []float32, ldw int, xt []float32, ldp, k, p int, _ []byte) {
+func outer12F32(dst, w []float32, ldw int, xt []float32, ldp, k, p int, _ []float32) {
 	outer12F32Generic(dst, w, ldw, xt, ldp, k, p)
 }
 

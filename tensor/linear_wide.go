@@ -145,7 +145,11 @@ func wideRange(out, xt []float32, xq []byte, xs []float32, w *Mat, b []float32, 
 			case nn <= 16:
 				lanes = 16
 			}
-			outer12F32(tile, wb, ldw, xt[p*outerNR*K:], outerNR*K, K, lanes, nil)
+			var pf []float32 // one panel: nothing reuses the group, fetch the next one meanwhile
+			if n := m + wideMR; np == 1 && w.DType == F32 && n+wideMR <= hi {
+				pf = w.F32[n*K : (n+wideMR)*K]
+			}
+			outer12F32(tile, wb, ldw, xt[p*outerNR*K:], outerNR*K, K, lanes, pf)
 			storeTile12(out[p*outerNR*M+m:], M, tile, lanes, nn, rows, ones[:], &beta, &bias, false)
 			p += (lanes + outerNR - 1) / outerNR
 		}

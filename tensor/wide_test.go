@@ -23,7 +23,11 @@ func TestWideTiles(t *testing.T) {
 				ldp := 16*k + 5
 				xt := randSlice(rng, off+ldp+16*k)[off:]
 				buf, dst := guarded(12*p, off)
-				outer12F32(dst, w, ldw, xt, ldp, k, p, nil)
+				var pf []float32 // the next group to prefetch, every other k
+				if k%2 == 0 {
+					pf = make([]float32, 12*k)
+				}
+				outer12F32(dst, w, ldw, xt, ldp, k, p, pf)
 				checkGuards(t, buf, off, len(dst))
 				for j := range 12 {
 					for i := range p {

@@ -76,7 +76,7 @@ func (g *gen) outerF32(p int) {
 	}
 	name := fmt.Sprintf("outer12x%dF32AVX512", p)
 	fmt.Fprintf(g, `
-// func %[1]s(dst *float32, w *float32, ldw int, xt *float32, k int)
+// func %[1]s(dst *float32, w *float32, ldw int, xt *float32, k int, pf *float32)
 //
 //	for j := range 12 { for i := range %[2]d {                     // k >= 0
 //		dst[j*%[2]d+i] = Σ_{kk<k} w[j*ldw+kk] · xt[kk*16+i]
@@ -85,8 +85,9 @@ func (g *gen) outerF32(p int) {
 // 12 accumulators %[3]s0..%[3]s11 (weight row j, lanes = x rows); each step of k
 // loads x[k] for the panel's rows once and broadcasts w[j][k] from memory
 // into one FMA per row: no horizontal sums, W read in place, each row
-// prefetched pfAhead bytes ahead.
-TEXT ·%[1]s(SB), NOSPLIT, $0-40
+// prefetched pfAhead bytes ahead. Every 16 steps it also prefetches 12
+// cache lines from pf on (the next group, 48·k bytes in all; nil: none).
+TEXT ·%[1]s(SB), NOSPLIT, $0-48
 `, name, p, r)
 	g.l("MOVQ w+8(FP), SI")
 	g.l("MOVQ ldw+16(FP), BX")
@@ -94,11 +95,18 @@ TEXT ·%[1]s(SB), NOSPLIT, $0-40
 	g.rowBases()
 	g.l("MOVQ xt+24(FP), DI")
 	g.l("MOVQ k+32(FP), CX")
+	g.l("MOVQ pf+40(FP), R11             // the next group, or nil")
+	g.l("MOVQ $768, R12                 // its advance per 16 steps (0 for nil)")
+	g.l("TESTQ R11, R11")
+	g.l("JNZ  %s_pf", name)
+	g.l("MOVQ SI, R11                   // nil: the group's own first lines, standing still")
+	g.l("XORQ R12, R12")
+	g.label(name + "_pf")
 	for j := range 12 {
 		g.l("VXORPS %s%d, %s%d, %s%d", r, j, r, j, r, j)
 	}
 	// 16 steps at a time: each row advances one cache line, prefetched
-	// pfAhead bytes before its use.
+	// pfAhead bytes before its use; 12 lines of the next group with them.
 	g.label(name + "_loop16")
 	g.l("CMPQ CX, $16")
 	g.l("JLT  %s_loop4", name)
@@ -107,6 +115,7 @@ TEXT ·%[1]s(SB), NOSPLIT, $0-40
 		g.l("VMOVUPS %d(DI), %s          // x[k+%d][0:%d]", 64*u, x, u, p)
 		if u < 12 {
 			g.l("PREFETCHT0 %s", rowAddr(u, pfAhead))
+			g.l("PREFETCHT0 %d(R11)", 64*u)
 		}
 		for j := range 12 {
 			g.l("VFMADD231PS.BCST %s, %s, %s%d", rowAddr(j, 4*u), x, r, j)
@@ -115,6 +124,7 @@ TEXT ·%[1]s(SB), NOSPLIT, $0-40
 	for _, b := range []string{"SI", "R8", "R9", "R10"} {
 		g.l("ADDQ $64, %s", b)
 	}
+	g.l("ADDQ R12, R11")
 	g.l("ADDQ $1024, DI")
 	g.l("SUBQ $16, CX")
 	g.l("JMP  %s_loop16", name)
