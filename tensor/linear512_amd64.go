@@ -78,17 +78,19 @@ func outer12F32(dst, w []float32, ldw int, xt []float32, ldp, k, p int, pf []flo
 //	}}
 //
 //go:noescape
-func vnni12x8Q8AVX512(dst *float32, w *int8, ldw int, s *float32, lds int, xq *byte, kb int)
+func vnni12x8Q8AVX512(dst *float32, w *int8, ldw int, s *float32, lds int, xq *byte, kb int, pf *int8)
 
 // vnni12x16Q8AVX512 is vnni12x8Q8AVX512 for a whole panel of 16 rows.
 //
 //go:noescape
-func vnni12x16Q8AVX512(dst *float32, w *int8, ldw int, s *float32, lds int, xq *byte, kb int)
+func vnni12x16Q8AVX512(dst *float32, w *int8, ldw int, s *float32, lds int, xq *byte, kb int, pf *int8)
 
 // vnni12Q8 computes the int8 tile of 12 weight rows (w and s start at
 // the tile's first row and block) and the first p (8 or 16) rows of a
-// quantised panel, over kb blocks; see vnni12Q8Generic.
-func vnni12Q8(dst []float32, w []int8, ldw int, s []float32, lds int, xq []byte, kb, p int) {
+// quantised panel, over kb blocks, prefetching pf as it goes (384·kb
+// bytes: the next group when nothing will reuse this one; nil for none);
+// see vnni12Q8Generic.
+func vnni12Q8(dst []float32, w []int8, ldw int, s []float32, lds int, xq []byte, kb, p int, pf []int8) {
 	if !useAVX512 || kb < 1 {
 		vnni12Q8Generic(dst, w, ldw, s, lds, xq, kb, p)
 		return
@@ -97,11 +99,15 @@ func vnni12Q8(dst []float32, w []int8, ldw int, s []float32, lds int, xq []byte,
 	s = s[:11*lds+kb]
 	xq = xq[:512*kb]
 	dst = dst[:12*p]
+	var pp *int8
+	if len(pf) >= 384*kb {
+		pp = &pf[0]
+	}
 	if p == 8 {
-		vnni12x8Q8AVX512(&dst[0], &w[0], ldw, &s[0], lds, &xq[0], kb)
+		vnni12x8Q8AVX512(&dst[0], &w[0], ldw, &s[0], lds, &xq[0], kb, pp)
 		return
 	}
-	vnni12x16Q8AVX512(&dst[0], &w[0], ldw, &s[0], lds, &xq[0], kb)
+	vnni12x16Q8AVX512(&dst[0], &w[0], ldw, &s[0], lds, &xq[0], kb, pp)
 }
 
 // widenF16AVX512 converts halves to float32, 64 at a time:

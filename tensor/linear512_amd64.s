@@ -1064,12 +1064,15 @@ outer12x32F32AVX512_store:
 	VZEROUPPER
 	RET
 
-// func vnni12x8Q8AVX512(dst *float32, w *int8, ldw int, s *float32, lds int, xq *byte, kb int)
+// func vnni12x8Q8AVX512(dst *float32, w *int8, ldw int, s *float32, lds int, xq *byte, kb int, pf *int8)
 //
 //	for j := range 12 { for i := range 8 {                     // kb >= 0 blocks of 32
 //		dst[j*8+i] = Σ_{b<kb} s[j*lds+b] · Σ_{kk<32} int32(w[j*ldw+32b+kk]) · int32(xq[(8b+kk/4)*64 + 4i + kk%4])
 //	}}
-TEXT ·vnni12x8Q8AVX512(SB), NOSPLIT, $0-56
+//
+// Each block prefetches every row pfAhead bytes ahead, and 6 cache lines
+// from pf on (the next group: 384·kb bytes in all; nil: none).
+TEXT ·vnni12x8Q8AVX512(SB), NOSPLIT, $0-64
 	MOVQ w+8(FP), SI
 	MOVQ ldw+16(FP), BX           // BX = weight row stride in bytes
 	LEAQ (SI)(BX*2), R8
@@ -1089,6 +1092,13 @@ TEXT ·vnni12x8Q8AVX512(SB), NOSPLIT, $0-56
 	ADDQ DX, R14                  // R14 = scale row 9
 	MOVQ xq+40(FP), DI
 	MOVQ kb+48(FP), CX
+	MOVQ pf+56(FP), AX             // the next group, or nil
+	MOVQ $384, R15                 // its advance per block (0 for nil)
+	TESTQ AX, AX
+	JNZ  vnni12x8Q8AVX512_pf
+	MOVQ SI, AX                    // nil: the group's own first lines, standing still
+	XORQ R15, R15
+vnni12x8Q8AVX512_pf:
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -1105,17 +1115,35 @@ TEXT ·vnni12x8Q8AVX512(SB), NOSPLIT, $0-56
 	JZ   vnni12x8Q8AVX512_store
 vnni12x8Q8AVX512_block:
 	VPXORD Y12, Y12, Y12
+	PREFETCHT0 512(SI)
 	VPXORD Y13, Y13, Y13
+	PREFETCHT0 512(SI)(BX*1)
 	VPXORD Y14, Y14, Y14
+	PREFETCHT0 512(SI)(BX*2)
 	VPXORD Y15, Y15, Y15
+	PREFETCHT0 512(R8)
 	VPXORD Y16, Y16, Y16
+	PREFETCHT0 512(R8)(BX*1)
 	VPXORD Y17, Y17, Y17
+	PREFETCHT0 512(R8)(BX*2)
 	VPXORD Y18, Y18, Y18
+	PREFETCHT0 512(R9)
 	VPXORD Y19, Y19, Y19
+	PREFETCHT0 512(R9)(BX*1)
 	VPXORD Y20, Y20, Y20
+	PREFETCHT0 512(R9)(BX*2)
 	VPXORD Y21, Y21, Y21
+	PREFETCHT0 512(R10)
 	VPXORD Y22, Y22, Y22
+	PREFETCHT0 512(R10)(BX*1)
 	VPXORD Y23, Y23, Y23
+	PREFETCHT0 512(R10)(BX*2)
+	PREFETCHT0 0(AX)
+	PREFETCHT0 64(AX)
+	PREFETCHT0 128(AX)
+	PREFETCHT0 192(AX)
+	PREFETCHT0 256(AX)
+	PREFETCHT0 320(AX)
 	VMOVDQU32 0(DI), Y24        // x columns 4q..4q+3 of the block, every row
 	VPDPBUSD.BCST 0(SI), Y24, Y12
 	VPDPBUSD.BCST 0(SI)(BX*1), Y24, Y13
@@ -1252,6 +1280,7 @@ vnni12x8Q8AVX512_block:
 	ADDQ $4, R12
 	ADDQ $4, R13
 	ADDQ $4, R14
+	ADDQ R15, AX
 	ADDQ $512, DI
 	DECQ CX
 	JNZ  vnni12x8Q8AVX512_block
@@ -1272,12 +1301,15 @@ vnni12x8Q8AVX512_store:
 	VZEROUPPER
 	RET
 
-// func vnni12x16Q8AVX512(dst *float32, w *int8, ldw int, s *float32, lds int, xq *byte, kb int)
+// func vnni12x16Q8AVX512(dst *float32, w *int8, ldw int, s *float32, lds int, xq *byte, kb int, pf *int8)
 //
 //	for j := range 12 { for i := range 16 {                     // kb >= 0 blocks of 32
 //		dst[j*16+i] = Σ_{b<kb} s[j*lds+b] · Σ_{kk<32} int32(w[j*ldw+32b+kk]) · int32(xq[(8b+kk/4)*64 + 4i + kk%4])
 //	}}
-TEXT ·vnni12x16Q8AVX512(SB), NOSPLIT, $0-56
+//
+// Each block prefetches every row pfAhead bytes ahead, and 6 cache lines
+// from pf on (the next group: 384·kb bytes in all; nil: none).
+TEXT ·vnni12x16Q8AVX512(SB), NOSPLIT, $0-64
 	MOVQ w+8(FP), SI
 	MOVQ ldw+16(FP), BX           // BX = weight row stride in bytes
 	LEAQ (SI)(BX*2), R8
@@ -1297,6 +1329,13 @@ TEXT ·vnni12x16Q8AVX512(SB), NOSPLIT, $0-56
 	ADDQ DX, R14                  // R14 = scale row 9
 	MOVQ xq+40(FP), DI
 	MOVQ kb+48(FP), CX
+	MOVQ pf+56(FP), AX             // the next group, or nil
+	MOVQ $384, R15                 // its advance per block (0 for nil)
+	TESTQ AX, AX
+	JNZ  vnni12x16Q8AVX512_pf
+	MOVQ SI, AX                    // nil: the group's own first lines, standing still
+	XORQ R15, R15
+vnni12x16Q8AVX512_pf:
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
 	VXORPS Z2, Z2, Z2
@@ -1313,17 +1352,35 @@ TEXT ·vnni12x16Q8AVX512(SB), NOSPLIT, $0-56
 	JZ   vnni12x16Q8AVX512_store
 vnni12x16Q8AVX512_block:
 	VPXORD Z12, Z12, Z12
+	PREFETCHT0 512(SI)
 	VPXORD Z13, Z13, Z13
+	PREFETCHT0 512(SI)(BX*1)
 	VPXORD Z14, Z14, Z14
+	PREFETCHT0 512(SI)(BX*2)
 	VPXORD Z15, Z15, Z15
+	PREFETCHT0 512(R8)
 	VPXORD Z16, Z16, Z16
+	PREFETCHT0 512(R8)(BX*1)
 	VPXORD Z17, Z17, Z17
+	PREFETCHT0 512(R8)(BX*2)
 	VPXORD Z18, Z18, Z18
+	PREFETCHT0 512(R9)
 	VPXORD Z19, Z19, Z19
+	PREFETCHT0 512(R9)(BX*1)
 	VPXORD Z20, Z20, Z20
+	PREFETCHT0 512(R9)(BX*2)
 	VPXORD Z21, Z21, Z21
+	PREFETCHT0 512(R10)
 	VPXORD Z22, Z22, Z22
+	PREFETCHT0 512(R10)(BX*1)
 	VPXORD Z23, Z23, Z23
+	PREFETCHT0 512(R10)(BX*2)
+	PREFETCHT0 0(AX)
+	PREFETCHT0 64(AX)
+	PREFETCHT0 128(AX)
+	PREFETCHT0 192(AX)
+	PREFETCHT0 256(AX)
+	PREFETCHT0 320(AX)
 	VMOVDQU32 0(DI), Z24        // x columns 4q..4q+3 of the block, every row
 	VPDPBUSD.BCST 0(SI), Z24, Z12
 	VPDPBUSD.BCST 0(SI)(BX*1), Z24, Z13
@@ -1460,6 +1517,7 @@ vnni12x16Q8AVX512_block:
 	ADDQ $4, R12
 	ADDQ $4, R13
 	ADDQ $4, R14
+	ADDQ R15, AX
 	ADDQ $512, DI
 	DECQ CX
 	JNZ  vnni12x16Q8AVX512_block

@@ -32,7 +32,7 @@ func outer12F32(dst, w []float32, ldw int, xt []float32, ldp, k, p int, _ []floa
 	outer12F32Generic(dst, w, ldw, xt, ldp, k, p)
 }
 
-func vnni12Q8(dst []float32, w []int8, ldw int, s []float32, lds int, xq []byte, kb, p int) {
+func vnni12Q8(dst []float32, w []int8, ldw int, s []float32, lds int, xq []byte, kb, p int, _ []int8) {
 	vnni12Q8Generic(dst, w, ldw, s, lds, xq, kb, p)
 }
 

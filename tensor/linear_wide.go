@@ -188,7 +188,11 @@ func wideRangeQ8(out []float32, xq []byte, xs []float32, w *Mat, b []float32, N,
 				lanes = 8
 			}
 			xp := xq[p*outerNR*K:]
-			vnni12Q8(tile, w8, K, w.Scales[m0*nb:], nb, xp, nb, lanes)
+			var pf []int8 // one panel: nothing reuses the group, fetch the next one meanwhile
+			if n := m + wideMR; np == 1 && w.DType == Q8 && n+wideMR <= hi {
+				pf = w.Q8[n*K : (n+wideMR)*K]
+			}
+			vnni12Q8(tile, w8, K, w.Scales[m0*nb:], nb, xp, nb, lanes, pf)
 			t := tile[(m-m0)*lanes:]
 			storeTile12(out[p*outerNR*M+m:], M, t, lanes, nn, rows, xs[p*outerNR:], &beta, &bias, false)
 		}

@@ -58,7 +58,11 @@ func TestWideTiles(t *testing.T) {
 					xq[i] = byte(rng.IntN(256))
 				}
 				buf, dst := guarded(12*p, 1)
-				vnni12Q8(dst, w, ldw, s, lds, xq, kb, p)
+				var pf []int8 // the next group to prefetch, every other kb
+				if kb%2 == 1 {
+					pf = make([]int8, 384*kb)
+				}
+				vnni12Q8(dst, w, ldw, s, lds, xq, kb, p, pf)
 				checkGuards(t, buf, 1, len(dst))
 				for j := range 12 {
 					for i := range p {

@@ -249,12 +249,15 @@ func (g *gen) vnni(p int) {
 	}
 	name := fmt.Sprintf("vnni12x%dQ8AVX512", p)
 	fmt.Fprintf(g, `
-// func %[1]s(dst *float32, w *int8, ldw int, s *float32, lds int, xq *byte, kb int)
+// func %[1]s(dst *float32, w *int8, ldw int, s *float32, lds int, xq *byte, kb int, pf *int8)
 //
 //	for j := range 12 { for i := range %[2]d {                     // kb >= 0 blocks of 32
 //		dst[j*%[2]d+i] = Σ_{b<kb} s[j*lds+b] · Σ_{kk<32} int32(w[j*ldw+32b+kk]) · int32(xq[(8b+kk/4)*64 + 4i + kk%%4])
 //	}}
-TEXT ·%[1]s(SB), NOSPLIT, $0-56
+//
+// Each block prefetches every row pfAhead bytes ahead, and 6 cache lines
+// from pf on (the next group: 384·kb bytes in all; nil: none).
+TEXT ·%[1]s(SB), NOSPLIT, $0-64
 `, name, p)
 	g.l("MOVQ w+8(FP), SI")
 	g.l("MOVQ ldw+16(FP), BX           // BX = weight row stride in bytes")
@@ -270,6 +273,13 @@ TEXT ·%[1]s(SB), NOSPLIT, $0-56
 	g.l("ADDQ DX, R14                  // R14 = scale row 9")
 	g.l("MOVQ xq+40(FP), DI")
 	g.l("MOVQ kb+48(FP), CX")
+	g.l("MOVQ pf+56(FP), AX             // the next group, or nil")
+	g.l("MOVQ $384, R15                 // its advance per block (0 for nil)")
+	g.l("TESTQ AX, AX")
+	g.l("JNZ  %s_pf", name)
+	g.l("MOVQ SI, AX                    // nil: the group's own first lines, standing still")
+	g.l("XORQ R15, R15")
+	g.label(name + "_pf")
 	for j := range 12 {
 		g.l("VXORPS %s%d, %s%d, %s%d", r, j, r, j, r, j)
 	}
@@ -278,6 +288,10 @@ TEXT ·%[1]s(SB), NOSPLIT, $0-56
 	g.label(name + "_block")
 	for j := range 12 {
 		g.l("VPXORD %s%d, %s%d, %s%d", r, 12+j, r, 12+j, r, 12+j)
+		g.l("PREFETCHT0 %s", rowAddr(j, pfAhead))
+	}
+	for q := range 6 {
+		g.l("PREFETCHT0 %d(AX)", 64*q)
 	}
 	for q := range 8 {
 		x := fmt.Sprintf("%s%d", r, 24+q%2)
@@ -296,6 +310,7 @@ TEXT ·%[1]s(SB), NOSPLIT, $0-56
 	for _, b := range sBases {
 		g.l("ADDQ $4, %s", b)
 	}
+	g.l("ADDQ R15, AX")
 	g.l("ADDQ $512, DI")
 	g.l("DECQ CX")
 	g.l("JNZ  %s_block", name)
