@@ -6,8 +6,8 @@
 #   1. memory bandwidth (tensor's BenchmarkMemBandwidth): the roofline
 #   2. prefill of 128 and 512 tokens, f32, and f16 with the half KV cache
 #      (model's BenchmarkPrefill)
-#   3. decode at depth 0, batch 1 and 8, f32, and f16 with the half cache
-#      (model's BenchmarkDecodeDepth)
+#   3. decode at depth 0, batch 1 and 8, f32, and f16 with the half cache,
+#      and int8 at batch 8 (model's BenchmarkDecodeDepth)
 # then prints the median and range of each metric per revision.
 # Usage: scripts/cpu-round3.sh [ROUNDS] [OUTDIR] [OLD_REV]
 #        (defaults: 3, ./cpu-round3, 69f5930: main before the Zen 5 kernels)
@@ -31,6 +31,7 @@ benches=(
   "Prefill/dtype=f16/T=(128|512)/kv=f16 3x"
   "DecodeDepth/dtype=f32/kv=f32/B=(1|8)/P=0$ 20x"
   "DecodeDepth/dtype=f16/kv=f16/B=(1|8)/P=0$ 20x"
+  "DecodeDepth/dtype=int8/kv=f16/B=8/P=0$ 20x"
 )
 for r in $(seq "$rounds"); do
   (cd tensor && "$out/tensor.test" -test.run '^$' -test.bench 'MemBandwidth' -test.benchtime 3x) | { grep -E '^Benchmark' || true; } | sed 's/^/all /' | tee -a "$out/raw.txt"
