@@ -117,24 +117,20 @@ func vnni12Q8(dst []float32, w []int8, ldw int, s []float32, lds int, xq []byte,
 //go:noescape
 func widenF16AVX512(dst *float32, src *uint16, n int)
 
-// prefetchRowsT1 brings rows of n bytes, stride bytes apart, into L2
-// (rows and n > 0):
+// prefetchT1 brings the n bytes at p into L2 (n > 0):
 //
-//	for r := range rows { for off := 0; off < n; off += 64 { prefetch(p[r*stride+off]) } }
+//	for off := 0; off < n; off += 64 { prefetch(p[off]) }
 //
 //go:noescape
-func prefetchRowsT1(p *byte, stride int, rows int, n int)
+func prefetchT1(p *byte, n int)
 
-// prefetchF16Rows brings rows of k halves, ldw halves apart, from w
-// into L2: the next group a float16 wide tile widens, fetched while the
-// current one multiplies (12 rows of a few hundred columns are runs too
-// short for the hardware prefetcher).
-func prefetchF16Rows(w []uint16, ldw, rows, k int) {
-	if rows < 1 || k < 1 {
-		return
+// prefetchF16 brings float16 weights into L2: the next group a wide tile
+// widens, fetched while the current one multiplies (the hardware
+// prefetcher does not run that far ahead).
+func prefetchF16(w []uint16) {
+	if len(w) > 0 {
+		prefetchT1((*byte)(unsafe.Pointer(&w[0])), 2*len(w))
 	}
-	w = w[:(rows-1)*ldw+k] // bounds
-	prefetchRowsT1((*byte)(unsafe.Pointer(&w[0])), 2*ldw, rows, 2*k)
 }
 
 // storeTile12AVX512 stores a 12-row tile (by weight row) into rows of out:

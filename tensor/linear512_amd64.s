@@ -1961,26 +1961,18 @@ DATA st_iota<>+56(SB)/4, $14
 DATA st_iota<>+60(SB)/4, $15
 GLOBL st_iota<>(SB), RODATA|NOPTR, $64
 
-// func prefetchRowsT1(p *byte, stride int, rows int, n int)
+// func prefetchT1(p *byte, n int)
 //
-//	for r := range rows { for off := 0; off < n; off += 64 {   // rows, n > 0
-//		prefetch into L2: p[r*stride+off]
-//	}}
-TEXT ·prefetchRowsT1(SB), NOSPLIT, $0-32
+//	for off := 0; off < n; off += 64 { prefetch into L2: p[off] }   // n > 0
+TEXT ·prefetchT1(SB), NOSPLIT, $0-16
 	MOVQ p+0(FP), SI
-	MOVQ stride+8(FP), BX
-	MOVQ rows+16(FP), CX
-	MOVQ n+24(FP), DX
-prefetchRowsT1_row:
+	MOVQ n+8(FP), DX
 	XORQ AX, AX
-prefetchRowsT1_line:
+prefetchT1_line:
 	PREFETCHT1 (SI)(AX*1)
 	ADDQ $64, AX
 	CMPQ AX, DX
-	JLT  prefetchRowsT1_line
-	ADDQ BX, SI
-	DECQ CX
-	JNZ  prefetchRowsT1_row
+	JLT  prefetchT1_line
 	RET
 
 // func widenF16AVX512(dst *float32, src *uint16, n int)

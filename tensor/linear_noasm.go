@@ -56,4 +56,4 @@ func pvRows(o []float32, ldo int, p, v []float32, ldv, nk int, corr []float32, r
 
 func unpackQ4(dst []int8, src []uint8) { unpackQ4Generic(dst, src) }
 
-func prefetchF16Rows([]uint16, int, int, int) {}
+func prefetchF16([]uint16) {}

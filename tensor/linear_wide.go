@@ -120,7 +120,7 @@ func wideRange(out, xt []float32, xq []byte, xs []float32, w *Mat, b []float32, 
 	for m := lo; m < hi; m += wideMR {
 		rows := min(wideMR, hi-m)
 		if n := m + wideMR; w.DType == F16 && n < hi { // the next group, into L2 while this one runs
-			prefetchF16Rows(w.F16[n*K:], K, min(wideMR, hi-n), K)
+			prefetchF16(w.F16[n*K : min(n+wideMR, hi)*K])
 		}
 		var wb []float32
 		ldw := K

@@ -875,31 +875,22 @@ TEXT ·%[1]s(SB), NOSPLIT, $0-48
 	g.l("RET")
 }
 
-// prefetchRows writes prefetchRowsT1: every cache line of rows of n
-// bytes, stride bytes apart, into L2.
-func (g *gen) prefetchRows() {
+// prefetch writes prefetchT1: every cache line of n bytes into L2.
+func (g *gen) prefetch() {
 	g.raw(`
-// func prefetchRowsT1(p *byte, stride int, rows int, n int)
+// func prefetchT1(p *byte, n int)
 //
-//	for r := range rows { for off := 0; off < n; off += 64 {   // rows, n > 0
-//		prefetch into L2: p[r*stride+off]
-//	}}
-TEXT ·prefetchRowsT1(SB), NOSPLIT, $0-32
+//	for off := 0; off < n; off += 64 { prefetch into L2: p[off] }   // n > 0
+TEXT ·prefetchT1(SB), NOSPLIT, $0-16
 `)
 	g.l("MOVQ p+0(FP), SI")
-	g.l("MOVQ stride+8(FP), BX")
-	g.l("MOVQ rows+16(FP), CX")
-	g.l("MOVQ n+24(FP), DX")
-	g.label("prefetchRowsT1_row")
+	g.l("MOVQ n+8(FP), DX")
 	g.l("XORQ AX, AX")
-	g.label("prefetchRowsT1_line")
+	g.label("prefetchT1_line")
 	g.l("PREFETCHT1 (SI)(AX*1)")
 	g.l("ADDQ $64, AX")
 	g.l("CMPQ AX, DX")
-	g.l("JLT  prefetchRowsT1_line")
-	g.l("ADDQ BX, SI")
-	g.l("DECQ CX")
-	g.l("JNZ  prefetchRowsT1_row")
+	g.l("JLT  prefetchT1_line")
 	g.l("RET")
 }
 
@@ -944,7 +935,7 @@ func main() {
 	g.dot3x8(false)
 	g.dot3x8(true)
 	g.storeT()
-	g.prefetchRows()
+	g.prefetch()
 	g.widenF16()
 	g.quant()
 	g.gemvQ8()
