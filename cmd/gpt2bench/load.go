@@ -476,15 +476,8 @@ func runLoad(ctx context.Context, a *app, lf *loadFlags, fs *pflag.FlagSet) erro
 	}
 	defer client.Close()
 	ids, server, err := client.Models(ctx)
-	switch {
-	case err != nil && lf.model == "":
-		return fmt.Errorf("%w; or pass --model to skip the model list", err)
-	case err != nil:
-		logf("warning: %v; going on with --model %s\n", err, lf.model)
-	case lf.model == "" && len(ids) != 1:
-		return usagef("--model: the server lists %d models (%s); pick one with --model", len(ids), strings.Join(ids, ", "))
-	case lf.model == "":
-		lf.model = ids[0]
+	if lf.model, err = chooseModel(lf.model, ids, err, logf); err != nil {
+		return err
 	}
 	client.SetModel(lf.model)
 	logf("load: %s%s, model %s%s\n", client.BaseURL(), client.Endpoint(), lf.model, orEmpty(", server "+server, server != ""))
@@ -707,4 +700,22 @@ func (p *loadProgress) stop() {
 	close(p.stopc)
 	p.wg.Wait()
 	p.stopc = nil
+}
+
+// chooseModel settles --model (model) against the server's model list:
+// ids, or listErr when the list could not be had. An empty --model takes
+// the one model listed; a failed list is fatal only when --model is empty
+// (otherwise a warning through logf).
+func chooseModel(model string, ids []string, listErr error, logf func(string, ...any)) (string, error) {
+	switch {
+	case listErr != nil && model == "":
+		return "", fmt.Errorf("%w; or pass --model to skip the model list", listErr)
+	case listErr != nil:
+		logf("warning: %v; going on with --model %s\n", listErr, model)
+	case model == "" && len(ids) != 1:
+		return "", usagef("--model: the server lists %d models (%s); pick one with --model", len(ids), strings.Join(ids, ", "))
+	case model == "":
+		model = ids[0]
+	}
+	return model, nil
 }

@@ -367,15 +367,8 @@ func runSoak(ctx context.Context, a *app, mf *modelFlags, ef *engineFlags, sf *s
 		}
 		ids, _, err := client.Models(ctx)
 		client.Close()
-		switch {
-		case err != nil && copts.Model == "":
-			return fmt.Errorf("%w; or pass --model to skip the model list", err)
-		case err != nil:
-			logf("warning: %v; going on with --model %s\n", err, copts.Model)
-		case copts.Model == "" && len(ids) != 1:
-			return usagef("--model: the server lists %d models (%s); pick one with --model", len(ids), strings.Join(ids, ", "))
-		case copts.Model == "":
-			copts.Model = ids[0]
+		if copts.Model, err = chooseModel(copts.Model, ids, err, logf); err != nil {
+			return err
 		}
 		if vocab == 0 {
 			vocab = gpt2Vocab
