@@ -105,7 +105,7 @@ writes the report marked incomplete and exits 130.`,
 	f.IntVar(&bf.outputLen, "output-len", def.OutputLen, "tokens generated per request (EOS ignored)")
 	f.IntSliceVar(&bf.concurrency, "concurrency", def.Concurrency, "concurrent requests of the throughput phase (1 = single stream)")
 	f.IntSliceVar(&bf.batchSizes, "batch-sizes", def.BatchSizes, "sequences per forward pass of the throughput phase (1 = single stream)")
-	f.IntSliceVar(&bf.continuous, "continuous", def.Continuous, "concurrent requests of the throughput phase's continuous-batching mode (closed loop; empty list = none)")
+	f.Var(newIntList(&bf.continuous, def.Continuous), "continuous", "concurrent requests of the throughput phase's continuous-batching mode (closed loop; none or an empty value: no continuous mode)")
 	f.Float64Var(&bf.requestRate, "request-rate", 0, "add an open-loop continuous run: Poisson arrivals at this many requests/s (0 = none)")
 	bf.ef.register(f)
 	f.Uint64Var(&bf.seed, "seed", uint64(def.Seed), "seed of the random prompts")

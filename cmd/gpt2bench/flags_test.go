@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -85,5 +86,55 @@ func TestLineProgress(t *testing.T) {
 	want := "latency  input 32: 3/4 (6 s)\nlatency  input 32: done, 4/4 in 7.0 s\nthrough. batch 4: stopped, 1/3 in 1.0 s\n"
 	if out.String() != want {
 		t.Errorf("got\n%s\nwant\n%s", out.String(), want)
+	}
+}
+
+// TestIntList checks the int-list flag: the first value replaces the
+// default, later ones append, and an empty value or "none" is the empty
+// list (so that `bench --continuous=` turns the continuous mode off).
+func TestIntList(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		want    []int
+		wantErr string
+	}{
+		{"default", nil, []int{4, 8}, ""},
+		{"replace", []string{"--continuous", "2,16"}, []int{2, 16}, ""},
+		{"repeat-appends", []string{"--continuous", "2", "--continuous", "3"}, []int{2, 3}, ""},
+		{"empty", []string{"--continuous="}, nil, ""},
+		{"none", []string{"--continuous", "none"}, nil, ""},
+		{"spaces", []string{"--continuous", " 1, 2 "}, []int{1, 2}, ""},
+		{"bad", []string{"--continuous", "4,x"}, nil, `"x" is not an integer`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []int
+			fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
+			fs.SetOutput(io.Discard)
+			fs.Var(newIntList(&got, []int{4, 8}), "continuous", "")
+			err := fs.Parse(tc.args)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("Parse(%q) = %v, want an error with %q", tc.args, err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || !slices.Equal(got, tc.want) {
+				t.Fatalf("Parse(%q) = %v, %v; want %v", tc.args, got, err, tc.want)
+			}
+		})
+	}
+	// bench's own flag: the empty list reaches the options as no continuous mode.
+	root := newRootCmd(&app{stdout: io.Discard, stderr: io.Discard, getenv: os.Getenv})
+	c, _, err := root.Find([]string{"bench"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Flags().Parse([]string{"--continuous="}); err != nil {
+		t.Fatal(err)
+	}
+	if v := c.Flags().Lookup("continuous").Value.String(); v != "[]" {
+		t.Fatalf("bench --continuous= reads %s, want []", v)
 	}
 }

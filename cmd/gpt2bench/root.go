@@ -10,6 +10,9 @@ import (
 	"runtime/debug"
 	"runtime/pprof"
 	"runtime/trace"
+	"slices"
+	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -314,3 +317,44 @@ func (a *app) stopProfiles() error {
 	}
 	return errors.Join(errs...)
 }
+
+// intList is a comma-separated int-list flag that, unlike pflag's
+// IntSlice, takes an empty value or "none" for the empty list, so that
+// `--continuous=` or `--continuous none` turns a default list off. As with
+// IntSlice, the first value replaces the default and later ones append.
+type intList struct {
+	p   *[]int
+	set bool
+}
+
+// newIntList returns an intList that stores into p, which starts as def.
+func newIntList(p *[]int, def []int) *intList {
+	*p = slices.Clone(def)
+	return &intList{p: p}
+}
+
+// Set implements pflag.Value.
+func (l *intList) Set(s string) error {
+	var v []int
+	if s = strings.TrimSpace(s); s != "" && s != "none" {
+		for f := range strings.SplitSeq(s, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil {
+				return fmt.Errorf("%q is not an integer: give a comma-separated list, or none", f)
+			}
+			v = append(v, n)
+		}
+	}
+	if l.set {
+		*l.p = append(*l.p, v...)
+	} else {
+		*l.p, l.set = v, true
+	}
+	return nil
+}
+
+// String implements pflag.Value.
+func (l *intList) String() string { return "[" + joinInts(*l.p) + "]" }
+
+// Type implements pflag.Value: an int slice, as pflag's IntSlice.
+func (l *intList) Type() string { return "intSlice" }
