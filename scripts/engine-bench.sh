@@ -5,9 +5,11 @@
 #   2. lockstep decode (model's BenchmarkDecode f32, B=1 and B=8) beside the
 #      engine's ragged steps of 1 and 8 decodes (engine's BenchmarkStep),
 #      interleaved round by round so both see the same neighbours
-#   3. time to first token alone and beside 7 decoders, and with a cached
+#   3. decode steps against the roofline, each step paired with a plain
+#      read of its bytes (model's BenchmarkDecodeRoofline: share%)
+#   4. time to first token alone and beside 7 decoders, and with a cached
 #      512-token prefix (engine's BenchmarkTTFT, BenchmarkPrefixTTFT)
-#   4. gpt2bench bench: single, lockstep batch 8 and continuous 8 clients,
+#   5. gpt2bench bench: single, lockstep batch 8 and continuous 8 clients,
 #      128 tokens in, 128 out.
 # Usage: scripts/engine-bench.sh [ROUNDS] [OUTDIR]   (defaults: 4, ./engine-bench)
 # Run it on a quiet machine: every figure is bandwidth-bound and a busy
@@ -28,6 +30,7 @@ for r in $(seq "$rounds"); do
   (cd model && "$out/model.test" -test.run '^$' -test.bench 'Decode$/dtype=f32/' -test.benchmem) | grep -E '^Benchmark' | tee -a "$out/decode.txt"
   (cd engine && "$out/engine.test" -test.run '^$' -test.bench 'Step' -test.benchmem) | grep -E '^Benchmark' | tee -a "$out/decode.txt"
 done
+(cd model && "$out/model.test" -test.run '^$' -test.bench 'DecodeRoofline/dtype=f32' -test.benchtime 40x) | grep -E '^Benchmark' | tee "$out/roofline.txt"
 (cd engine && "$out/engine.test" -test.run '^$' -test.bench 'TTFT' -test.benchtime 12x -test.count 3) | grep -E '^Benchmark' | tee "$out/ttft.txt"
 "$out/gpt2bench" bench --phases throughput --input-len 128 --output-len 128 \
   --concurrency 1 --batch-sizes 1,8 --continuous 8 --runs 3 --profile=false \
