@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gpt2bench/gpt2bench/bench/report"
@@ -57,6 +60,8 @@ type Client struct {
 	endpoint string // "/completions" or "/chat/completions"
 	hc       *http.Client
 	readers  sync.Pool // *bufio.Reader
+	keys     string    // this client's prefix of Idempotency-Key values
+	sent     atomic.Uint64
 }
 
 // NewClient checks opts and returns a Client with its own connection pool.
@@ -90,7 +95,9 @@ func NewClient(opts ClientOptions) (*Client, error) {
 		DisableCompression:    true,
 		ForceAttemptHTTP2:     false,
 	}
-	c := &Client{opts: opts, base: strings.TrimRight(u.String(), "/"), endpoint: "/completions",
+	var id [8]byte
+	rand.Read(id[:]) // never fails (crypto/rand)
+	c := &Client{opts: opts, base: strings.TrimRight(u.String(), "/"), endpoint: "/completions", keys: "gpt2bench-" + hex.EncodeToString(id[:]) + "-",
 		hc: &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 	if opts.Chat {
 		c.endpoint = "/chat/completions"
@@ -241,6 +248,12 @@ func (c *Client) Do(ctx context.Context, req Request, rec *Record) error {
 	}
 	hreq.Header.Set("Content-Type", "application/json")
 	hreq.Header.Set("Accept", "text/event-stream")
+	// A key of its own makes the request replayable for net/http: sent on
+	// a kept-alive connection that the server closes at that moment (as
+	// llama.cpp's server does after 5 requests a connection), it is sent
+	// again on a new connection instead of failing. Its times count from
+	// the first send, so the retry's delay is in them.
+	hreq.Header.Set("Idempotency-Key", c.keys+strconv.FormatUint(c.sent.Add(1), 10))
 	c.auth(hreq)
 
 	rec.sent = time.Now()

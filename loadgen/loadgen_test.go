@@ -662,3 +662,23 @@ func TestClientBound(t *testing.T) {
 		})
 	}
 }
+
+// TestServerClosesKeptAliveConnections runs against a server that closes
+// each connection shortly after its first request, without saying so (as
+// llama.cpp's server does after its keep-alive count): a request sent on
+// a connection the server is closing must be sent again on a new one, not
+// counted as the server's failure.
+func TestServerClosesKeptAliveConnections(t *testing.T) {
+	srv := fakeserver.New(func(int) fakeserver.Behavior { return fakeserver.Behavior{} })
+	defer srv.Close()
+	srv.SetKeepAliveMax(1)
+	c := newTestClient(t, srv.BaseURL(), nil)
+	res, err := RunPoint(context.Background(), Options{Client: c, Workload: workload(8, 4)},
+		Point{Arrival: report.ArrivalClosed, Concurrency: 2, Requests: 200, Warmup: 2}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := res.Point; p.Completed != 200 || p.Failed != 0 {
+		t.Fatalf("completed %d, failed %d: %+v", p.Completed, p.Failed, p.Errors)
+	}
+}

@@ -150,3 +150,41 @@ func TestLoadThirdPartyServer(t *testing.T) {
 		t.Errorf("wrong lengths: mismatches %d, failed %d, errors %+v", p.OutputLenMismatches, p.Failed, p.Errors)
 	}
 }
+
+// TestLoadLlamaServer runs gpt2bench load against llama.cpp's llama-server,
+// an inference engine nobody here wrote, at GPT2BENCH_LLAMA_URL (e.g.
+// http://127.0.0.1:18081/v1; scripts/llama-server.sh starts one on
+// gpt2bench's exported weights and runs this test against it). It skips
+// without the variable. Token-id prompts of exact length, ignore_eos and
+// usage: no length mismatch, no failure (its server closes a connection
+// after 5 requests: the requests caught by that are sent again), and the
+// server's own timings read beside the client's.
+func TestLoadLlamaServer(t *testing.T) {
+	url := os.Getenv("GPT2BENCH_LLAMA_URL")
+	if url == "" {
+		t.Skip("GPT2BENCH_LLAMA_URL is not set: no llama-server to measure (scripts/llama-server.sh starts one)")
+	}
+	out := t.TempDir()
+	code, stdoutText, stderr := runCLI(t, "load", "--url", url, "--concurrency", "1,2", "--num-requests", "6", "--warmup", "1",
+		"--input-len", "32", "--output-len", "8", "--out", out)
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, stdoutText, stderr)
+	}
+	r, n := readLoadReport(t, out)
+	if n != 2*(6+1) || r.Load.Endpoint != "/completions" {
+		t.Errorf("%d records, endpoint %q", n, r.Load.Endpoint)
+	}
+	for _, p := range r.Load.Points {
+		if p.Completed != 6 || p.Failed != 0 || p.OutputLenMismatches != 0 || p.PromptLenMismatches != 0 {
+			t.Errorf("%s: completed %d failed %d mismatches %d/%d: %+v", loadKey(p), p.Completed, p.Failed, p.OutputLenMismatches, p.PromptLenMismatches, p.Errors)
+		}
+		if p.ServerView == nil || p.ServerView.Source != "llama.cpp timings" || p.ServerView.Requests != 6 {
+			t.Errorf("%s: server view %+v, want llama.cpp's timings of 6 requests", loadKey(p), p.ServerView)
+		}
+		// llama.cpp holds back a token that ends inside a UTF-8 sequence and
+		// sends it with the next (random ids make many): up to 7 gaps each.
+		if p.TPOT.N != 6 || p.ITL.N < 6 || p.ITL.N > 6*7 {
+			t.Errorf("%s: %d TPOTs and %d gaps, want 6 and 6..42", loadKey(p), p.TPOT.N, p.ITL.N)
+		}
+	}
+}

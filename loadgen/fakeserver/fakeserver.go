@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -86,6 +87,13 @@ type Server struct {
 	// APIKey, when set, is required as "Authorization: Bearer KEY" (401 otherwise).
 	APIKey string
 
+	// keepAliveMax > 0 closes a connection, without a word to the client,
+	// once it served that many requests: as llama.cpp's server
+	// (cpp-httplib, 5 requests a connection by default) does, so that a
+	// client may send its next request on a connection being closed.
+	keepAliveMax atomic.Int64
+	served       sync.Map // net.Conn -> *atomic.Int64: requests begun on it
+
 	pick func(n int) Behavior
 	seq  atomic.Int64
 	mu   sync.Mutex
@@ -101,8 +109,31 @@ func New(pick func(n int) Behavior) *Server {
 	mux.HandleFunc("GET /v1/models", s.models)
 	mux.HandleFunc("POST /v1/completions", s.completions)
 	mux.HandleFunc("POST /v1/chat/completions", s.completions)
-	s.Server = httptest.NewServer(mux)
+	s.Server = httptest.NewUnstartedServer(mux)
+	s.Server.Config.ConnState = s.connState
+	s.Server.Start()
 	return s
+}
+
+// SetKeepAliveMax makes the server close each connection as soon as it
+// has served n requests, without a "Connection: close" (0: never), as
+// llama.cpp's server closes a connection after its keep-alive count: a
+// client that sends its next request at that moment finds it closed.
+func (s *Server) SetKeepAliveMax(n int) { s.keepAliveMax.Store(int64(n)) }
+
+func (s *Server) connState(c net.Conn, st http.ConnState) {
+	switch st {
+	case http.StateActive:
+		v, _ := s.served.LoadOrStore(c, new(atomic.Int64))
+		v.(*atomic.Int64).Add(1)
+	case http.StateIdle:
+		max := s.keepAliveMax.Load()
+		if v, ok := s.served.Load(c); ok && max > 0 && v.(*atomic.Int64).Load() >= max {
+			c.Close() // on its way to idle: never inside a response
+		}
+	case http.StateClosed, http.StateHijacked:
+		s.served.Delete(c)
+	}
 }
 
 // BaseURL is the OpenAI base URL of the server, ending in /v1.
