@@ -376,7 +376,8 @@ func TestWarmupExcludedAndBounds(t *testing.T) {
 		t.Fatalf("requests %d warmup %d records %d server saw %d; want 5, 3, 8, 8", res.Point.Requests, res.Point.Warmup, len(res.Records), len(srv.Injected()))
 	}
 	for i, r := range res.Records {
-		if r.Warmup != (i < 3) || r.Point != 4 || r.Index != i {
+		// point 4's own requests: workload indices from 4·pointStride on
+		if r.Warmup != (i < 3) || r.Point != 4 || r.Index != 4*pointStride+i {
 			t.Errorf("record %d: warmup %v point %d index %d", i, r.Warmup, r.Point, r.Index)
 		}
 	}

@@ -13,7 +13,9 @@ import (
 type Record struct {
 	// Point is the index of the load point in the report's load.points.
 	Point int `json:"point"`
-	// Index is the request's index in its workload (warm-up requests first).
+	// Index is the request's index in its workload: the point's first
+	// (point × 2^21, so that points never share a prompt) plus its place
+	// in the point, warm-up requests first.
 	Index int `json:"index"`
 	// Warmup is true for warm-up requests, which no statistic counts.
 	Warmup bool `json:"warmup,omitempty"`

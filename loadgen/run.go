@@ -36,6 +36,9 @@ type Point struct {
 const (
 	// MaxRequests bounds Point.Requests and the requests a duration-bounded point may send.
 	MaxRequests = 1 << 20
+	// pointStride separates the workload indices of consecutive points
+	// (warm-up and measured requests of one point stay below it).
+	pointStride = 2 * MaxRequests
 	// MaxInFlight bounds the requests in flight of an open loop with no cap.
 	MaxInFlight = 10000
 )
@@ -115,6 +118,11 @@ func RunPoint(ctx context.Context, o Options, p Point, index int) (PointResult, 
 	if o.Client == nil || o.Workload == nil {
 		return PointResult{}, errors.New("loadgen: no client or workload")
 	}
+	// Each point draws requests of its own: workload indices from
+	// index*pointStride on. A server with a prefix cache (vLLM, llama.cpp,
+	// gpt2bench serve) would otherwise serve a later point's prompts, the
+	// same ones, from the cache an earlier point filled.
+	base := index * pointStride
 	var warm []Record
 	var err error
 	if p.Warmup > 0 {
@@ -122,7 +130,7 @@ func RunPoint(ctx context.Context, o Options, p Point, index int) (PointResult, 
 		if p.Concurrency == 0 {
 			wp.Concurrency = min(p.Warmup, 8)
 		}
-		warm, err = closedLoop(ctx, o, wp, 0, nil)
+		warm, err = closedLoop(ctx, o, wp, base, nil)
 		for i := range warm {
 			warm[i].Warmup, warm[i].Point = true, index
 		}
@@ -133,9 +141,9 @@ func RunPoint(ctx context.Context, o Options, p Point, index int) (PointResult, 
 	cpu0 := cpuTime()
 	var recs []Record
 	if p.Arrival == report.ArrivalClosed {
-		recs, err = closedLoop(ctx, o, p, p.Warmup, o.Progress)
+		recs, err = closedLoop(ctx, o, p, base+p.Warmup, o.Progress)
 	} else {
-		recs, err = openLoop(ctx, o, p, p.Warmup, o.Progress)
+		recs, err = openLoop(ctx, o, p, base+p.Warmup, o.Progress)
 	}
 	cpu := cpuTime() - cpu0
 	for i := range recs {

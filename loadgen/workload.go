@@ -27,6 +27,8 @@ type Request struct {
 
 // Workload makes the requests of a run. Request(i) depends only on i, so the
 // same workload sends the same requests whatever the concurrency or timing.
+// RunPoint gives each point of a run its own range of i (a point's
+// prompts never repeat another's, which a prefix cache would serve).
 type Workload interface {
 	// Request returns request i (0-based; warm-up requests first).
 	Request(i int) Request

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# llama-server.sh: gpt2bench against another inference engine's
+# OpenAI-compatible server (issue 14), llama.cpp's llama-server, on the
+# same weights, on loopback:
+#   1. gpt2bench export writes the model (default: the embedded gpt2-shaped
+#      model, random weights) as config.json + model.safetensors, and
+#      scripts/hf_to_gguf.py converts it to GGUF (f32 matrices, or f16 with
+#      DTYPE=f16; DTYPE=q8_0 quantizes the f32 file with llama-quantize);
+#   2. a greedy cross-check: 16 tokens after the same 5 token ids from
+#      llama-server and from `gpt2bench generate`, which must be the same;
+#   3. `gpt2bench load` with the same flags against llama-server and then
+#      against `gpt2bench serve` (one server at a time on the same cores,
+#      both with 2 threads; TestLoadLlamaServer of cmd/gpt2bench against
+#      llama-server too), then `gpt2bench compare` of the two reports.
+#
+# Usage: scripts/llama-server.sh [OUTDIR]   (default ./llama-server)
+# Environment:
+#   LLAMA_ROOT  root of a chroot that holds llama.cpp (llama-server,
+#               llama-quantize) and python3 with numpy and gguf (Debian
+#               sid: llama.cpp-tools python3-gguf; README "Against
+#               llama.cpp" sets one up); empty: they are on this PATH
+#   DTYPE       f32 (default), f16 or q8_0: the GGUF's matrices; gpt2bench
+#               serves the matching --dtype (f32, f16, int8)
+#   LOAD_FLAGS  flags for both load runs (default: --concurrency 1,8
+#               --input-len 128 --output-len 128 --num-requests 24 --warmup 4)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${1:-llama-server}
+dtype=${DTYPE:-f32}
+root=${LLAMA_ROOT:-}
+load_flags=${LOAD_FLAGS:---concurrency 1,8 --input-len 128 --output-len 128 --num-requests 24 --warmup 4}
+lport=18081
+gport=18082
+case "$dtype" in
+f32) gdtype=f32 ;;
+f16) gdtype=f16 ;;
+q8_0) gdtype=int8 ;;
+*) echo "llama-server.sh: DTYPE $dtype: want f32, f16 or q8_0" >&2; exit 2 ;;
+esac
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+
+# Files both sides see: under the chroot when there is one.
+inside=/tmp/gpt2bench-llama
+work="$root$inside"
+mkdir -p "$work"
+run() { if [ -n "$root" ]; then chroot "$root" "$@"; else "$@"; fi; }
+
+go build -o "$out/gpt2bench" ./cmd/gpt2bench
+ranks=$(go env GOMODCACHE)/github.com/pkoukk/tiktoken-go-loader@v0.0.2/assets/r50k_base.tiktoken
+cp scripts/hf_to_gguf.py "$ranks" "$work/"
+rm -rf "$work/model"
+"$out/gpt2bench" export --out "$work/model"
+case "$dtype" in
+f16) run python3 "$inside/hf_to_gguf.py" "$inside/model" "$inside/r50k_base.tiktoken" "$inside/model.gguf" --f16 ;;
+*) run python3 "$inside/hf_to_gguf.py" "$inside/model" "$inside/r50k_base.tiktoken" "$inside/model.gguf" ;;
+esac
+if [ "$dtype" = q8_0 ]; then
+  run llama-quantize "$inside/model.gguf" "$inside/model-q8_0.gguf" Q8_0 >"$out/quantize.log" 2>&1
+  mv "$work/model-q8_0.gguf" "$work/model.gguf"
+fi
+run llama-server --version 2>&1 | tail -2 | tee "$out/llama-version.txt"
+
+pid=
+stop() { if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; pid=; fi; }
+trap stop EXIT
+ready() { # URL: wait up to 60 s for a 200
+  for _ in $(seq 120); do
+    curl -sf -o /dev/null "$1" && return 0
+    sleep 0.5
+  done
+  echo "llama-server.sh: $1 not ready after 60 s" >&2
+  return 1
+}
+
+run llama-server -m "$inside/model.gguf" --host 127.0.0.1 --port $lport -t 2 -c 8192 -np 8 >"$out/llama-server.log" 2>&1 &
+pid=$!
+ready "http://127.0.0.1:$lport/health"
+
+echo "== greedy cross-check: 16 tokens after ids 464,3290,318,257,1332"
+ours=$("$out/gpt2bench" generate --model "$work/model" --dtype "$gdtype" --prompt-ids 464,3290,318,257,1332 -n 16 --temperature 0 --ids 2>/dev/null | tr -d ' \n')
+theirs=$(curl -sf "http://127.0.0.1:$lport/completion" -H 'Content-Type: application/json' \
+  -d '{"prompt": [464, 3290, 318, 257, 1332], "n_predict": 16, "temperature": 0, "return_tokens": true}' |
+  python3 -c 'import json, sys; print(",".join(map(str, json.load(sys.stdin)["tokens"])))')
+echo "gpt2bench: $ours" | tee "$out/crosscheck.txt"
+echo "llama.cpp: $theirs" | tee -a "$out/crosscheck.txt"
+if [ "$ours" = "$theirs" ]; then echo "same tokens" | tee -a "$out/crosscheck.txt"; else echo "DIFFERENT tokens" | tee -a "$out/crosscheck.txt"; fi
+
+echo "== gpt2bench load against llama-server ($dtype)"
+# shellcheck disable=SC2086
+"$out/gpt2bench" load --url "http://127.0.0.1:$lport/v1" $load_flags --out "$out/report-llama" 2>&1 | tee "$out/load-llama.txt"
+echo "== go test -run TestLoadLlamaServer against it (after the load: its prompts are not the load's)"
+GPT2BENCH_LLAMA_URL="http://127.0.0.1:$lport/v1" go test ./cmd/gpt2bench -run '^TestLoadLlamaServer$' -count 1 -v 2>&1 | tail -3 | tee "$out/test.txt"
+stop
+
+echo "== gpt2bench load against gpt2bench serve (--dtype $gdtype)"
+"$out/gpt2bench" serve --model "$work/model" --dtype "$gdtype" --port $gport --log-format off >"$out/serve.log" 2>&1 &
+pid=$!
+ready "http://127.0.0.1:$gport/v1/models"
+# shellcheck disable=SC2086
+"$out/gpt2bench" load --url "http://127.0.0.1:$gport/v1" $load_flags --out "$out/report-gpt2bench" 2>&1 | tee "$out/load-gpt2bench.txt"
+stop
+
+echo "== compare: llama.cpp (base) against gpt2bench (new)"
+"$out/gpt2bench" compare --force "$out/report-llama" "$out/report-gpt2bench" 2>&1 | tee "$out/compare.txt" || true
