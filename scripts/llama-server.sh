@@ -96,7 +96,7 @@ stop
 echo "== gpt2bench load against gpt2bench serve (--dtype $gdtype)"
 "$out/gpt2bench" serve --model "$work/model" --dtype "$gdtype" --port $gport --log-format off >"$out/serve.log" 2>&1 &
 pid=$!
-ready "http://127.0.0.1:$gport/v1/models"
+ready "http://127.0.0.1:$gport/health"
 # shellcheck disable=SC2086
 "$out/gpt2bench" load --url "http://127.0.0.1:$gport/v1" $load_flags --out "$out/report-gpt2bench" 2>&1 | tee "$out/load-gpt2bench.txt"
 stop

@@ -10,7 +10,7 @@
 //	                           stream_options.include_usage, and vLLM's ignore_eos, min_tokens,
 //	                           stop_token_ids, include_stop_str_in_output, return_tokens_as_token_ids
 //	POST /v1/chat/completions  400: GPT-2 has no chat template
-//	GET  /v1/models            the one model served
+//	GET  /v1/models            the one model served (503 while loading)
 //	POST /tokenize             vLLM's {"prompt"} -> {"count", "max_model_len", "tokens"}
 //	POST /detokenize           vLLM's {"tokens"} -> {"prompt"}
 //	GET  /health               200 ready, 503 loading or draining

@@ -68,6 +68,13 @@ func (s *Server) handleModels(w http.ResponseWriter, r *http.Request) {
 		Root        string `json:"root"`
 		MaxModelLen int    `json:"max_model_len,omitempty"`
 	}
+	// While loading the model's name is not known yet: 503, as the other
+	// API routes, so that a client polling /v1/models for readiness (and
+	// load's choice of the only model) never sees a placeholder.
+	if _, aerr := s.ready(); aerr != nil && s.state.Load() == stateLoading {
+		writeError(w, aerr)
+		return
+	}
 	card := modelCard{ID: s.ModelName(), Object: "model", Created: s.created, OwnedBy: "gpt2bench", Root: s.ModelName()}
 	if e := s.Engine(); e != nil {
 		card.MaxModelLen = s.mcfg.NPositions

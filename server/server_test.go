@@ -362,11 +362,17 @@ func TestLoadingAndDraining(t *testing.T) {
 	if c := call("POST", "/v1/completions", `{"prompt": [1]}`); c != 503 {
 		t.Errorf("completions while loading: %d, want 503", c)
 	}
+	if c := call("GET", "/v1/models", ""); c != 503 { // no placeholder model id
+		t.Errorf("models while loading: %d, want 503", c)
+	}
 	if err := s.Start(loadTiny(t), engine.Config{}); err != nil {
 		t.Fatal(err)
 	}
 	if c := call("GET", "/health", ""); c != 200 {
 		t.Errorf("health when ready: %d, want 200", c)
+	}
+	if c := call("GET", "/v1/models", ""); c != 200 {
+		t.Errorf("models when ready: %d, want 200", c)
 	}
 	if err := s.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
