@@ -8,10 +8,11 @@
 #      DTYPE=f16; DTYPE=q8_0 quantizes the f32 file with llama-quantize);
 #   2. a greedy cross-check: 16 tokens after the same 5 token ids from
 #      llama-server and from `gpt2bench generate`, which must be the same;
-#   3. `gpt2bench load` with the same flags against llama-server and then
-#      against `gpt2bench serve` (one server at a time on the same cores,
-#      both with 2 threads; TestLoadLlamaServer of cmd/gpt2bench against
-#      llama-server too), then `gpt2bench compare` of the two reports.
+#   3. TestLoadLlamaServer (cmd/gpt2bench) against llama-server;
+#   4. ROUNDS rounds of `gpt2bench load` with the same flags against a fresh
+#      llama-server and then a fresh `gpt2bench serve` (one server at a time
+#      on the same cores, both with 2 threads; seed r in round r), and
+#      `gpt2bench compare` of the two directories of reports.
 #
 # Usage: scripts/llama-server.sh [OUTDIR]   (default ./llama-server)
 # Environment:
@@ -21,14 +22,18 @@
 #               llama.cpp" sets one up); empty: they are on this PATH
 #   DTYPE       f32 (default), f16 or q8_0: the GGUF's matrices; gpt2bench
 #               serves the matching --dtype (f32, f16, int8)
-#   LOAD_FLAGS  flags for both load runs (default: --concurrency 1,8
-#               --input-len 128 --output-len 128 --num-requests 24 --warmup 4)
+#   LOAD_FLAGS  flags for every load run (default: --concurrency 1,8
+#               --input-len 128 --output-len 128 --num-requests 16 --warmup 2)
+#   ROUNDS      rounds of one run against each server, interleaved, a
+#               fresh server each time (default 5: compare needs 4 or more
+#               reports a side to call a difference significant)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-llama-server}
 dtype=${DTYPE:-f32}
 root=${LLAMA_ROOT:-}
-load_flags=${LOAD_FLAGS:---concurrency 1,8 --input-len 128 --output-len 128 --num-requests 24 --warmup 4}
+load_flags=${LOAD_FLAGS:---concurrency 1,8 --input-len 128 --output-len 128 --num-requests 16 --warmup 2}
+rounds=${ROUNDS:-5}
 lport=18081
 gport=18082
 case "$dtype" in
@@ -73,10 +78,32 @@ ready() { # URL: wait up to 60 s for a 200
   return 1
 }
 
-run llama-server -m "$inside/model.gguf" --host 127.0.0.1 --port $lport -t 2 -c 8192 -np 8 >"$out/llama-server.log" 2>&1 &
-pid=$!
-ready "http://127.0.0.1:$lport/health"
+free() { # PORT: nothing may answer there (an older server would be measured instead)
+  if curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$1/"; then
+    echo "llama-server.sh: port $1 is in use: stop what listens there first" >&2
+    exit 1
+  fi
+}
+free $lport
+free $gport
+start_llama() {
+  # Not through run(): $! must be the server itself (chroot execs it), so that stop ends it.
+  if [ -n "$root" ]; then
+    chroot "$root" llama-server -m "$inside/model.gguf" --host 127.0.0.1 --port $lport -t 2 -c 8192 -np 8 >>"$out/llama-server.log" 2>&1 &
+  else
+    llama-server -m "$inside/model.gguf" --host 127.0.0.1 --port $lport -t 2 -c 8192 -np 8 >>"$out/llama-server.log" 2>&1 &
+  fi
+  pid=$!
+  ready "http://127.0.0.1:$lport/health"
+  kill -0 "$pid" # still ours
+}
+start_gpt2bench() {
+  "$out/gpt2bench" serve --model "$work/model" --dtype "$gdtype" --port $gport --log-format off >>"$out/serve.log" 2>&1 &
+  pid=$!
+  ready "http://127.0.0.1:$gport/health"
+}
 
+start_llama
 echo "== greedy cross-check: 16 tokens after ids 464,3290,318,257,1332"
 ours=$("$out/gpt2bench" generate --model "$work/model" --dtype "$gdtype" --prompt-ids 464,3290,318,257,1332 -n 16 --temperature 0 --ids 2>/dev/null | tr -d ' \n')
 theirs=$(curl -sf "http://127.0.0.1:$lport/completion" -H 'Content-Type: application/json' \
@@ -85,21 +112,24 @@ theirs=$(curl -sf "http://127.0.0.1:$lport/completion" -H 'Content-Type: applica
 echo "gpt2bench: $ours" | tee "$out/crosscheck.txt"
 echo "llama.cpp: $theirs" | tee -a "$out/crosscheck.txt"
 if [ "$ours" = "$theirs" ]; then echo "same tokens" | tee -a "$out/crosscheck.txt"; else echo "DIFFERENT tokens" | tee -a "$out/crosscheck.txt"; fi
-
-echo "== gpt2bench load against llama-server ($dtype)"
-# shellcheck disable=SC2086
-"$out/gpt2bench" load --url "http://127.0.0.1:$lport/v1" $load_flags --out "$out/report-llama" 2>&1 | tee "$out/load-llama.txt"
-echo "== go test -run TestLoadLlamaServer against it (after the load: its prompts are not the load's)"
+echo "== go test -run TestLoadLlamaServer against it"
 GPT2BENCH_LLAMA_URL="http://127.0.0.1:$lport/v1" go test ./cmd/gpt2bench -run '^TestLoadLlamaServer$' -count 1 -v 2>&1 | tail -3 | tee "$out/test.txt"
 stop
 
-echo "== gpt2bench load against gpt2bench serve (--dtype $gdtype)"
-"$out/gpt2bench" serve --model "$work/model" --dtype "$gdtype" --port $gport --log-format off >"$out/serve.log" 2>&1 &
-pid=$!
-ready "http://127.0.0.1:$gport/health"
-# shellcheck disable=SC2086
-"$out/gpt2bench" load --url "http://127.0.0.1:$gport/v1" $load_flags --out "$out/report-gpt2bench" 2>&1 | tee "$out/load-gpt2bench.txt"
-stop
+# Rounds of one load run against each server, a fresh server each time (no
+# prefix cache carried over), interleaved so that both see the same host.
+for r in $(seq "$rounds"); do
+  echo "== round $r: gpt2bench load against llama-server ($dtype)"
+  start_llama
+  # shellcheck disable=SC2086
+  "$out/gpt2bench" load --url "http://127.0.0.1:$lport/v1" $load_flags --seed "$r" --out "$out/report-llama" 2>&1 | tee -a "$out/load-llama.txt"
+  stop
+  echo "== round $r: gpt2bench load against gpt2bench serve (--dtype $gdtype)"
+  start_gpt2bench
+  # shellcheck disable=SC2086
+  "$out/gpt2bench" load --url "http://127.0.0.1:$gport/v1" $load_flags --seed "$r" --out "$out/report-gpt2bench" 2>&1 | tee -a "$out/load-gpt2bench.txt"
+  stop
+done
 
-echo "== compare: llama.cpp (base) against gpt2bench (new)"
+echo "== compare: llama.cpp (base) against gpt2bench (new), $rounds reports a side"
 "$out/gpt2bench" compare --force "$out/report-llama" "$out/report-gpt2bench" 2>&1 | tee "$out/compare.txt" || true
