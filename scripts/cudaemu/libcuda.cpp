@@ -13,6 +13,7 @@
 // and thread before the process dies.
 #include <cuda.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -73,6 +74,11 @@ Context primary;
 int primary_refs;
 Stream null_stream;
 std::map<uintptr_t, size_t> allocs;  // device allocations: base -> size
+struct Mapping {
+  void* base;
+  size_t len;
+};
+std::map<uintptr_t, Mapping> mappings;  // device allocation -> its mapping with guard pages
 size_t allocated;
 std::vector<Function> functions;
 thread_local int captures_here;  // captures begun on this thread
@@ -483,9 +489,24 @@ CUresult CUDAAPI cuMemAlloc(CUdeviceptr* dptr, size_t n) {
   if (n == 0) return CUDA_ERROR_INVALID_VALUE;
   size_t r = (n + 255) & ~(size_t)255;
   if (allocated + r > total_mem) return CUDA_ERROR_OUT_OF_MEMORY;
-  void* p = aligned_alloc(256, r);
-  if (!p) return CUDA_ERROR_OUT_OF_MEMORY;
+  // Each allocation has a page of its own, inaccessible, on either side,
+  // and ends where the page after it begins: a kernel's write past the end
+  // (or before the start, by up to a page) faults and names the kernel
+  // instead of landing in whatever memory is next, the Go heap included.
+  // The start stays 256-byte aligned (r is a multiple of 256).
+  size_t page = (size_t)sysconf(_SC_PAGESIZE);
+  size_t body = (r + page - 1) / page * page;
+  size_t len = body + 2 * page;
+  void* base = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (base == MAP_FAILED) return CUDA_ERROR_OUT_OF_MEMORY;
+  char* b = static_cast<char*>(base);
+  if (mprotect(b, page, PROT_NONE) != 0 || mprotect(b + page + body, page, PROT_NONE) != 0) {
+    munmap(base, len);
+    return CUDA_ERROR_OUT_OF_MEMORY;
+  }
+  void* p = b + page + (body - r);
   memset(p, 0xff, r);  // fresh device memory is not zero: NaN here
+  mappings[(uintptr_t)p] = Mapping{base, len};
   allocs[(uintptr_t)p] = n;
   allocated += r;
   *dptr = (CUdeviceptr)(uintptr_t)p;
@@ -500,8 +521,20 @@ CUresult CUDAAPI cuMemFree(CUdeviceptr d) {
   auto it = allocs.find((uintptr_t)d);
   if (it == allocs.end()) return CUDA_ERROR_INVALID_VALUE;
   allocated -= (it->second + 255) & ~(size_t)255;
+  // The bytes between the size asked for and the 256-byte rounding are
+  // never copied to (copies are checked against the size): a change there
+  // is a kernel writing past the end of its buffer.
+  size_t n = it->second, r = (n + 255) & ~(size_t)255;
+  for (size_t i = n; i < r; i++)
+    if (reinterpret_cast<unsigned char*>(d)[i] != 0xff) {
+      fprintf(stderr, "cudaemu: cuMemFree: a kernel wrote past the end of the %zu-byte allocation at %p (byte %zu)\n", n,
+              reinterpret_cast<void*>(d), i);
+      abort();
+    }
   allocs.erase(it);
-  free((void*)d);
+  auto m = mappings.find((uintptr_t)d);
+  munmap(m->second.base, m->second.len);
+  mappings.erase(m);
   return CUDA_SUCCESS;
 }
 
