@@ -118,6 +118,11 @@ func (c *Client) SetModel(m string) { c.opts.Model = m }
 // Close closes the idle connections.
 func (c *Client) Close() { c.hc.CloseIdleConnections() }
 
+// ErrNotReady is wrapped by the error of Models when the server answered
+// 503 Service Unavailable: a model still loading (gpt2bench serve, vLLM,
+// llama.cpp), or a server draining.
+var ErrNotReady = errors.New("the server is not ready (503)")
+
 // Models lists the model ids of GET /models, and the Server header.
 func (c *Client) Models(ctx context.Context) (ids []string, server string, err error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -135,6 +140,9 @@ func (c *Client) Models(ctx context.Context) (ids []string, server string, err e
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
 	if err != nil {
 		return nil, "", fmt.Errorf("GET %s/models: %w", c.base, err)
+	}
+	if resp.StatusCode == http.StatusServiceUnavailable {
+		return nil, "", fmt.Errorf("GET %s/models: %s: %w", c.base, httpError(resp.StatusCode, body), ErrNotReady)
 	}
 	if resp.StatusCode != http.StatusOK {
 		return nil, "", fmt.Errorf("GET %s/models: %s", c.base, httpError(resp.StatusCode, body))

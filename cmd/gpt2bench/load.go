@@ -133,7 +133,7 @@ its CPU. --url and --api-key default to OPENAI_BASE_URL and OPENAI_API_KEY;
 	f := cmd.Flags()
 	f.StringVar(&lf.url, "url", "", "server base URL, e.g. http://127.0.0.1:8000/v1 (default $OPENAI_BASE_URL)")
 	f.StringVar(&lf.apiKey, "api-key", "", "API key sent as a bearer token (default $OPENAI_API_KEY)")
-	f.StringVar(&lf.model, "model", "", "model name sent with each request (default: the only one the server lists)")
+	f.StringVar(&lf.model, "model", "", "model name sent with each request (default: the only one the server lists; while it answers 503, loading, asked again for up to 2 minutes)")
 	f.BoolVar(&lf.chat, "chat", false, "use /chat/completions (text prompts) instead of /completions")
 	f.IntSliceVar(&lf.inputLen, "input-len", []int{128}, "prompt length in tokens (one value)")
 	f.IntVar(&lf.outputLen, "output-len", def.OutputLen, "tokens generated per request (max_tokens, EOS ignored)")
@@ -475,7 +475,7 @@ func runLoad(ctx context.Context, a *app, lf *loadFlags, fs *pflag.FlagSet) erro
 		return usagef("--url: %v", err)
 	}
 	defer client.Close()
-	ids, server, err := client.Models(ctx)
+	ids, server, err := listModels(ctx, client, logf)
 	if lf.model, err = chooseModel(lf.model, ids, err, logf); err != nil {
 		return err
 	}
@@ -706,6 +706,31 @@ func (p *loadProgress) stop() {
 // ids, or listErr when the list could not be had. An empty --model takes
 // the one model listed; a failed list is fatal only when --model is empty
 // (otherwise a warning through logf).
+// readyWait bounds how long load and soak wait for a server whose model
+// list answers 503 (a model still loading) before they give up.
+const readyWait = 2 * time.Minute
+
+// listModels is client.Models, asked again every half second for up to
+// readyWait while the server answers 503, so that load and soak can start
+// together with the server they measure.
+func listModels(ctx context.Context, client *loadgen.Client, logf func(string, ...any)) ([]string, string, error) {
+	deadline := time.Now().Add(readyWait)
+	for said := false; ; said = true {
+		ids, server, err := client.Models(ctx)
+		if !errors.Is(err, loadgen.ErrNotReady) || time.Now().After(deadline) {
+			return ids, server, err
+		}
+		if !said {
+			logf("%s/models answers 503 (a model still loading?): asking again for up to %v\n", client.BaseURL(), readyWait)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, "", ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
 func chooseModel(model string, ids []string, listErr error, logf func(string, ...any)) (string, error) {
 	switch {
 	case listErr != nil && model == "":

@@ -3,10 +3,15 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -294,4 +299,31 @@ func TestLoadProgress(t *testing.T) {
 	var nilp *loadProgress // no terminal: no progress, no panic
 	nilp.start(0, "x", 1)
 	nilp.stop()
+}
+
+// TestLoadWaitsWhileLoading starts load against a server whose model list
+// answers 503 twice (a model still loading, as serve, vLLM and llama.cpp
+// answer then): load asks again, says so, and measures once it is ready.
+func TestLoadWaitsWhileLoading(t *testing.T) {
+	srv := fakeOpenAI(t, fakeserver.Behavior{})
+	target, _ := url.Parse(srv.URL)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	var asked atomic.Int32
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/models" && asked.Add(1) <= 2 {
+			http.Error(w, `{"error": {"message": "Loading model", "type": "unavailable_error"}}`, http.StatusServiceUnavailable)
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	defer front.Close()
+	out := t.TempDir()
+	code, stdout, stderr := runCLI(t, "load", "--url", front.URL+"/v1", "--num-requests", "3", "--warmup", "0",
+		"--input-len", "8", "--output-len", "4", "--out", out)
+	if code != exitOK || !strings.Contains(stderr, "answers 503") || asked.Load() != 3 {
+		t.Fatalf("exit %d, model list asked %d times\n%s\n%s", code, asked.Load(), stdout, stderr)
+	}
+	if r, _ := readLoadReport(t, out); r.ModelName != srv.Model {
+		t.Errorf("model %q, want %q", r.ModelName, srv.Model)
+	}
 }

@@ -365,7 +365,7 @@ func runSoak(ctx context.Context, a *app, mf *modelFlags, ef *engineFlags, sf *s
 		if err != nil {
 			return usagef("--url: %v", err)
 		}
-		ids, _, err := client.Models(ctx)
+		ids, _, err := listModels(ctx, client, logf)
 		client.Close()
 		if copts.Model, err = chooseModel(copts.Model, ids, err, logf); err != nil {
 			return err
