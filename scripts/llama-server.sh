@@ -78,14 +78,14 @@ ready() { # URL: wait up to 60 s for a 200
   return 1
 }
 
-free() { # PORT: nothing may answer there (an older server would be measured instead)
+port_free() { # PORT: nothing may answer there (an older server would be measured instead)
   if curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$1/"; then
     echo "llama-server.sh: port $1 is in use: stop what listens there first" >&2
     exit 1
   fi
 }
-free $lport
-free $gport
+port_free $lport
+port_free $gport
 start_llama() {
   # Not through run(): $! must be the server itself (chroot execs it), so that stop ends it.
   if [ -n "$root" ]; then

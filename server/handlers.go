@@ -71,8 +71,8 @@ func (s *Server) handleModels(w http.ResponseWriter, r *http.Request) {
 	// While loading the model's name is not known yet: 503, as the other
 	// API routes, so that a client polling /v1/models for readiness (and
 	// load's choice of the only model) never sees a placeholder.
-	if _, aerr := s.ready(); aerr != nil && s.state.Load() == stateLoading {
-		writeError(w, aerr)
+	if s.state.Load() == stateLoading {
+		writeError(w, errLoading())
 		return
 	}
 	card := modelCard{ID: s.ModelName(), Object: "model", Created: s.created, OwnedBy: "gpt2bench", Root: s.ModelName()}

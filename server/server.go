@@ -249,11 +249,16 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 }
 
+// errLoading is the answer of the API while the model loads.
+func errLoading() *apiError {
+	return errorf(http.StatusServiceUnavailable, typeUnavailable, "loading", "the model is still loading; retry shortly")
+}
+
 // ready returns the engine, or an error while loading or draining.
 func (s *Server) ready() (*engine.Engine, *apiError) {
 	switch s.state.Load() {
 	case stateLoading:
-		return nil, errorf(http.StatusServiceUnavailable, typeUnavailable, "loading", "the model is still loading; retry shortly")
+		return nil, errLoading()
 	case stateDraining:
 		return nil, errorf(http.StatusServiceUnavailable, typeUnavailable, "draining", "the server is shutting down and takes no new requests")
 	}

@@ -702,10 +702,6 @@ func (p *loadProgress) stop() {
 	p.stopc = nil
 }
 
-// chooseModel settles --model (model) against the server's model list:
-// ids, or listErr when the list could not be had. An empty --model takes
-// the one model listed; a failed list is fatal only when --model is empty
-// (otherwise a warning through logf).
 // readyWait bounds how long load and soak wait for a server whose model
 // list answers 503 (a model still loading) before they give up.
 const readyWait = 2 * time.Minute
@@ -731,6 +727,10 @@ func listModels(ctx context.Context, client *loadgen.Client, logf func(string, .
 	}
 }
 
+// chooseModel settles --model (model) against the server's model list:
+// ids, or listErr when the list could not be had. An empty --model takes
+// the one model listed; a failed list is fatal only when --model is empty
+// (otherwise a warning through logf).
 func chooseModel(model string, ids []string, listErr error, logf func(string, ...any)) (string, error) {
 	switch {
 	case listErr != nil && model == "":

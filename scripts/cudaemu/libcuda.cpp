@@ -74,11 +74,16 @@ Context primary;
 int primary_refs;
 Stream null_stream;
 std::map<uintptr_t, size_t> allocs;  // device allocations: base -> size
-struct Mapping {
-  void* base;
-  size_t len;
-};
-std::map<uintptr_t, Mapping> mappings;  // device allocation -> its mapping with guard pages
+// guarded returns the size of the mapping that holds a device allocation of r bytes
+// (r a multiple of 256): an inaccessible page, the allocation ending on a
+// page boundary, and another inaccessible page. *off is where the
+// allocation starts in it.
+size_t guarded(size_t r, size_t* off) {
+  size_t page = (size_t)sysconf(_SC_PAGESIZE);
+  size_t body = (r + page - 1) / page * page;
+  *off = page + (body - r);
+  return body + 2 * page;
+}
 size_t allocated;
 std::vector<Function> functions;
 thread_local int captures_here;  // captures begun on this thread
@@ -494,19 +499,17 @@ CUresult CUDAAPI cuMemAlloc(CUdeviceptr* dptr, size_t n) {
   // (or before the start, by up to a page) faults and names the kernel
   // instead of landing in whatever memory is next, the Go heap included.
   // The start stays 256-byte aligned (r is a multiple of 256).
-  size_t page = (size_t)sysconf(_SC_PAGESIZE);
-  size_t body = (r + page - 1) / page * page;
-  size_t len = body + 2 * page;
+  size_t off, len = guarded(r, &off);
   void* base = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (base == MAP_FAILED) return CUDA_ERROR_OUT_OF_MEMORY;
   char* b = static_cast<char*>(base);
-  if (mprotect(b, page, PROT_NONE) != 0 || mprotect(b + page + body, page, PROT_NONE) != 0) {
+  size_t page = (size_t)sysconf(_SC_PAGESIZE);
+  if (mprotect(b, page, PROT_NONE) != 0 || mprotect(b + off + r, page, PROT_NONE) != 0) {
     munmap(base, len);
     return CUDA_ERROR_OUT_OF_MEMORY;
   }
-  void* p = b + page + (body - r);
+  void* p = b + off;
   memset(p, 0xff, r);  // fresh device memory is not zero: NaN here
-  mappings[(uintptr_t)p] = Mapping{base, len};
   allocs[(uintptr_t)p] = n;
   allocated += r;
   *dptr = (CUdeviceptr)(uintptr_t)p;
@@ -532,9 +535,8 @@ CUresult CUDAAPI cuMemFree(CUdeviceptr d) {
       abort();
     }
   allocs.erase(it);
-  auto m = mappings.find((uintptr_t)d);
-  munmap(m->second.base, m->second.len);
-  mappings.erase(m);
+  size_t off, len = guarded(r, &off);
+  munmap(reinterpret_cast<char*>(d) - off, len);
   return CUDA_SUCCESS;
 }
 
