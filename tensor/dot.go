@@ -10,26 +10,30 @@ package tensor
 // multiply, this does 24 16-lane FMAs per 11 loads; float16 would otherwise
 // be widened into scratch first, a pass that costs as much as the multiply
 // at these N.
+//
+// A thread's rows are cut into three equal stretches and each tile takes
+// the next row of every stretch, so the weights stream through the core as
+// three long sequential reads (each prefetched ahead in software too); the
+// whole run of tiles, with the bias and the stores into out, is one call
+// into the assembly.
 const dotMaxN = 8 // from 9 rows the wide path's 16- and 32-lane tiles are as fast or faster
 
 // dotN reports whether Linear takes the dot-product path for N rows of x
 // times w.
 func dotN(N int, w *Mat) bool {
-	return useAVX512 && (w.DType == F32 || w.DType == F16) && N >= 2 && N <= dotMaxN && w.Cols%16 == 0
+	return useAVX512 && (w.DType == F32 || w.DType == F16) && N >= 2 && N <= dotMaxN &&
+		w.Cols >= 16 && w.Cols%16 == 0
 }
 
 // dotScratchLen is the per-thread scratch of dotRange: x padded to 8
 // rows with zeros.
 func dotScratchLen(K int) int { return 8 * K }
 
-// dotKBlock is the K-block of dotRange: 8 rows of x × 768 float32 are
-// 24 KiB, which stay in L1 while every tile of the thread's rows reads
-// them (a whole row of x per tile at K = 3072 would come from L2).
-const dotKBlock = 768
-
 // dotRange computes out[:, lo:hi] = act(x·W[lo:hi]ᵀ + b) for float32 or
-// float16 W and N <= 8 rows of x [N, K] with the 3×8 dot-product tile,
-// K in blocks of dotKBlock (later blocks add to out).
+// float16 W and N <= 8 rows of x [N, K] with the 3×8 dot-product tile:
+// rows lo+t, lo+L+t and lo+2L+t of W in tile t (L = (hi-lo)/3), then the
+// last (hi-lo)%3 rows one at a time (each read thrice, as a tile of one
+// row).
 func dotRange(out, x []float32, w *Mat, b []float32, N, lo, hi int, act Act, buf []float32) {
 	K, M := w.Cols, w.Rows
 	if N < 8 { // padded with zero rows
@@ -38,39 +42,23 @@ func dotRange(out, x []float32, w *Mat, b []float32, N, lo, hi int, act Act, buf
 		clear(xp[N*K:])
 		x = xp
 	}
-	var dst [24]float32
-	for k0 := 0; k0 < K; k0 += dotKBlock {
-		kk := min(dotKBlock, K-k0)
-		for m := lo; m < hi; m += 3 {
-			rows := min(3, hi-m)
-			ldw := K
-			if rows < 3 {
-				ldw, rows = 0, 1 // the last rows one at a time: a row read thrice, two results dropped
-			}
-			for j0 := 0; j0 < min(3, hi-m); j0 += rows {
-				r0 := (m+j0)*K + k0
-				r1 := r0 + 2*ldw + kk
-				if w.DType == F16 {
-					dot3x8F16(&dst, w.F16[r0:r1], ldw, x[k0:], K, kk)
-				} else {
-					dot3x8F32(&dst, w.F32[r0:r1], ldw, x[k0:], K, kk)
-				}
-				for j := range rows {
-					var bj float32
-					if b != nil && k0 == 0 {
-						bj = b[m+j0+j]
-					}
-					for i := range N {
-						o := &out[i*M+m+j0+j]
-						if k0 == 0 {
-							*o = dst[j*8+i] + bj
-						} else {
-							*o += dst[j*8+i]
-						}
-					}
-				}
-			}
+	tiles := func(r, ls, n int) {
+		var bias []float32
+		if b != nil {
+			bias = b[r:]
 		}
+		if w.DType == F16 {
+			dotTilesF16(out[r:], M, ls, w.F16[r*K:], ls*K, x, K, n, bias, N)
+		} else {
+			dotTilesF32(out[r:], M, ls, w.F32[r*K:], ls*K, x, K, n, bias, N)
+		}
+	}
+	L := (hi - lo) / 3
+	if L > 0 {
+		tiles(lo, L, L)
+	}
+	if r := lo + 3*L; r < hi {
+		tiles(r, 0, hi-r)
 	}
 	if act != ActNone {
 		for n := range N {
@@ -79,24 +67,37 @@ func dotRange(out, x []float32, w *Mat, b []float32, N, lo, hi int, act Act, buf
 	}
 }
 
-// dot3x8F32Generic computes dst[j*8+i] = Σ_{kk<k} w[j*ldw+kk] ·
-// x[i*ldx+kk] for 3 weight rows and 8 rows of x.
-func dot3x8F32Generic(dst *[24]float32, w []float32, ldw int, x []float32, ldx, k int) {
-	for j := range 3 {
-		wr := w[j*ldw : j*ldw+k]
-		for i := range 8 {
-			dst[j*8+i] = dotGeneric(wr, x[i*ldx:i*ldx+k])
+// dotTilesF32Generic computes, for t < tiles, j < 3 and i < n,
+// out[i*ldo+j*ls+t] = w[j*lds+t*k:][:k]·x[i*k:][:k] + bias[j*ls+t] (bias
+// may be nil).
+func dotTilesF32Generic(out []float32, ldo, ls int, w []float32, lds int, x []float32, k, tiles int, bias []float32, n int) {
+	for t := range tiles {
+		for j := range 3 {
+			wr := w[j*lds+t*k : j*lds+t*k+k]
+			for i := range n {
+				s := dotGeneric(wr, x[i*k:i*k+k])
+				if bias != nil {
+					s += bias[j*ls+t]
+				}
+				out[i*ldo+j*ls+t] = s
+			}
 		}
 	}
 }
 
-// dot3x8F16Generic computes dst[j*8+i] = Σ_{kk<k} HalfToFloat(w[j*ldw+kk])
-// · x[i*ldx+kk] for 3 weight rows and 8 rows of x.
-func dot3x8F16Generic(dst *[24]float32, w []uint16, ldw int, x []float32, ldx, k int) {
-	for j := range 3 {
-		wr := w[j*ldw : j*ldw+k]
-		for i := range 8 {
-			dst[j*8+i] = dotF16Generic(wr, x[i*ldx:i*ldx+k])
+// dotTilesF16Generic is dotTilesF32Generic for float16 weights, each
+// widened by HalfToFloat.
+func dotTilesF16Generic(out []float32, ldo, ls int, w []uint16, lds int, x []float32, k, tiles int, bias []float32, n int) {
+	for t := range tiles {
+		for j := range 3 {
+			wr := w[j*lds+t*k : j*lds+t*k+k]
+			for i := range n {
+				s := dotF16Generic(wr, x[i*k:i*k+k])
+				if bias != nil {
+					s += bias[j*ls+t]
+				}
+				out[i*ldo+j*ls+t] = s
+			}
 		}
 	}
 }

@@ -2,45 +2,62 @@
 
 package tensor
 
-// dot3x8F32AVX512 is the dot-product tile of float32 weights against a few
-// rows of x (see dotRange):
+// dotTiles3x8F32AVX512 runs the dot-product tile of float32 weights over
+// tiles consecutive rows of three streams (see dotRange and
+// dotTilesF32Generic):
 //
-//	for j := range 3 { for i := range 8 {                    // k a multiple of 16, >= 16
-//		dst[j*8+i] = Σ_{kk<k} w[j*ldw+kk] · x[i*ldx+kk]
-//	}}
-//
-//go:noescape
-func dot3x8F32AVX512(dst *[24]float32, w *float32, ldw int, x *float32, ldx int, k int)
-
-// dot3x8F16AVX512 is dot3x8F32AVX512 for float16 weights:
-//
-//	for j := range 3 { for i := range 8 {                    // k a multiple of 16, >= 16
-//		dst[j*8+i] = Σ_{kk<k} HalfToFloat(w[j*ldw+kk]) · x[i*ldx+kk]
-//	}}
+//	for t := range tiles { for j := range 3 { for i := range 8 {  // k a multiple of 16, >= 16; tiles >= 1
+//		if mask&(1<<i) != 0 {
+//			out[i*ldo+j*ls+t] = Σ_{kk<k} w[j*lds+t*k+kk] · x[i*k+kk] + (bias[j*ls+t] if bias != nil)
+//		}
+//	}}}
 //
 //go:noescape
-func dot3x8F16AVX512(dst *[24]float32, w *uint16, ldw int, x *float32, ldx int, k int)
+func dotTiles3x8F32AVX512(out *float32, ldo, ls int, w *float32, lds int, x *float32, k, tiles int, bias *float32, mask int)
 
-// dot3x8F32 computes the tile of 3 weight rows (ldw apart; 0 reads one
-// row thrice) and 8 rows of x (ldx apart) over k columns; see
-// dot3x8F32Generic.
-func dot3x8F32(dst *[24]float32, w []float32, ldw int, x []float32, ldx, k int) {
-	if !useAVX512 || k < 16 || k%16 != 0 {
-		dot3x8F32Generic(dst, w, ldw, x, ldx, k)
+// dotTiles3x8F16AVX512 is dotTiles3x8F32AVX512 for float16 weights, each
+// widened by HalfToFloat.
+//
+//go:noescape
+func dotTiles3x8F16AVX512(out *float32, ldo, ls int, w *uint16, lds int, x *float32, k, tiles int, bias *float32, mask int)
+
+// dotTilesF32 computes, for t < tiles, j < 3 and i < n,
+// out[i*ldo+j*ls+t] = w[j*lds+t*k:][:k]·x[i*k:][:k] + bias[j*ls+t] (bias may
+// be nil); x holds 8 rows of k, the rows from n on being ignored. See
+// dotTilesF32Generic.
+func dotTilesF32(out []float32, ldo, ls int, w []float32, lds int, x []float32, k, tiles int, bias []float32, n int) {
+	if !useAVX512 || k < 16 || k%16 != 0 || tiles < 1 {
+		dotTilesF32Generic(out, ldo, ls, w, lds, x, k, tiles, bias, n)
 		return
 	}
-	w = w[:2*ldw+k] // bounds for the assembly
-	x = x[:7*ldx+k]
-	dot3x8F32AVX512(dst, &w[0], ldw, &x[0], ldx, k)
+	dotTilesBounds(len(out), ldo, ls, len(w), lds, len(x), k, tiles, bias, n)
+	var bp *float32
+	if bias != nil {
+		bp = &bias[0]
+	}
+	dotTiles3x8F32AVX512(&out[0], ldo, ls, &w[0], lds, &x[0], k, tiles, bp, 1<<n-1)
 }
 
-// dot3x8F16 is dot3x8F32 for float16 weights; see dot3x8F16Generic.
-func dot3x8F16(dst *[24]float32, w []uint16, ldw int, x []float32, ldx, k int) {
-	if !useAVX512 || k < 16 || k%16 != 0 {
-		dot3x8F16Generic(dst, w, ldw, x, ldx, k)
+// dotTilesF16 is dotTilesF32 for float16 weights; see dotTilesF16Generic.
+func dotTilesF16(out []float32, ldo, ls int, w []uint16, lds int, x []float32, k, tiles int, bias []float32, n int) {
+	if !useAVX512 || k < 16 || k%16 != 0 || tiles < 1 {
+		dotTilesF16Generic(out, ldo, ls, w, lds, x, k, tiles, bias, n)
 		return
 	}
-	w = w[:2*ldw+k] // bounds for the assembly
-	x = x[:7*ldx+k]
-	dot3x8F16AVX512(dst, &w[0], ldw, &x[0], ldx, k)
+	dotTilesBounds(len(out), ldo, ls, len(w), lds, len(x), k, tiles, bias, n)
+	var bp *float32
+	if bias != nil {
+		bp = &bias[0]
+	}
+	dotTiles3x8F16AVX512(&out[0], ldo, ls, &w[0], lds, &x[0], k, tiles, bp, 1<<n-1)
+}
+
+// dotTilesBounds panics, as an index out of range would, unless every
+// element the assembly touches lies inside its slice.
+func dotTilesBounds(nout, ldo, ls, nw, lds, nx, k, tiles int, bias []float32, n int) {
+	if n < 1 || n > 8 || ldo < 0 || ls < 0 || lds < 0 || ldo > 1<<31/8 ||
+		(n-1)*ldo+2*ls+tiles > nout || 2*lds+tiles*k > nw || 8*k > nx ||
+		(bias != nil && 2*ls+tiles > len(bias)) {
+		panic("tensor: dotTiles arguments out of range")
+	}
 }

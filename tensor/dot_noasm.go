@@ -2,10 +2,10 @@
 
 package tensor
 
-func dot3x8F32(dst *[24]float32, w []float32, ldw int, x []float32, ldx, k int) {
-	dot3x8F32Generic(dst, w, ldw, x, ldx, k)
+func dotTilesF32(out []float32, ldo, ls int, w []float32, lds int, x []float32, k, tiles int, bias []float32, n int) {
+	dotTilesF32Generic(out, ldo, ls, w, lds, x, k, tiles, bias, n)
 }
 
-func dot3x8F16(dst *[24]float32, w []uint16, ldw int, x []float32, ldx, k int) {
-	dot3x8F16Generic(dst, w, ldw, x, ldx, k)
+func dotTilesF16(out []float32, ldo, ls int, w []uint16, lds int, x []float32, k, tiles int, bias []float32, n int) {
+	dotTilesF16Generic(out, ldo, ls, w, lds, x, k, tiles, bias, n)
 }

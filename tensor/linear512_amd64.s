@@ -1538,29 +1538,39 @@ vnni12x16Q8AVX512_store:
 	VZEROUPPER
 	RET
 
-// func dot3x8F32AVX512(dst *[24]float32, w *float32, ldw int, x *float32, ldx int, k int)
+// func dotTiles3x8F32AVX512(out *float32, ldo, ls int, w *float32, lds int, x *float32, k, tiles int, bias *float32, mask int)
 //
-//	for j := range 3 { for i := range 8 {                    // k a multiple of 16, >= 16
-//		dst[j*8+i] = Σ_{kk<k} w[j*ldw+kk] · x[i*ldx+kk]
-//	}}
+//	for t := range tiles { for j := range 3 { for i := range 8 {  // k a multiple of 16, >= 16; tiles >= 1
+//		if mask&(1<<i) != 0 {
+//			out[i*ldo+j*ls+t] = Σ_{kk<k} w[j*lds+t*k+kk] · x[i*k+kk] + (bias[j*ls+t] if bias != nil)
+//		}
+//	}}}
 //
 // 16 columns of each weight row in Z24..Z26, each row of x loaded once
-// (Z27, Z28) for the three weight rows: W is read once, in place.
-TEXT ·dot3x8F32AVX512(SB), NOSPLIT, $0-48
-	MOVQ dst+0(FP), DX
-	MOVQ w+8(FP), SI
-	MOVQ ldw+16(FP), BX
-	SHLQ $2, BX                   // weight row stride in bytes
-	MOVQ x+24(FP), DI
-	MOVQ ldx+32(FP), R8
+// (Z27, Z28) for the three weight rows: W is read once, in place. With
+// lds = ls = 0 the three rows are one, read thrice and stored thrice.
+TEXT ·dotTiles3x8F32AVX512(SB), NOSPLIT, $0-80
+	MOVQ out+0(FP), AX
+	MOVQ ldo+8(FP), CX
+	VPBROADCASTD CX, Y30
+	VPMULLD st_iota<>(SB), Y30, Y30 // out's row offsets: i*ldo
+	MOVQ ls+16(FP), R12
+	SHLQ $2, R12                  // out's stream stride in bytes
+	MOVQ w+24(FP), R15
+	MOVQ lds+32(FP), BX
+	SHLQ $2, BX                   // weight stream stride in bytes
+	MOVQ k+48(FP), R8
 	SHLQ $2, R8                   // x row stride in bytes
 	LEAQ (R8)(R8*2), R9           // 3 rows
 	LEAQ (R8)(R8*4), R10          // 5 rows
 	LEAQ (R9)(R8*4), R11          // 7 rows
-	MOVQ k+40(FP), CX
+	MOVQ tiles+56(FP), R14
+	MOVQ bias+64(FP), DX
+dotTiles3x8F32AVX512_tile:
+	MOVQ R15, SI
+	MOVQ x+40(FP), DI
+	MOVQ k+48(FP), CX
 	SHRQ $4, CX                   // chunks of 16
-	LEAQ (BX)(BX*2), R12          // the next tile's rows: 3, 4, 5 strides on
-	LEAQ (BX)(BX*4), R13
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
 	VXORPS Z2, Z2, Z2
@@ -1585,16 +1595,13 @@ TEXT ·dot3x8F32AVX512(SB), NOSPLIT, $0-48
 	VXORPS Z21, Z21, Z21
 	VXORPS Z22, Z22, Z22
 	VXORPS Z23, Z23, Z23
-dot3x8F32AVX512_loop:
+dotTiles3x8F32AVX512_loop:
 	VMOVUPS (SI), Z24
 	VMOVUPS (SI)(BX*1), Z25
 	VMOVUPS (SI)(BX*2), Z26
-	PREFETCHT0 1024(SI)
-	PREFETCHT0 1024(SI)(BX*1)
-	PREFETCHT0 1024(SI)(BX*2)
-	PREFETCHT0 (SI)(R12*1)
-	PREFETCHT0 (SI)(BX*4)
-	PREFETCHT0 (SI)(R13*1)
+	PREFETCHT0 2048(SI)
+	PREFETCHT0 2048(SI)(BX*1)
+	PREFETCHT0 2048(SI)(BX*2)
 	VMOVUPS (DI), Z27
 	VFMADD231PS Z27, Z24, Z0
 	VFMADD231PS Z27, Z25, Z8
@@ -1630,7 +1637,9 @@ dot3x8F32AVX512_loop:
 	ADDQ $64, SI
 	ADDQ $64, DI
 	DECQ CX
-	JNZ  dot3x8F32AVX512_loop
+	JNZ  dotTiles3x8F32AVX512_loop
+	MOVQ AX, SI
+	MOVQ DX, R13
 	VEXTRACTF64X4 $1, Z0, Y29
 	VADDPS Y29, Y0, Y0
 	VEXTRACTF64X4 $1, Z1, Y29
@@ -1656,7 +1665,14 @@ dot3x8F32AVX512_loop:
 	VPERM2F128 $0x20, Y4, Y0, Y1
 	VPERM2F128 $0x31, Y4, Y0, Y2
 	VADDPS Y2, Y1, Y1
-	VMOVUPS Y1, 0(DX)
+	TESTQ DX, DX
+	JZ   dotTiles3x8F32AVX512_nobias0
+	VBROADCASTSS (R13), Y27
+	VADDPS Y27, Y1, Y1
+dotTiles3x8F32AVX512_nobias0:
+	MOVQ mask+72(FP), CX
+	KMOVB CX, K1                  // the scatter clears it
+	VSCATTERDPS Y1, K1, (SI)(Y30*4)
 	VEXTRACTF64X4 $1, Z8, Y29
 	VADDPS Y29, Y8, Y8
 	VEXTRACTF64X4 $1, Z9, Y29
@@ -1682,7 +1698,16 @@ dot3x8F32AVX512_loop:
 	VPERM2F128 $0x20, Y12, Y8, Y9
 	VPERM2F128 $0x31, Y12, Y8, Y10
 	VADDPS Y10, Y9, Y9
-	VMOVUPS Y9, 32(DX)
+	ADDQ R12, SI
+	ADDQ R12, R13
+	TESTQ DX, DX
+	JZ   dotTiles3x8F32AVX512_nobias1
+	VBROADCASTSS (R13), Y27
+	VADDPS Y27, Y9, Y9
+dotTiles3x8F32AVX512_nobias1:
+	MOVQ mask+72(FP), CX
+	KMOVB CX, K1                  // the scatter clears it
+	VSCATTERDPS Y9, K1, (SI)(Y30*4)
 	VEXTRACTF64X4 $1, Z16, Y29
 	VADDPS Y29, Y16, Y0
 	VEXTRACTF64X4 $1, Z17, Y29
@@ -1708,33 +1733,60 @@ dot3x8F32AVX512_loop:
 	VPERM2F128 $0x20, Y4, Y0, Y1
 	VPERM2F128 $0x31, Y4, Y0, Y2
 	VADDPS Y2, Y1, Y1
-	VMOVUPS Y1, 64(DX)
+	ADDQ R12, SI
+	ADDQ R12, R13
+	TESTQ DX, DX
+	JZ   dotTiles3x8F32AVX512_nobias2
+	VBROADCASTSS (R13), Y27
+	VADDPS Y27, Y1, Y1
+dotTiles3x8F32AVX512_nobias2:
+	MOVQ mask+72(FP), CX
+	KMOVB CX, K1                  // the scatter clears it
+	VSCATTERDPS Y1, K1, (SI)(Y30*4)
+	ADDQ $4, AX
+	TESTQ DX, DX
+	JZ   dotTiles3x8F32AVX512_next
+	ADDQ $4, DX
+dotTiles3x8F32AVX512_next:
+	ADDQ R8, R15                  // the next row of each stream
+	DECQ R14
+	JNZ  dotTiles3x8F32AVX512_tile
 	VZEROUPPER
 	RET
 
-// func dot3x8F16AVX512(dst *[24]float32, w *uint16, ldw int, x *float32, ldx int, k int)
+// func dotTiles3x8F16AVX512(out *float32, ldo, ls int, w *uint16, lds int, x *float32, k, tiles int, bias *float32, mask int)
 //
-//	for j := range 3 { for i := range 8 {                    // k a multiple of 16, >= 16
-//		dst[j*8+i] = Σ_{kk<k} HalfToFloat(w[j*ldw+kk]) · x[i*ldx+kk]
-//	}}
+//	for t := range tiles { for j := range 3 { for i := range 8 {  // k a multiple of 16, >= 16; tiles >= 1
+//		if mask&(1<<i) != 0 {
+//			out[i*ldo+j*ls+t] = Σ_{kk<k} HalfToFloat(w[j*lds+t*k+kk]) · x[i*k+kk] + (bias[j*ls+t] if bias != nil)
+//		}
+//	}}}
 //
 // 16 columns of each weight row in Z24..Z26, each row of x loaded once
-// (Z27, Z28) for the three weight rows: W is read once, in place.
-TEXT ·dot3x8F16AVX512(SB), NOSPLIT, $0-48
-	MOVQ dst+0(FP), DX
-	MOVQ w+8(FP), SI
-	MOVQ ldw+16(FP), BX
-	SHLQ $1, BX                   // weight row stride in bytes
-	MOVQ x+24(FP), DI
-	MOVQ ldx+32(FP), R8
+// (Z27, Z28) for the three weight rows: W is read once, in place. With
+// lds = ls = 0 the three rows are one, read thrice and stored thrice.
+TEXT ·dotTiles3x8F16AVX512(SB), NOSPLIT, $0-80
+	MOVQ out+0(FP), AX
+	MOVQ ldo+8(FP), CX
+	VPBROADCASTD CX, Y30
+	VPMULLD st_iota<>(SB), Y30, Y30 // out's row offsets: i*ldo
+	MOVQ ls+16(FP), R12
+	SHLQ $2, R12                  // out's stream stride in bytes
+	MOVQ w+24(FP), R15
+	MOVQ lds+32(FP), BX
+	SHLQ $1, BX                   // weight stream stride in bytes
+	MOVQ k+48(FP), R8
 	SHLQ $2, R8                   // x row stride in bytes
 	LEAQ (R8)(R8*2), R9           // 3 rows
 	LEAQ (R8)(R8*4), R10          // 5 rows
 	LEAQ (R9)(R8*4), R11          // 7 rows
-	MOVQ k+40(FP), CX
+	MOVQ tiles+56(FP), R14
+	MOVQ bias+64(FP), DX
+dotTiles3x8F16AVX512_tile:
+	MOVQ R15, SI
+	MOVQ x+40(FP), DI
+	MOVQ k+48(FP), CX
 	SHRQ $4, CX                   // chunks of 16
-	LEAQ (BX)(BX*2), R12          // the next tile's rows: 3, 4, 5 strides on
-	LEAQ (BX)(BX*4), R13
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
 	VXORPS Z2, Z2, Z2
@@ -1759,16 +1811,13 @@ TEXT ·dot3x8F16AVX512(SB), NOSPLIT, $0-48
 	VXORPS Z21, Z21, Z21
 	VXORPS Z22, Z22, Z22
 	VXORPS Z23, Z23, Z23
-dot3x8F16AVX512_loop:
+dotTiles3x8F16AVX512_loop:
 	VCVTPH2PS (SI), Z24
 	VCVTPH2PS (SI)(BX*1), Z25
 	VCVTPH2PS (SI)(BX*2), Z26
 	PREFETCHT0 1024(SI)
 	PREFETCHT0 1024(SI)(BX*1)
 	PREFETCHT0 1024(SI)(BX*2)
-	PREFETCHT0 (SI)(R12*1)
-	PREFETCHT0 (SI)(BX*4)
-	PREFETCHT0 (SI)(R13*1)
 	VMOVUPS (DI), Z27
 	VFMADD231PS Z27, Z24, Z0
 	VFMADD231PS Z27, Z25, Z8
@@ -1804,7 +1853,9 @@ dot3x8F16AVX512_loop:
 	ADDQ $32, SI
 	ADDQ $64, DI
 	DECQ CX
-	JNZ  dot3x8F16AVX512_loop
+	JNZ  dotTiles3x8F16AVX512_loop
+	MOVQ AX, SI
+	MOVQ DX, R13
 	VEXTRACTF64X4 $1, Z0, Y29
 	VADDPS Y29, Y0, Y0
 	VEXTRACTF64X4 $1, Z1, Y29
@@ -1830,7 +1881,14 @@ dot3x8F16AVX512_loop:
 	VPERM2F128 $0x20, Y4, Y0, Y1
 	VPERM2F128 $0x31, Y4, Y0, Y2
 	VADDPS Y2, Y1, Y1
-	VMOVUPS Y1, 0(DX)
+	TESTQ DX, DX
+	JZ   dotTiles3x8F16AVX512_nobias0
+	VBROADCASTSS (R13), Y27
+	VADDPS Y27, Y1, Y1
+dotTiles3x8F16AVX512_nobias0:
+	MOVQ mask+72(FP), CX
+	KMOVB CX, K1                  // the scatter clears it
+	VSCATTERDPS Y1, K1, (SI)(Y30*4)
 	VEXTRACTF64X4 $1, Z8, Y29
 	VADDPS Y29, Y8, Y8
 	VEXTRACTF64X4 $1, Z9, Y29
@@ -1856,7 +1914,16 @@ dot3x8F16AVX512_loop:
 	VPERM2F128 $0x20, Y12, Y8, Y9
 	VPERM2F128 $0x31, Y12, Y8, Y10
 	VADDPS Y10, Y9, Y9
-	VMOVUPS Y9, 32(DX)
+	ADDQ R12, SI
+	ADDQ R12, R13
+	TESTQ DX, DX
+	JZ   dotTiles3x8F16AVX512_nobias1
+	VBROADCASTSS (R13), Y27
+	VADDPS Y27, Y9, Y9
+dotTiles3x8F16AVX512_nobias1:
+	MOVQ mask+72(FP), CX
+	KMOVB CX, K1                  // the scatter clears it
+	VSCATTERDPS Y9, K1, (SI)(Y30*4)
 	VEXTRACTF64X4 $1, Z16, Y29
 	VADDPS Y29, Y16, Y0
 	VEXTRACTF64X4 $1, Z17, Y29
@@ -1882,7 +1949,26 @@ dot3x8F16AVX512_loop:
 	VPERM2F128 $0x20, Y4, Y0, Y1
 	VPERM2F128 $0x31, Y4, Y0, Y2
 	VADDPS Y2, Y1, Y1
-	VMOVUPS Y1, 64(DX)
+	ADDQ R12, SI
+	ADDQ R12, R13
+	TESTQ DX, DX
+	JZ   dotTiles3x8F16AVX512_nobias2
+	VBROADCASTSS (R13), Y27
+	VADDPS Y27, Y1, Y1
+dotTiles3x8F16AVX512_nobias2:
+	MOVQ mask+72(FP), CX
+	KMOVB CX, K1                  // the scatter clears it
+	VSCATTERDPS Y1, K1, (SI)(Y30*4)
+	ADDQ $4, AX
+	TESTQ DX, DX
+	JZ   dotTiles3x8F16AVX512_next
+	ADDQ $4, DX
+dotTiles3x8F16AVX512_next:
+	MOVQ R8, CX
+	SHRQ $1, CX
+	ADDQ CX, R15                  // the next row of each stream
+	DECQ R14
+	JNZ  dotTiles3x8F16AVX512_tile
 	VZEROUPPER
 	RET
 

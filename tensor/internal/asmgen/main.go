@@ -20,9 +20,12 @@ import (
 // pfAhead is how far ahead of its use each weight row is prefetched.
 const pfAhead = 512
 
-// dotPfAhead is how far ahead of its use the dot-product tile prefetches
-// each float32 weight row.
-const dotPfAhead = 1024
+// dotPfAhead and dotPfAheadF16 are how far ahead of its use the
+// dot-product tile prefetches each stream of float32 and float16 weights.
+const (
+	dotPfAhead    = 2048
+	dotPfAheadF16 = 1024
+)
 
 // gen accumulates the assembly text.
 type gen struct{ bytes.Buffer }
@@ -783,43 +786,59 @@ TEXT ·%[1]s(SB), NOSPLIT, $0-56
 	g.l("RET")
 }
 
-// dot3x8 writes dot3x8F32AVX512 or dot3x8F16AVX512: the dot-product tile
-// of 3 weight rows (float16 rows widened by VCVTPH2PS as they are loaded)
-// against 8 rows of x, 16 columns at a time; Z0..Z23 accumulate (j*8+i)
-// and each weight row's 8 sums are reduced across lanes together
-// (halves folded, then a VHADDPS tree) into one store.
-func (g *gen) dot3x8(f16 bool) {
-	name, wt, load, shift, step := "dot3x8F32AVX512", "float32", "VMOVUPS", 2, 64
-	elem := "w[j*ldw+kk]"
+// dotTiles writes dotTiles3x8F32AVX512 or dotTiles3x8F16AVX512: the
+// dot-product tile of 3 weight rows (float16 rows widened by VCVTPH2PS as
+// they are loaded) against 8 rows of x, 16 columns at a time, over a run
+// of tiles. The tile's 3 rows are lds elements apart and each tile takes
+// the next row of each, so a run of t tiles reads three stretches of t
+// consecutive rows: three long sequential streams, which the hardware
+// prefetchers follow, with each prefetched dotPfAhead bytes ahead in
+// software as well. Z0..Z23 accumulate (j*8+i); each weight row's 8 sums
+// are reduced across lanes together (halves folded, then a VHADDPS tree),
+// the bias added, and scattered into out's rows under a mask of n rows:
+// no Go between tiles.
+func (g *gen) dotTiles(f16 bool) {
+	name, wt, load, shift, step, pf := "dotTiles3x8F32AVX512", "float32", "VMOVUPS", 2, 64, dotPfAhead
+	elem := "w[j*lds+t*k+kk]"
 	if f16 {
-		name, wt, load, shift, step = "dot3x8F16AVX512", "uint16", "VCVTPH2PS", 1, 32
-		elem = "HalfToFloat(w[j*ldw+kk])"
+		name, wt, load, shift, step, pf = "dotTiles3x8F16AVX512", "uint16", "VCVTPH2PS", 1, 32, dotPfAheadF16
+		elem = "HalfToFloat(w[j*lds+t*k+kk])"
 	}
 	fmt.Fprintf(g, `
-// func %[1]s(dst *[24]float32, w *%[2]s, ldw int, x *float32, ldx int, k int)
+// func %[1]s(out *float32, ldo, ls int, w *%[2]s, lds int, x *float32, k, tiles int, bias *float32, mask int)
 //
-//	for j := range 3 { for i := range 8 {                    // k a multiple of 16, >= 16
-//		dst[j*8+i] = Σ_{kk<k} %[3]s · x[i*ldx+kk]
-//	}}
+//	for t := range tiles { for j := range 3 { for i := range 8 {  // k a multiple of 16, >= 16; tiles >= 1
+//		if mask&(1<<i) != 0 {
+//			out[i*ldo+j*ls+t] = Σ_{kk<k} %[3]s · x[i*k+kk] + (bias[j*ls+t] if bias != nil)
+//		}
+//	}}}
 //
 // 16 columns of each weight row in Z24..Z26, each row of x loaded once
-// (Z27, Z28) for the three weight rows: W is read once, in place.
-TEXT ·%[1]s(SB), NOSPLIT, $0-48
+// (Z27, Z28) for the three weight rows: W is read once, in place. With
+// lds = ls = 0 the three rows are one, read thrice and stored thrice.
+TEXT ·%[1]s(SB), NOSPLIT, $0-80
 `, name, wt, elem)
-	g.l("MOVQ dst+0(FP), DX")
-	g.l("MOVQ w+8(FP), SI")
-	g.l("MOVQ ldw+16(FP), BX")
-	g.l("SHLQ $%d, BX                   // weight row stride in bytes", shift)
-	g.l("MOVQ x+24(FP), DI")
-	g.l("MOVQ ldx+32(FP), R8")
+	g.l("MOVQ out+0(FP), AX")
+	g.l("MOVQ ldo+8(FP), CX")
+	g.l("VPBROADCASTD CX, Y30")
+	g.l("VPMULLD st_iota<>(SB), Y30, Y30 // out's row offsets: i*ldo")
+	g.l("MOVQ ls+16(FP), R12")
+	g.l("SHLQ $2, R12                  // out's stream stride in bytes")
+	g.l("MOVQ w+24(FP), R15")
+	g.l("MOVQ lds+32(FP), BX")
+	g.l("SHLQ $%d, BX                   // weight stream stride in bytes", shift)
+	g.l("MOVQ k+48(FP), R8")
 	g.l("SHLQ $2, R8                   // x row stride in bytes")
 	g.l("LEAQ (R8)(R8*2), R9           // 3 rows")
 	g.l("LEAQ (R8)(R8*4), R10          // 5 rows")
 	g.l("LEAQ (R9)(R8*4), R11          // 7 rows")
-	g.l("MOVQ k+40(FP), CX")
+	g.l("MOVQ tiles+56(FP), R14")
+	g.l("MOVQ bias+64(FP), DX")
+	g.label(name + "_tile")
+	g.l("MOVQ R15, SI")
+	g.l("MOVQ x+40(FP), DI")
+	g.l("MOVQ k+48(FP), CX")
 	g.l("SHRQ $4, CX                   // chunks of 16")
-	g.l("LEAQ (BX)(BX*2), R12          // the next tile's rows: 3, 4, 5 strides on")
-	g.l("LEAQ (BX)(BX*4), R13")
 	for i := range 24 {
 		g.l("VXORPS Z%d, Z%d, Z%d", i, i, i)
 	}
@@ -827,14 +846,11 @@ TEXT ·%[1]s(SB), NOSPLIT, $0-48
 	g.l("%s (SI), Z24", load)
 	g.l("%s (SI)(BX*1), Z25", load)
 	g.l("%s (SI)(BX*2), Z26", load)
-	// A cache line of each row per chunk, and of the next tile's rows
-	// (float16 rows advance half a line per chunk: every line twice).
-	g.l("PREFETCHT0 %d(SI)", dotPfAhead)
-	g.l("PREFETCHT0 %d(SI)(BX*1)", dotPfAhead)
-	g.l("PREFETCHT0 %d(SI)(BX*2)", dotPfAhead)
-	g.l("PREFETCHT0 (SI)(R12*1)")
-	g.l("PREFETCHT0 (SI)(BX*4)")
-	g.l("PREFETCHT0 (SI)(R13*1)")
+	// A cache line of each stream per chunk (float16 rows advance half a
+	// line per chunk: every line twice).
+	g.l("PREFETCHT0 %d(SI)", pf)
+	g.l("PREFETCHT0 %d(SI)(BX*1)", pf)
+	g.l("PREFETCHT0 %d(SI)(BX*2)", pf)
 	xrow := [8]string{"(DI)", "(DI)(R8*1)", "(DI)(R8*2)", "(DI)(R9*1)", "(DI)(R8*4)", "(DI)(R10*1)", "(DI)(R9*2)", "(DI)(R11*1)"}
 	for i, a := range xrow {
 		x := 27 + i%2
@@ -851,6 +867,9 @@ TEXT ·%[1]s(SB), NOSPLIT, $0-48
 	// VPERM2F128 have no EVEX form, so the tree runs in Y0..Y15), then
 	// q0123 = [Σ lanes 0-3 of rows 0..3 | Σ lanes 4-7], q4567 likewise,
 	// and the row's 8 sums are q's low halves plus their high halves.
+	// Stream j's sums go to out + j*ls (SI) with bias + j*ls (R13).
+	g.l("MOVQ AX, SI")
+	g.l("MOVQ DX, R13")
 	for j := range 3 {
 		b := 8 * j
 		if j == 2 {
@@ -869,8 +888,33 @@ TEXT ·%[1]s(SB), NOSPLIT, $0-48
 		g.l("VPERM2F128 $0x20, Y%d, Y%d, Y%d", b+4, b, b+1)
 		g.l("VPERM2F128 $0x31, Y%d, Y%d, Y%d", b+4, b, b+2)
 		g.l("VADDPS Y%d, Y%d, Y%d", b+2, b+1, b+1)
-		g.l("VMOVUPS Y%d, %d(DX)", b+1, 32*j)
+		if j > 0 {
+			g.l("ADDQ R12, SI")
+			g.l("ADDQ R12, R13")
+		}
+		g.l("TESTQ DX, DX")
+		g.l("JZ   %s_nobias%d", name, j)
+		g.l("VBROADCASTSS (R13), Y27")
+		g.l("VADDPS Y27, Y%d, Y%d", b+1, b+1)
+		g.label(fmt.Sprintf("%s_nobias%d", name, j))
+		g.l("MOVQ mask+72(FP), CX")
+		g.l("KMOVB CX, K1                  // the scatter clears it")
+		g.l("VSCATTERDPS Y%d, K1, (SI)(Y30*4)", b+1)
 	}
+	g.l("ADDQ $4, AX")
+	g.l("TESTQ DX, DX")
+	g.l("JZ   %s_next", name)
+	g.l("ADDQ $4, DX")
+	g.label(name + "_next")
+	if f16 {
+		g.l("MOVQ R8, CX")
+		g.l("SHRQ $1, CX")
+		g.l("ADDQ CX, R15                  // the next row of each stream")
+	} else {
+		g.l("ADDQ R8, R15                  // the next row of each stream")
+	}
+	g.l("DECQ R14")
+	g.l("JNZ  %s_tile", name)
 	g.l("VZEROUPPER")
 	g.l("RET")
 }
@@ -925,6 +969,18 @@ TEXT ·widenF16AVX512(SB), NOSPLIT, $0-24
 func main() {
 	out := flag.String("o", "", "output file (default stdout)")
 	flag.Parse()
+	src := generate()
+	if *out == "" {
+		os.Stdout.Write(src)
+		return
+	}
+	if err := os.WriteFile(*out, src, 0o644); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// generate returns the text of linear512_amd64.s.
+func generate() []byte {
 	var g gen
 	g.raw("// Code generated by go run ./internal/asmgen; DO NOT EDIT.\n\n//go:build gc && !purego\n\n#include \"textflag.h\"\n")
 	g.outerF32(8)
@@ -932,8 +988,8 @@ func main() {
 	g.outerF32x32()
 	g.vnni(8)
 	g.vnni(16)
-	g.dot3x8(false)
-	g.dot3x8(true)
+	g.dotTiles(false)
+	g.dotTiles(true)
 	g.storeT()
 	g.prefetch()
 	g.widenF16()
@@ -943,11 +999,5 @@ func main() {
 	for r := 1; r <= 6; r++ {
 		g.pv(r)
 	}
-	if *out == "" {
-		os.Stdout.Write(g.Bytes())
-		return
-	}
-	if err := os.WriteFile(*out, g.Bytes(), 0o644); err != nil {
-		log.Fatal(err)
-	}
+	return g.Bytes()
 }
