@@ -18,12 +18,9 @@ import (
 	"time"
 
 	"github.com/gpt2bench/gpt2bench/engine"
-	"github.com/gpt2bench/gpt2bench/model"
+	"github.com/gpt2bench/gpt2bench/internal/testmodel"
 	"github.com/gpt2bench/gpt2bench/tokenizer"
-	"github.com/gpt2bench/gpt2bench/weights"
 )
-
-const fixture = "../testdata/tiny-gpt2" // vocab 1024, context 64
 
 var (
 	tokOnce sync.Once
@@ -38,20 +35,6 @@ func sharedTokenizer(t testing.TB) *tokenizer.Tokenizer {
 		}
 	})
 	return tok
-}
-
-func loadTiny(t testing.TB) *model.Model {
-	t.Helper()
-	w, err := weights.Load(context.Background(), fixture, weights.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := model.New(w.Config, w.Params, model.Options{Threads: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(m.Close)
-	return m
 }
 
 // testServer is a Server on a loopback port.
@@ -98,7 +81,7 @@ func start(t testing.TB, ecfg engine.Config, opts Options) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Start(loadTiny(t), ecfg); err != nil {
+	if err := s.Start(testmodel.Tiny(t), ecfg); err != nil {
 		t.Fatal(err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -365,7 +348,7 @@ func TestLoadingAndDraining(t *testing.T) {
 	if c := call("GET", "/v1/models", ""); c != 503 { // no placeholder model id
 		t.Errorf("models while loading: %d, want 503", c)
 	}
-	if err := s.Start(loadTiny(t), engine.Config{}); err != nil {
+	if err := s.Start(testmodel.Tiny(t), engine.Config{}); err != nil {
 		t.Fatal(err)
 	}
 	if c := call("GET", "/health", ""); c != 200 {
@@ -412,7 +395,7 @@ func TestShutdownCancelsWithErrorEvent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Start(loadTiny(t), engine.Config{OnStep: slowSteps(20 * time.Millisecond)}); err != nil {
+	if err := s.Start(testmodel.Tiny(t), engine.Config{OnStep: slowSteps(20 * time.Millisecond)}); err != nil {
 		t.Fatal(err)
 	}
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")

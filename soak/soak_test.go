@@ -16,28 +16,11 @@ import (
 
 	"github.com/gpt2bench/gpt2bench/bench/report"
 	"github.com/gpt2bench/gpt2bench/engine"
+	"github.com/gpt2bench/gpt2bench/internal/testmodel"
 	"github.com/gpt2bench/gpt2bench/loadgen"
-	"github.com/gpt2bench/gpt2bench/model"
 	"github.com/gpt2bench/gpt2bench/server"
 	"github.com/gpt2bench/gpt2bench/tokenizer"
-	"github.com/gpt2bench/gpt2bench/weights"
 )
-
-const fixture = "../testdata/tiny-gpt2" // vocab 1024, context 64
-
-func loadTiny(t testing.TB) *model.Model {
-	t.Helper()
-	w, err := weights.Load(context.Background(), fixture, weights.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := model.New(w.Config, w.Params, model.Options{Threads: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(m.Close)
-	return m
-}
 
 // tinyQueue is the in-process server's queue in the tests: small, so that
 // a burst of tinyBurst requests overflows it.
@@ -54,7 +37,7 @@ func startTiny(t testing.TB, leak func()) *InProcess {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &InProcess{m: loadTiny(t), ecfg: engine.Config{MaxNumSeqs: 4, MaxQueue: tinyQueue},
+	p := &InProcess{m: testmodel.Tiny(t), ecfg: engine.Config{MaxNumSeqs: 4, MaxQueue: tinyQueue},
 		sopts: server.Options{ModelName: "tiny", Tokenizer: tok}, addr: "127.0.0.1:0", onRequest: leak}
 	if err := p.start(); err != nil {
 		t.Fatal(err)
