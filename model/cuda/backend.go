@@ -269,9 +269,8 @@ func (m *Model) Close() error {
 type compiled struct {
 	ls   []launch
 	fns  []cu.Function
-	vals [][]uint64         // [launch][arg]
-	ptrs [][]unsafe.Pointer // &vals[i][j], as cuLaunchKernel wants them
-	tm   timing             // op spans and event positions, for a DeviceTracer
+	vals [][]uint64 // [launch][arg], as launchKernel passes them
+	tm   timing     // op spans and event positions, for a DeviceTracer
 }
 
 // Session is one batch of sequences on the GPU: the KV cache, the scratch
@@ -728,7 +727,7 @@ func (s *Session) compile(sh shape) (*compiled, error) {
 // compileLaunches resolves the arguments of ls (pointers through resolve,
 // plus their element offsets) and looks up their kernels.
 func (m *Model) compileLaunches(ls []launch, resolve func(arg) (cu.DevicePtr, error)) (*compiled, error) {
-	c := &compiled{ls: ls, tm: planTiming(ls), fns: make([]cu.Function, len(ls)), vals: make([][]uint64, len(ls)), ptrs: make([][]unsafe.Pointer, len(ls))}
+	c := &compiled{ls: ls, tm: planTiming(ls), fns: make([]cu.Function, len(ls)), vals: make([][]uint64, len(ls))}
 	for i, l := range ls {
 		fn, ok := m.fns[l.kernel]
 		if !ok {
@@ -751,11 +750,6 @@ func (m *Model) compileLaunches(ls []launch, resolve func(arg) (cu.DevicePtr, er
 			}
 		}
 		c.vals[i] = vals
-		ptrs := make([]unsafe.Pointer, len(vals))
-		for j := range vals {
-			ptrs[j] = unsafe.Pointer(&vals[j])
-		}
-		c.ptrs[i] = ptrs
 	}
 	return c, nil
 }
@@ -784,7 +778,7 @@ func (s *Session) launch1(c *compiled, i int) error { return c.launch(i, s.strea
 // launch launches c's launch i on stream.
 func (c *compiled) launch(i int, stream cu.Stream) error {
 	l := &c.ls[i]
-	if err := c.fns[i].Launch(l.grid[0], l.grid[1], l.grid[2], l.block, 1, 1, l.shared, stream, c.ptrs[i]); err != nil {
+	if err := launchKernel(c.fns[i], l.grid[0], l.grid[1], l.grid[2], l.block, l.shared, stream, c.vals[i]); err != nil {
 		return fmt.Errorf("cuda: launch %s: %w", l.kernel, err)
 	}
 	return nil

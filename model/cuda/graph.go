@@ -4,14 +4,29 @@ package cuda
 
 // The few driver calls gorgonia.org/cu v0.9.6 lacks: stream capture and
 // graph instantiate/launch (a decode step is captured once and replayed),
-// event record nodes (per-op timing inside a graph), and the version of
-// the cuda.h this was built against.
+// event record nodes (per-op timing inside a graph), the version of the
+// cuda.h this was built against, and a kernel launch that needs no C
+// allocation (launchKernel).
 
 /*
 #cgo LDFLAGS: -lcuda
 #include <cuda.h>
 
 static int cudaHeaderVersion(void) { return CUDA_VERSION; }
+
+enum { maxKernelArgs = 64 };
+
+// launchKernel launches f with n arguments of 8 bytes each, read from vals
+// during the call (cuLaunchKernel copies them); the array of their
+// addresses lives on this C stack.
+static CUresult launchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx,
+                             unsigned by, unsigned bz, unsigned shmem, CUstream s,
+                             unsigned long long* vals, int n) {
+	void* args[maxKernelArgs];
+	if (n < 0 || n > maxKernelArgs) return CUDA_ERROR_INVALID_VALUE;
+	for (int i = 0; i < n; i++) args[i] = &vals[i];
+	return cuLaunchKernel(f, gx, gy, gz, bx, by, bz, shmem, s, args, NULL);
+}
 */
 import "C"
 
@@ -26,6 +41,27 @@ import (
 // CUstream field; cu exports it only as its own package's C type).
 func cuStream(s cu.Stream) C.CUstream {
 	return *(*C.CUstream)(unsafe.Pointer(&s))
+}
+
+// cuFunction returns the driver handle inside a cu.Function (a struct of
+// one CUfunction field).
+func cuFunction(f cu.Function) C.CUfunction {
+	return *(*C.CUfunction)(unsafe.Pointer(&f))
+}
+
+// launchKernel launches fn on s with one 8-byte argument per element of
+// vals, which the driver copies during the call. It replaces
+// cu.Function.Launch, which builds the argument array in two C
+// allocations per launch and fills it with typed unsafe.Pointer stores:
+// each such store runs Go's write barrier, which reads the slot's old
+// contents (uninitialised C memory) as a pointer while a GC is marking.
+func launchKernel(fn cu.Function, gx, gy, gz, bx int, shared int, s cu.Stream, vals []uint64) error {
+	var p *C.ulonglong
+	if len(vals) > 0 {
+		p = (*C.ulonglong)(unsafe.Pointer(&vals[0]))
+	}
+	return check("cuLaunchKernel", C.launchKernel(cuFunction(fn), C.uint(gx), C.uint(gy), C.uint(gz), C.uint(bx), 1, 1,
+		C.uint(shared), cuStream(s), p, C.int(len(vals))))
 }
 
 // check turns a CUresult into an error naming the call.

@@ -122,7 +122,6 @@ func (h *harness) run(ls ...launch) {
 	defer h.enter()()
 	for _, l := range ls {
 		vals := make([]uint64, len(l.args))
-		ptrs := make([]unsafe.Pointer, len(l.args))
 		for j, a := range l.args {
 			switch a.kind {
 			case argPtr:
@@ -135,9 +134,8 @@ func (h *harness) run(ls ...launch) {
 			default:
 				vals[j] = a.scalar()
 			}
-			ptrs[j] = unsafe.Pointer(&vals[j])
 		}
-		if err := h.m.fns[l.kernel].Launch(l.grid[0], l.grid[1], l.grid[2], l.block, 1, 1, l.shared, h.stream, ptrs); err != nil {
+		if err := launchKernel(h.m.fns[l.kernel], l.grid[0], l.grid[1], l.grid[2], l.block, l.shared, h.stream, vals); err != nil {
 			h.t.Fatalf("launch %s: %v", l.kernel, err)
 		}
 	}
