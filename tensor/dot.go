@@ -71,28 +71,23 @@ func dotRange(out, x []float32, w *Mat, b []float32, N, lo, hi int, act Act, buf
 // out[i*ldo+j*ls+t] = w[j*lds+t*k:][:k]·x[i*k:][:k] + bias[j*ls+t] (bias
 // may be nil).
 func dotTilesF32Generic(out []float32, ldo, ls int, w []float32, lds int, x []float32, k, tiles int, bias []float32, n int) {
-	for t := range tiles {
-		for j := range 3 {
-			wr := w[j*lds+t*k : j*lds+t*k+k]
-			for i := range n {
-				s := dotGeneric(wr, x[i*k:i*k+k])
-				if bias != nil {
-					s += bias[j*ls+t]
-				}
-				out[i*ldo+j*ls+t] = s
-			}
-		}
-	}
+	dotTilesGeneric(out, ldo, ls, w, lds, x, k, tiles, bias, n, dotGeneric)
 }
 
 // dotTilesF16Generic is dotTilesF32Generic for float16 weights, each
 // widened by HalfToFloat.
 func dotTilesF16Generic(out []float32, ldo, ls int, w []uint16, lds int, x []float32, k, tiles int, bias []float32, n int) {
+	dotTilesGeneric(out, ldo, ls, w, lds, x, k, tiles, bias, n, dotF16Generic)
+}
+
+// dotTilesGeneric is the loop of both: dot multiplies a weight row of
+// either width with a row of x.
+func dotTilesGeneric[W float32 | uint16](out []float32, ldo, ls int, w []W, lds int, x []float32, k, tiles int, bias []float32, n int, dot func([]W, []float32) float32) {
 	for t := range tiles {
 		for j := range 3 {
 			wr := w[j*lds+t*k : j*lds+t*k+k]
 			for i := range n {
-				s := dotF16Generic(wr, x[i*k:i*k+k])
+				s := dot(wr, x[i*k:i*k+k])
 				if bias != nil {
 					s += bias[j*ls+t]
 				}

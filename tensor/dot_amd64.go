@@ -30,11 +30,7 @@ func dotTilesF32(out []float32, ldo, ls int, w []float32, lds int, x []float32, 
 		dotTilesF32Generic(out, ldo, ls, w, lds, x, k, tiles, bias, n)
 		return
 	}
-	dotTilesBounds(len(out), ldo, ls, len(w), lds, len(x), k, tiles, bias, n)
-	var bp *float32
-	if bias != nil {
-		bp = &bias[0]
-	}
+	bp := dotTilesBounds(len(out), ldo, ls, len(w), lds, len(x), k, tiles, bias, n)
 	dotTiles3x8F32AVX512(&out[0], ldo, ls, &w[0], lds, &x[0], k, tiles, bp, 1<<n-1)
 }
 
@@ -44,20 +40,21 @@ func dotTilesF16(out []float32, ldo, ls int, w []uint16, lds int, x []float32, k
 		dotTilesF16Generic(out, ldo, ls, w, lds, x, k, tiles, bias, n)
 		return
 	}
-	dotTilesBounds(len(out), ldo, ls, len(w), lds, len(x), k, tiles, bias, n)
-	var bp *float32
-	if bias != nil {
-		bp = &bias[0]
-	}
+	bp := dotTilesBounds(len(out), ldo, ls, len(w), lds, len(x), k, tiles, bias, n)
 	dotTiles3x8F16AVX512(&out[0], ldo, ls, &w[0], lds, &x[0], k, tiles, bp, 1<<n-1)
 }
 
 // dotTilesBounds panics, as an index out of range would, unless every
-// element the assembly touches lies inside its slice.
-func dotTilesBounds(nout, ldo, ls, nw, lds, nx, k, tiles int, bias []float32, n int) {
+// element the assembly touches lies inside its slice; it returns the
+// address of bias's first element for the assembly (nil without a bias).
+func dotTilesBounds(nout, ldo, ls, nw, lds, nx, k, tiles int, bias []float32, n int) *float32 {
 	if n < 1 || n > 8 || ldo < 0 || ls < 0 || lds < 0 || ldo > 1<<31/8 ||
 		(n-1)*ldo+2*ls+tiles > nout || 2*lds+tiles*k > nw || 8*k > nx ||
 		(bias != nil && 2*ls+tiles > len(bias)) {
 		panic("tensor: dotTiles arguments out of range")
 	}
+	if bias == nil {
+		return nil
+	}
+	return &bias[0]
 }
