@@ -15,11 +15,11 @@ type Options struct {
 	// (the zero value) or F16, half the bytes per cached position, rounded
 	// once when written (--kv-dtype f16).
 	KVDType tensor.DType
-	// ConsumeSource lets New, with a DType other than F32, drop each float32
-	// matrix of p (setting its field to nil) once converted, collecting
-	// garbage as it goes, so that the source and the converted weights are
-	// never all in memory at once. The caller must not use p's matrices
-	// afterwards. Ignored for F32, whose Model shares p's slices.
+	// ConsumeSource lets New drop each float32 matrix of p (setting its
+	// field to nil) once converted or packed, collecting garbage as it
+	// goes, so that the source and the Model's weights are never all in
+	// memory at once. The caller must not use p's matrices afterwards.
+	// Matrices the Model shares (F32 without AVX-512) are kept.
 	ConsumeSource bool
 }
 
@@ -57,8 +57,9 @@ type layer struct {
 	fcProjB    []float32   // [C]
 }
 
-// New validates p against cfg and builds a Model. With DType F32 the
-// Model shares p's slices (no copy); other dtypes convert each matrix once.
+// New validates p against cfg and builds a Model. Float32 weights are cut
+// into strips for the AVX-512 kernels (tensor.PackForLinear) or, without
+// AVX-512, shared with p (no copy); other dtypes convert each matrix once.
 // Close the Model to stop its worker pool.
 func New(cfg Config, p *Params, opts Options) (*Model, error) {
 	if err := p.Validate(cfg); err != nil {
@@ -74,7 +75,7 @@ func New(cfg Config, p *Params, opts Options) (*Model, error) {
 	conv := func(data []float32, rows, cols int) (*tensor.Mat, error) {
 		m := tensor.NewMat(data, rows, cols)
 		if opts.DType == tensor.F32 {
-			return m, nil
+			return tensor.PackForLinear(m), nil
 		}
 		return m.Convert(opts.DType)
 	}
@@ -83,11 +84,10 @@ func New(cfg Config, p *Params, opts Options) (*Model, error) {
 	if cfg.Activation == "gelu" {
 		m.act = tensor.ActGELUErf
 	}
-	consume := opts.ConsumeSource && opts.DType != tensor.F32
-	// release drops a converted source matrix and collects it, so the next
-	// conversion reuses its memory instead of growing the heap.
-	release := func(src *[]float32) {
-		if consume {
+	// release drops a converted or packed source matrix and collects it,
+	// so the next conversion reuses its memory instead of growing the heap.
+	release := func(src *[]float32, dst *tensor.Mat) {
+		if opts.ConsumeSource && (opts.DType != tensor.F32 || dst.Panels) {
 			*src = nil
 			runtime.GC()
 		}
@@ -96,13 +96,13 @@ func New(cfg Config, p *Params, opts Options) (*Model, error) {
 	if m.wte, err = conv(p.WTE, V, C); err != nil {
 		return nil, fmt.Errorf("model: convert wte: %w", err)
 	}
-	release(&p.WTE)
+	release(&p.WTE, m.wte)
 	m.lmHead = m.wte
 	if cfg.UntiedLMHead {
 		if m.lmHead, err = conv(p.LMHead, V, C); err != nil {
 			return nil, fmt.Errorf("model: convert lm_head: %w", err)
 		}
-		release(&p.LMHead)
+		release(&p.LMHead, m.lmHead)
 	}
 	m.layers = make([]layer, cfg.NLayer)
 	for i := range p.Layers {
@@ -119,7 +119,7 @@ func New(cfg Config, p *Params, opts Options) (*Model, error) {
 			if *mt.dst, err = conv(*mt.data, mt.rows, mt.cols); err != nil {
 				return nil, fmt.Errorf("model: convert layer %d: %w", i, err)
 			}
-			release(mt.data)
+			release(mt.data, *mt.dst)
 		}
 	}
 	m.pool = tensor.NewPool(opts.Threads)

@@ -13,9 +13,13 @@ const Q8Block = 32
 // Q8Block values of a row (symmetric, so zero stays exact); Q4 stores
 // round(v/s) in [-8, 7] with s = v_max/-8 per block, v_max the value of
 // largest magnitude (GGUF's Q4_0). Q8 and Q4 also get their row sums.
+// The copy is row-major, also from strips (Panels).
 func (m *Mat) Convert(dt DType) (*Mat, error) {
 	if m.DType != F32 {
 		return nil, fmt.Errorf("tensor: convert from %v: only float32 matrices convert", m.DType)
+	}
+	if m.Panels {
+		m = unpackPanels(m)
 	}
 	out := &Mat{Rows: m.Rows, Cols: m.Cols, DType: dt}
 	switch dt {

@@ -26,7 +26,8 @@ const (
 // row of W is streamed from memory once, by one thread.
 //
 //	x   [N, K]
-//	w   [M, K]   out × in (HF Conv1D [K, M], transposed once at load)
+//	w   [M, K]   out × in (HF Conv1D [K, M], transposed once at load;
+//	             or in strips of 48 rows, PackForLinear)
 //	b   [M]      may be nil
 //	out [N, M]   must not alias x
 //
@@ -43,6 +44,12 @@ func (r *Runner) Linear(out, x []float32, w *Mat, b []float32, N int) {
 func (r *Runner) LinearAct(out, x []float32, w *Mat, b []float32, N int, act Act) {
 	checkLinear(out, x, w, b, N)
 	K, M := w.Cols, w.Rows
+	if w.Panels { // any N; batch-invariant by construction
+		r.pt = panelTask{out: out, x: x, w: w, b: b, n: N, act: act}
+		r.For(M, PanelWidth, &r.pt)
+		r.pt = panelTask{}
+		return
+	}
 	if N == 1 && vnniQ8(N, w) && !r.invariant {
 		if len(r.xq) < K {
 			r.xq = make([]byte, K)
@@ -131,10 +138,18 @@ func (r *Runner) LinearAct(out, x []float32, w *Mat, b []float32, N int, act Act
 // LinearRange computes columns [lo, hi) of out = x·Wᵀ + b on the calling
 // goroutine; Linear runs it on every thread. Shapes as in Linear. Unlike
 // Linear it allocates its scratch (packed blocks of W and x) when N > 1.
+// For weights in strips (Mat.Panels) lo must be a multiple of PanelWidth.
 func LinearRange(out, x []float32, w *Mat, b []float32, N, lo, hi int) {
 	checkLinear(out, x, w, b, N)
 	if lo < 0 || hi > w.Rows || lo > hi {
 		panic(fmt.Sprintf("tensor: LinearRange: range [%d, %d) outside [0, %d)", lo, hi, w.Rows))
+	}
+	if w.Panels {
+		if lo%PanelWidth != 0 {
+			panic(fmt.Sprintf("tensor: LinearRange: lo %d of strip-layout weights not a multiple of %d", lo, PanelWidth))
+		}
+		panelRange(out, x, w, b, N, lo, hi, ActNone)
+		return
 	}
 	if N == 1 && vnniQ8(N, w) {
 		xq := make([]byte, w.Cols)

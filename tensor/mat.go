@@ -43,11 +43,13 @@ func ParseDType(s string) (DType, error) {
 }
 
 // Mat is a weight matrix [Rows, Cols] = [out, in], row-major, in one of
-// the DTypes. Only the slice of its DType is set.
+// the DTypes. Only the slice of its DType is set. Float32 weights may
+// instead be cut into strips (Panels; see PackForLinear).
 type Mat struct {
 	Rows, Cols int
 	DType      DType
-	F32        []float32 // [Rows, Cols] when DType == F32
+	Panels     bool      // F32 holds strips of PanelWidth rows, each column by column ([Cols, PanelWidth]; a narrower last strip [Cols, Rows%PanelWidth])
+	F32        []float32 // [Rows, Cols] when DType == F32 (strips when Panels)
 	F16        []uint16  // [Rows, Cols] when DType == F16
 	Q8         []int8    // [Rows, Cols] when DType == Q8
 	Q4         []uint8   // [Rows, Cols/2] when DType == Q4: per block of 32, byte j holds value j (low nibble) and j+16 (high), each stored + 8
@@ -71,8 +73,10 @@ func (m *Mat) Bytes() int64 {
 // Row writes row i of m, widened to float32, into dst [Cols].
 func (m *Mat) Row(dst []float32, i int) {
 	dst = dst[:m.Cols]
-	switch m.DType {
-	case F32:
+	switch {
+	case m.Panels:
+		m.panelRow(dst, i)
+	case m.DType == F32:
 		copy(dst, m.F32[i*m.Cols:(i+1)*m.Cols])
 	default:
 		m.rowSlow(dst, i)

@@ -108,6 +108,7 @@ type Runner struct {
 	pool    *Pool
 	f       forState
 	lin     linearTask
+	pt      panelTask
 	pk      packTask
 	xt      []float32 // x packed for Linear's outer-product path, grown only
 	xq      []byte    // x quantised for Linear's VNNI path, grown only
@@ -125,7 +126,9 @@ type Runner struct {
 // wherever the row sits among them, so that a row's result never depends
 // on what else shares its call (bit for bit). It costs speed: batch-1
 // GEMV and the prefill outer-product kernel give way to the small-batch
-// tile loop for every N. The other kernels are row-invariant already.
+// tile loop for every N. The other kernels are row-invariant already, and
+// float32 weights in strips (PackForLinear) are batch-invariant on every
+// path: the setting changes nothing for them.
 func (r *Runner) SetBatchInvariant(on bool) { r.invariant = on }
 
 // BatchInvariant reports whether SetBatchInvariant turned the mode on.

@@ -134,14 +134,28 @@ func (f *modelFlags) open(ctx context.Context) (*engine, error) {
 			return nil, fmt.Errorf("load %s: %w", w.Name, err)
 		}
 	default:
-		// f16, int8: the float32 source is dropped as it is converted, so
-		// both are never in memory at once (float32Model reloads it).
+		// The float32 source is dropped as it is converted or packed, so
+		// both are never in memory at once (float32Params reloads it).
 		kvdt, _ := f.kvDType()
 		if e.cpu, err = model.New(w.Config, w.Params, model.Options{DType: dt, KVDType: kvdt, Threads: f.threads, ConsumeSource: true}); err != nil {
 			return nil, fmt.Errorf("load %s: %w", w.Name, err)
 		}
 	}
 	return e, nil
+}
+
+// float32Params returns the checkpoint's float32 weights: e.W.Params, or
+// the checkpoint loaded again when building the cpu model consumed them
+// (converted or packed, model.Options.ConsumeSource).
+func (e *engine) float32Params(ctx context.Context) (*weights.Model, error) {
+	if e.W.Params.WTE != nil {
+		return e.W, nil
+	}
+	w, err := weights.Load(ctx, e.flags.model, weights.Options{ConfigPath: e.flags.config, Revision: e.flags.revision})
+	if err != nil {
+		return nil, fmt.Errorf("reload the float32 weights: %w", err)
+	}
+	return w, nil
 }
 
 // float32Model returns e's model in float32, the reference of a reduced
@@ -151,9 +165,9 @@ func (e *engine) float32Model(ctx context.Context) (*model.Model, error) {
 	if e.DType == tensor.F32 && e.cpu != nil {
 		return e.cpu, nil
 	}
-	w, err := weights.Load(ctx, e.flags.model, weights.Options{ConfigPath: e.flags.config, Revision: e.flags.revision})
+	w, err := e.float32Params(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("reload the float32 weights: %w", err)
+		return nil, err
 	}
 	return model.New(w.Config, w.Params, model.Options{Threads: e.flags.threads})
 }

@@ -40,7 +40,11 @@ func verifyAgainst(ctx context.Context, a *app, mf *modelFlags, prompt, promptID
 	if !ok {
 		return fmt.Errorf("verify --against: the %s backend does not show its ops' outputs; use --backend cpu, gonum or reference", mf.backend)
 	}
-	rm, err := model.NewRef(e.W.Config, e.W.Params)
+	src, err := e.float32Params(ctx)
+	if err != nil {
+		return err
+	}
+	rm, err := model.NewRef(src.Config, src.Params)
 	if err != nil {
 		return err
 	}

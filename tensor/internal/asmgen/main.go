@@ -27,6 +27,10 @@ const (
 	dotPfAheadF16 = 1024
 )
 
+// panelPfAhead is how far ahead of its use the strip kernels prefetch
+// their one stream of weights.
+const panelPfAhead = 4096
+
 // gen accumulates the assembly text.
 type gen struct{ bytes.Buffer }
 
@@ -919,6 +923,107 @@ TEXT ·%[1]s(SB), NOSPLIT, $0-80
 	g.l("RET")
 }
 
+// panel writes panel48x{r}F32AVX512: r rows of x against strips of 48
+// weight rows stored column by column (see tensor.PackForLinear), so
+// each step of k loads 48 consecutive weights (Z24..Z26, 192 bytes) and
+// broadcasts one element of each row of x (Z27/Z28): 3r FMAs, r
+// broadcasts and 3 loads, accumulating in Z0..Z(3r-1) (stripe j of row i
+// in Z(j*r+i)). The accumulators are the outputs themselves: no sums
+// across lanes, and each output sums k in order, for every r. Steps of k
+// go two at a time, the weights prefetched panelPfAhead bytes ahead: the
+// strips of a call are one sequential stream.
+func (g *gen) panel(r int) {
+	name := fmt.Sprintf("panel48x%dF32AVX512", r)
+	elem := "x[i*k+kk] · p[s*k*48+kk*48+c]"
+	fmt.Fprintf(g, `
+// func %[1]s(out *float32, ldo int, p *float32, k int, x *float32, strips int, bias *float32)
+//
+//	for s := range strips { for i := range %[2]d { for c := range 48 {  // k >= 1, strips >= 1
+//		out[i*ldo+s*48+c] = Σ_{kk<k} %[3]s + (bias[s*48+c] if bias != nil)
+//	}}}
+TEXT ·%[1]s(SB), NOSPLIT, $0-56
+`, name, r, elem)
+	g.l("MOVQ out+0(FP), AX")
+	g.l("MOVQ ldo+8(FP), R12")
+	g.l("SHLQ $2, R12                  // out's row stride in bytes")
+	g.l("MOVQ p+16(FP), SI")
+	g.l("MOVQ k+24(FP), R8")
+	g.l("SHLQ $2, R8                   // x row stride in bytes")
+	g.l("LEAQ (R8)(R8*2), R9           // 3 rows")
+	g.l("LEAQ (R8)(R8*4), R10          // 5 rows")
+	g.l("LEAQ (R9)(R8*4), R11          // 7 rows")
+	g.l("MOVQ strips+40(FP), R14")
+	g.l("MOVQ bias+48(FP), DX")
+	xrow := [8]string{"(DI)", "(DI)(R8*1)", "(DI)(R8*2)", "(DI)(R9*1)", "(DI)(R8*4)", "(DI)(R10*1)", "(DI)(R9*2)", "(DI)(R11*1)"}
+	step := func(u int) { // one k: weights at 192u(SI), x at 4u(DI)
+		for j := range 3 {
+			g.l("VMOVUPS %d(SI), Z%d", 192*u+64*j, 24+j)
+		}
+		for j := range 3 {
+			g.l("PREFETCHT0 %d(SI)", panelPfAhead+192*u+64*j)
+		}
+		for i := range r {
+			x := 27 + i%2
+			a := xrow[i]
+			if u > 0 {
+				a = fmt.Sprintf("%d%s", 4*u, a)
+			}
+			g.l("VBROADCASTSS %s, Z%d", a, x)
+			for j := range 3 {
+				g.l("VFMADD231PS Z%d, Z%d, Z%d", x, 24+j, j*r+i)
+			}
+		}
+	}
+	g.label(name + "_strip")
+	g.l("MOVQ x+32(FP), DI")
+	for i := range 3 * r {
+		g.l("VXORPS Z%d, Z%d, Z%d", i, i, i)
+	}
+	g.l("MOVQ k+24(FP), CX")
+	g.l("SHRQ $1, CX                   // pairs of k")
+	g.l("JZ   %s_odd", name)
+	g.label(name + "_loop")
+	step(0)
+	step(1)
+	g.l("ADDQ $384, SI")
+	g.l("ADDQ $8, DI")
+	g.l("DECQ CX")
+	g.l("JNZ  %s_loop", name)
+	g.label(name + "_odd")
+	g.l("MOVQ k+24(FP), CX")
+	g.l("ANDQ $1, CX")
+	g.l("JZ   %s_bias", name)
+	step(0)
+	g.l("ADDQ $192, SI")
+	g.label(name + "_bias")
+	g.l("TESTQ DX, DX")
+	g.l("JZ   %s_store", name)
+	for j := range 3 {
+		g.l("VMOVUPS %d(DX), Z%d", 64*j, 24+j)
+	}
+	for j := range 3 {
+		for i := range r {
+			g.l("VADDPS Z%d, Z%d, Z%d", 24+j, j*r+i, j*r+i)
+		}
+	}
+	g.l("ADDQ $192, DX")
+	g.label(name + "_store")
+	g.l("MOVQ AX, BX")
+	for i := range r {
+		for j := range 3 {
+			g.l("VMOVUPS Z%d, %d(BX)", j*r+i, 64*j)
+		}
+		if i < r-1 {
+			g.l("ADDQ R12, BX")
+		}
+	}
+	g.l("ADDQ $192, AX                 // the next strip's columns")
+	g.l("DECQ R14")
+	g.l("JNZ  %s_strip", name)
+	g.l("VZEROUPPER")
+	g.l("RET")
+}
+
 // prefetch writes prefetchT1: every cache line of n bytes into L2.
 func (g *gen) prefetch() {
 	g.raw(`
@@ -990,6 +1095,9 @@ func generate() []byte {
 	g.vnni(16)
 	g.dotTiles(false)
 	g.dotTiles(true)
+	for r := 1; r <= 8; r++ {
+		g.panel(r)
+	}
 	g.storeT()
 	g.prefetch()
 	g.widenF16()

@@ -1,0 +1,8 @@
+//go:build !amd64 || !gc || purego
+
+package tensor
+
+func panelStrips(out []float32, ldo int, p []float32, k int, x []float32, r, strips int, bias []float32) {
+	panelStripsBounds(len(out), ldo, len(p), k, len(x), r, strips, bias)
+	panelStripsGeneric(out, ldo, p, k, x, r, strips, bias)
+}
