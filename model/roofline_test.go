@@ -14,8 +14,8 @@ import (
 // BenchmarkDecodeRoofline measures decode steps against the memory-
 // bandwidth roofline side by side, for the lockstep Session and the
 // continuous-batching engine's Ragged step: every iteration times one step
-// of B sequences at depth 0 and then one streaming read, on 2 goroutines,
-// of as many bytes as the step must read (the weights once, without wpe,
+// of B sequences at depth 0 and then one streaming read (tensor.Sum: the
+// CPU's widest loads), on 2 goroutines, of as many bytes as the step must read (the weights once, without wpe,
 // plus the new positions' keys and values) from a buffer of its own. The
 // two halves of a pair run within milliseconds of each other, so they see
 // the same neighbours on a shared host, whose bandwidth moves by half
@@ -123,7 +123,7 @@ func streamRead(buf []float32, threads int) float32 {
 	for t := range threads {
 		wg.Go(func() {
 			part := buf[min(t*per, len(buf)):min((t+1)*per, len(buf))]
-			sums[t] = tensor.Dot(part, part) // one stream: the same address twice
+			sums[t] = tensor.Sum(part)
 		})
 	}
 	wg.Wait()

@@ -2,7 +2,11 @@
 
 package profile
 
-import "golang.org/x/sys/cpu"
+import (
+	"golang.org/x/sys/cpu"
+
+	"github.com/gpt2bench/gpt2bench/tensor"
+)
 
 // useAVX2 is true when the assembly kernels can run, useAVX512 when the
 // FMA loop can run in 512-bit registers (both set once).
@@ -10,14 +14,6 @@ var (
 	useAVX2   = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 	useAVX512 = useAVX2 && cpu.X86.HasAVX512F
 )
-
-// sumAVX2 returns Σ x[i] for len(x) a multiple of 64, streaming x through
-// eight 8-wide accumulators:
-//
-//	for i := 0; i < len(x); i += 64 { for j := range 8 { acc[j] += x[i+8j : i+8j+8] } }
-//
-//go:noescape
-func sumAVX2(x []float32) float32
 
 // fmaAVX2 runs n iterations of 12 independent VFMADD231PS on ymm
 // registers (acc[j] += a·a, 192 FLOPs per iteration) and returns lane 0 of
@@ -35,15 +31,6 @@ func fmaAVX2(n int, a float32) float32
 //
 //go:noescape
 func fmaAVX512(n int, a float32) float32
-
-func sum(x []float32) float32 {
-	if !useAVX2 {
-		return sumGeneric(x)
-	}
-	n := len(x) &^ 63
-	s := sumAVX2(x[:n])
-	return s + sumGeneric(x[n:])
-}
 
 func fma(n int, a float32) float32 {
 	switch {
@@ -63,15 +50,17 @@ func fmaFLOPsPerIter() int {
 	return fmaFLOPs8
 }
 
-// KernelName names the code Calibrate measures with: "avx512-fma",
-// "avx2-fma" (assembly) or "generic" (pure Go); cached limits measured by
-// other kernels are measured again (LoadLimits).
+// KernelName names the code Calibrate measures with: the FMA loop
+// ("avx512-fma", "avx2-fma" in assembly, or "generic") and tensor.Sum's
+// read (its tensor.Kernels variant), as "avx512-fma, avx512 read"; cached
+// limits measured by other kernels are measured again (LoadLimits).
 func KernelName() string {
+	f := "generic"
 	switch {
 	case useAVX512:
-		return "avx512-fma"
+		f = "avx512-fma"
 	case useAVX2:
-		return "avx2-fma"
+		f = "avx2-fma"
 	}
-	return "generic"
+	return f + ", " + tensor.Kernels() + " read"
 }

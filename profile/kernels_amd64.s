@@ -2,53 +2,6 @@
 
 #include "textflag.h"
 
-#define X_PTR SI
-#define LEN CX
-
-// func sumAVX2(x []float32) float32
-TEXT ·sumAVX2(SB), NOSPLIT, $0-28
-	MOVQ   x_base+0(FP), X_PTR
-	MOVQ   x_len+8(FP), LEN
-	VXORPS Y0, Y0, Y0           // acc0 = 0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	SHRQ   $6, LEN              // LEN = len(x) / 64
-	JZ     sum_done
-
-sum_loop:
-	VADDPS 0(X_PTR), Y0, Y0     // acc0 += x[i : i+8]
-	VADDPS 32(X_PTR), Y1, Y1    // acc1 += x[i+8 : i+16]
-	VADDPS 64(X_PTR), Y2, Y2
-	VADDPS 96(X_PTR), Y3, Y3
-	VADDPS 128(X_PTR), Y4, Y4
-	VADDPS 160(X_PTR), Y5, Y5
-	VADDPS 192(X_PTR), Y6, Y6
-	VADDPS 224(X_PTR), Y7, Y7   // acc7 += x[i+56 : i+64]
-	ADDQ   $256, X_PTR          // i += 64
-	DECQ   LEN
-	JNZ    sum_loop
-
-sum_done:
-	VADDPS       Y1, Y0, Y0     // fold the accumulators
-	VADDPS       Y3, Y2, Y2
-	VADDPS       Y5, Y4, Y4
-	VADDPS       Y7, Y6, Y6
-	VADDPS       Y2, Y0, Y0
-	VADDPS       Y6, Y4, Y4
-	VADDPS       Y4, Y0, Y0
-	VEXTRACTF128 $1, Y0, X1     // high half
-	VADDPS       X1, X0, X0
-	VHADDPS      X0, X0, X0
-	VHADDPS      X0, X0, X0
-	VZEROUPPER
-	MOVSS        X0, ret+24(FP)
-	RET
-
 // func fmaAVX2(n int, a float32) float32
 TEXT ·fmaAVX2(SB), NOSPLIT, $0-20
 	MOVQ         n+0(FP), CX

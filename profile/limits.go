@@ -64,8 +64,10 @@ type Limits struct {
 	CPU string `json:"cpu"`
 	// Cores is the number of goroutines of the all-cores measurements.
 	Cores int `json:"cores"`
-	// Kernel is the code that measured: "avx2-fma" (assembly) or
-	// "generic" (pure Go, far below the hardware's limits).
+	// Kernel is the code that measured (KernelName): the FMA loop and the
+	// read, as "avx512-fma, avx512 read" or "avx2-fma, avx2 read"
+	// (assembly), or "generic, generic read" (pure Go, far below the
+	// hardware's limits).
 	Kernel string `json:"kernel"`
 	// BufferBytes is the size of the slice streamed for bandwidth.
 	BufferBytes int64 `json:"buffer_bytes"`

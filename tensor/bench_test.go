@@ -113,7 +113,7 @@ func BenchmarkMemBandwidth(b *testing.B) {
 	for _, threads := range []int{1, 2} {
 		b.Run(fmt.Sprintf("threads=%d/MiB=256", threads), func(b *testing.B) {
 			if !hasAVX2FMA() {
-				b.Skip("needs the assembly dot")
+				b.Skip("needs the assembly sum")
 			}
 			pool := NewPool(threads)
 			defer pool.Close()
@@ -135,7 +135,7 @@ type sumTask struct {
 
 func (t *sumTask) Run(lo, hi int) {
 	s := t.a[lo:hi]
-	t.sum[lo*8/len(t.a)] = dot(s, s) // same address twice: one stream from memory
+	t.sum[lo*8/len(t.a)] = Sum(s)
 }
 
 // BenchmarkPool measures the fixed cost of one For over 2 threads.

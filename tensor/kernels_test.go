@@ -586,3 +586,28 @@ func TestPackXT(t *testing.T) {
 		}
 	})
 }
+
+// TestSum checks Sum in every kernel variant over lengths around the
+// 64- and 128-float blocks and misaligned starts, with a guard band after
+// x; the values are small integers, so float32 sums are exact.
+func TestSum(t *testing.T) {
+	forEachVariant(t, func(name string) {
+		for _, n := range []int{0, 1, 7, 63, 64, 65, 127, 128, 129, 200, 255, 256, 1000, 4099} {
+			for _, off := range []int{0, 1, 3} {
+				buf := make([]float32, n+off+8)
+				for i := range buf {
+					buf[i] = 1000 // guard
+				}
+				x := buf[off : off+n]
+				var want float32
+				for i := range x {
+					x[i] = float32(i%5) - 2 + float32(i%3)
+					want += x[i]
+				}
+				if got := Sum(x); got != want {
+					t.Errorf("%s: Sum(n=%d, off=%d) = %g, want %g", name, n, off, got, want)
+				}
+			}
+		}
+	})
+}

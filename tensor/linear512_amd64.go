@@ -218,3 +218,10 @@ func gemvRowsQ8VNNI(out []float32, q []int8, s []float32, xq []byte) {
 	s = s[:rows*k/Q8Block]
 	gemvRowsQ8VNNIAVX512(&out[0], &q[0], &s[0], &xq[0], k, rows)
 }
+
+// sumAVX512 returns Σ x[i] for n a multiple of 128: eight 16-wide
+// accumulators, 512 bytes per iteration, each line prefetched 1 KiB ahead
+// (see Sum).
+//
+//go:noescape
+func sumAVX512(x *float32, n int) float32

@@ -3276,6 +3276,58 @@ panel48x8F32AVX512_store:
 	VZEROUPPER
 	RET
 
+// func sumAVX512(x *float32, n int) float32
+//
+//	for i := range n { s += x[i] }   // n a multiple of 128, > 0; 8 × 16 lanes, folded at the end
+TEXT ·sumAVX512(SB), NOSPLIT, $0-20
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	SHRQ $7, CX
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+sumAVX512_loop:
+	PREFETCHT0 1024(SI)
+	VADDPS 0(SI), Z0, Z0
+	PREFETCHT0 1088(SI)
+	VADDPS 64(SI), Z1, Z1
+	PREFETCHT0 1152(SI)
+	VADDPS 128(SI), Z2, Z2
+	PREFETCHT0 1216(SI)
+	VADDPS 192(SI), Z3, Z3
+	PREFETCHT0 1280(SI)
+	VADDPS 256(SI), Z4, Z4
+	PREFETCHT0 1344(SI)
+	VADDPS 320(SI), Z5, Z5
+	PREFETCHT0 1408(SI)
+	VADDPS 384(SI), Z6, Z6
+	PREFETCHT0 1472(SI)
+	VADDPS 448(SI), Z7, Z7
+	ADDQ $512, SI
+	DECQ CX
+	JNZ  sumAVX512_loop
+	VADDPS Z1, Z0, Z0
+	VADDPS Z3, Z2, Z2
+	VADDPS Z5, Z4, Z4
+	VADDPS Z7, Z6, Z6
+	VADDPS Z2, Z0, Z0
+	VADDPS Z6, Z4, Z4
+	VADDPS Z4, Z0, Z0
+	VEXTRACTF64X4 $1, Z0, Y1
+	VADDPS Y1, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS X1, X0, X0
+	VHADDPS X0, X0, X0
+	VHADDPS X0, X0, X0
+	VZEROUPPER
+	MOVSS X0, ret+16(FP)
+	RET
+
 // func storeTile12AVX512(out *float32, ldo int, tile *float32, lanes int, nn int, rows int, alpha *float32, beta *[16]float32, bias *[16]float32, acc int)
 //
 //	for i := range nn { for j := range rows {

@@ -18,6 +18,25 @@ func dotAVX2(a, b *float32, n int) float32
 //go:noescape
 func axpyAVX2(dst, x *float32, n int, a float32)
 
+// sumAVX2 returns Σ x[i] for n a multiple of 64 (eight 8-wide
+// accumulators, 256 bytes per iteration).
+//
+//go:noescape
+func sumAVX2(x *float32, n int) float32
+
+func sum(x []float32) float32 {
+	n := len(x)
+	switch {
+	case useAVX512 && n >= 128:
+		m := n &^ 127
+		return sumAVX512(&x[0], m) + sumGeneric(x[m:])
+	case useAVX2FMA && n >= 64:
+		m := n &^ 63
+		return sumAVX2(&x[0], m) + sumGeneric(x[m:])
+	}
+	return sumGeneric(x)
+}
+
 func dot(a, b []float32) float32 {
 	n := len(a)
 	if !useAVX2FMA || n < 8 {

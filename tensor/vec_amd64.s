@@ -400,3 +400,47 @@ wrhloop:
 	JNZ  wrhloop
 	VZEROUPPER
 	RET
+
+// func sumAVX2(x *float32, n int) float32
+TEXT ·sumAVX2(SB), NOSPLIT, $0-20
+	MOVQ   x+0(FP), SI
+	MOVQ   n+8(FP), CX
+	VXORPS Y0, Y0, Y0           // acc0 = 0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	SHRQ   $6, CX               // CX = n / 64
+	JZ     sumAVX2_done
+
+sumAVX2_loop:
+	VADDPS 0(SI), Y0, Y0     // acc0 += x[i : i+8]
+	VADDPS 32(SI), Y1, Y1    // acc1 += x[i+8 : i+16]
+	VADDPS 64(SI), Y2, Y2
+	VADDPS 96(SI), Y3, Y3
+	VADDPS 128(SI), Y4, Y4
+	VADDPS 160(SI), Y5, Y5
+	VADDPS 192(SI), Y6, Y6
+	VADDPS 224(SI), Y7, Y7   // acc7 += x[i+56 : i+64]
+	ADDQ   $256, SI          // i += 64
+	DECQ   CX
+	JNZ    sumAVX2_loop
+
+sumAVX2_done:
+	VADDPS       Y1, Y0, Y0     // fold the accumulators
+	VADDPS       Y3, Y2, Y2
+	VADDPS       Y5, Y4, Y4
+	VADDPS       Y7, Y6, Y6
+	VADDPS       Y2, Y0, Y0
+	VADDPS       Y6, Y4, Y4
+	VADDPS       Y4, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1     // high half
+	VADDPS       X1, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	VZEROUPPER
+	MOVSS        X0, ret+16(FP)
+	RET

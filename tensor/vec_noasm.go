@@ -3,6 +3,7 @@
 package tensor
 
 func dot(a, b []float32) float32                 { return dotGeneric(a, b) }
+func sum(x []float32) float32                    { return sumGeneric(x) }
 func axpy(dst []float32, a float32, x []float32) { axpyGeneric(dst, a, x) }
 
 func attnValues(y, a, v []float32, ldv int) { attnValuesGeneric(y, a, v, ldv) }
