@@ -26,10 +26,11 @@ type CalibrateOptions struct {
 }
 
 // Calibrate measures this machine's roofline limits: streaming read
-// bandwidth (a vectorised sum over BufferBytes of float32) and float32 FMA
-// peak (12 independent 8-wide FMA chains in registers), each on one
-// goroutine and on Threads goroutines at once, Runs times. Other load on
-// the machine lowers the numbers; the spread of each Measure shows it.
+// bandwidth (tensor.Sum over BufferBytes of float32) and float32 FMA
+// peak (12 independent FMA chains in registers, 16-wide with AVX-512),
+// each on one goroutine and on Threads goroutines at once, Runs times.
+// Other load on the machine lowers the numbers; the spread of each
+// Measure shows it.
 func Calibrate(ctx context.Context, opts CalibrateOptions) (*Limits, error) {
 	if opts.BufferBytes == 0 {
 		opts.BufferBytes = 512 << 20
