@@ -57,9 +57,10 @@ type layer struct {
 	fcProjB    []float32   // [C]
 }
 
-// New validates p against cfg and builds a Model. Float32 weights are cut
-// into strips for the AVX-512 kernels (tensor.PackForLinear) or, without
-// AVX-512, shared with p (no copy); other dtypes convert each matrix once.
+// New validates p against cfg and builds a Model. Other dtypes than F32
+// convert each matrix once; float32 and float16 weights are then cut into
+// strips for the AVX-512 kernels (tensor.PackForLinear). Float32 weights
+// without AVX-512 are shared with p (no copy).
 // Close the Model to stop its worker pool.
 func New(cfg Config, p *Params, opts Options) (*Model, error) {
 	if err := p.Validate(cfg); err != nil {
@@ -74,10 +75,13 @@ func New(cfg Config, p *Params, opts Options) (*Model, error) {
 	C, F, V := cfg.NEmbd, cfg.Inner(), cfg.VocabSize
 	conv := func(data []float32, rows, cols int) (*tensor.Mat, error) {
 		m := tensor.NewMat(data, rows, cols)
-		if opts.DType == tensor.F32 {
-			return tensor.PackForLinear(m), nil
+		if opts.DType != tensor.F32 {
+			var err error
+			if m, err = m.Convert(opts.DType); err != nil {
+				return nil, err
+			}
 		}
-		return m.Convert(opts.DType)
+		return tensor.PackForLinear(m), nil
 	}
 	m := &Model{cfg: cfg, opts: opts, wpe: p.WPE, lnFW: p.LnFW, lnFB: p.LnFB}
 	m.act = tensor.ActGELUTanh // gelu_new, gelu_pytorch_tanh, gelu_fast

@@ -43,14 +43,14 @@ func ParseDType(s string) (DType, error) {
 }
 
 // Mat is a weight matrix [Rows, Cols] = [out, in], row-major, in one of
-// the DTypes. Only the slice of its DType is set. Float32 weights may
-// instead be cut into strips (Panels; see PackForLinear).
+// the DTypes. Only the slice of its DType is set. Float32 and float16
+// weights may instead be cut into strips (Panels; see PackForLinear).
 type Mat struct {
 	Rows, Cols int
 	DType      DType
-	Panels     bool      // F32 holds strips of PanelWidth rows, each column by column ([Cols, PanelWidth]; a narrower last strip [Cols, Rows%PanelWidth])
+	Panels     bool      // F32 or F16 holds strips of PanelWidth rows, each column by column ([Cols, PanelWidth]; a narrower last strip [Cols, Rows%PanelWidth])
 	F32        []float32 // [Rows, Cols] when DType == F32 (strips when Panels)
-	F16        []uint16  // [Rows, Cols] when DType == F16
+	F16        []uint16  // [Rows, Cols] when DType == F16 (strips when Panels)
 	Q8         []int8    // [Rows, Cols] when DType == Q8
 	Q4         []uint8   // [Rows, Cols/2] when DType == Q4: per block of 32, byte j holds value j (low nibble) and j+16 (high), each stored + 8
 	Scales     []float32 // [Rows, Cols/32] when DType == Q8 or Q4

@@ -14,19 +14,30 @@ func TestPackPanels(t *testing.T) {
 	for _, sh := range [][2]int{{1, 1}, {47, 3}, {48, 5}, {49, 16}, {100, 7}} {
 		M, K := sh[0], sh[1]
 		m := NewMat(randSlice(rng, M*K), M, K)
-		p := packPanels(m)
-		if !p.Panels || p.Rows != M || p.Cols != K || len(p.F32) != M*K || p.Bytes() != m.Bytes() {
-			t.Fatalf("%dx%d: packed %+v", M, K, p)
+		h, err := m.Convert(F16)
+		if err != nil {
+			t.Fatal(err)
 		}
-		row := make([]float32, K)
-		for i := range M {
-			p.Row(row, i)
-			for k, v := range row {
-				if v != m.F32[i*K+k] {
-					t.Fatalf("%dx%d: row %d col %d = %g, want %g", M, K, i, k, v, m.F32[i*K+k])
+		for _, src := range []*Mat{m, h} {
+			p := packPanels(src)
+			if !p.Panels || p.Rows != M || p.Cols != K || p.DType != src.DType || p.Bytes() != src.Bytes() {
+				t.Fatalf("%v %dx%d: packed %+v", src.DType, M, K, p)
+			}
+			row, want := make([]float32, K), make([]float32, K)
+			for i := range M {
+				p.Row(row, i)
+				src.Row(want, i)
+				for k, v := range row {
+					if v != want[k] {
+						t.Fatalf("%v %dx%d: row %d col %d = %g, want %g", src.DType, M, K, i, k, v, want[k])
+					}
 				}
 			}
+			if q := PackForLinear(p); q != p {
+				t.Fatal("PackForLinear repacked strips")
+			}
 		}
+		p := packPanels(m)
 		for _, dt := range []DType{F32, F16} {
 			a, err := m.Convert(dt)
 			if err != nil {
@@ -39,9 +50,6 @@ func TestPackPanels(t *testing.T) {
 			if b.Panels || fmt.Sprint(a.F32, a.F16) != fmt.Sprint(b.F32, b.F16) {
 				t.Fatalf("%dx%d: Convert(%v) from strips differs", M, K, dt)
 			}
-		}
-		if q := PackForLinear(p); q != p {
-			t.Fatal("PackForLinear repacked strips")
 		}
 	}
 }
@@ -57,30 +65,44 @@ func TestPanelLinear(t *testing.T) {
 	forEachVariant(t, func(name string) {
 		t.Run(name, func(t *testing.T) {
 			for _, tc := range []struct{ M, K int }{{20, 8}, {48, 1}, {96, 16}, {100, 33}, {150, 64}, {2 * 48 * 5, 31}} {
-				m := NewMat(randSlice(rng, tc.M*tc.K), tc.M, tc.K)
-				p := packPanels(m)
-				bias := randSlice(rng, tc.M)
-				for _, threads := range []int{1, 3} {
-					pool := NewPool(threads)
-					r := pool.NewRunner()
-					for _, inv := range []bool{false, true} {
-						r.SetBatchInvariant(inv)
-						for _, act := range []Act{ActNone, ActGELUTanh} {
-							for _, b := range [][]float32{nil, bias} {
-								checkPanelLinear(t, r, m, p, b, act, rng)
-							}
+				for _, dt := range []DType{F32, F16} {
+					m := NewMat(randSlice(rng, tc.M*tc.K), tc.M, tc.K)
+					if dt == F16 {
+						var err error
+						if m, err = m.Convert(F16); err != nil {
+							t.Fatal(err)
 						}
 					}
-					pool.Close()
+					ref := make([]float32, tc.M*tc.K) // the weights as the kernels see them
+					for i := range tc.M {
+						m.Row(ref[i*tc.K:(i+1)*tc.K], i)
+					}
+					p := packPanels(m)
+					bias := randSlice(rng, tc.M)
+					for _, threads := range []int{1, 3} {
+						pool := NewPool(threads)
+						r := pool.NewRunner()
+						for _, inv := range []bool{false, true} {
+							r.SetBatchInvariant(inv)
+							for _, act := range []Act{ActNone, ActGELUTanh} {
+								for _, b := range [][]float32{nil, bias} {
+									checkPanelLinear(t, r, ref, p, b, act, rng)
+								}
+							}
+						}
+						pool.Close()
+					}
 				}
 			}
 		})
 	})
 }
 
-func checkPanelLinear(t *testing.T, r *Runner, m, p *Mat, b []float32, act Act, rng *rand.Rand) {
+// checkPanelLinear runs strip-layout p, whose weights are ref [M, K]
+// row-major, through Linear and LinearRange.
+func checkPanelLinear(t *testing.T, r *Runner, ref []float32, p *Mat, b []float32, act Act, rng *rand.Rand) {
 	t.Helper()
-	M, K := m.Rows, m.Cols
+	M, K := p.Rows, p.Cols
 	const maxN = 19
 	x := randSlice(rng, maxN*K)
 	alone := make([]float32, maxN*M)
@@ -98,7 +120,7 @@ func checkPanelLinear(t *testing.T, r *Runner, m, p *Mat, b []float32, act Act, 
 				var want float64
 				var mag float64
 				for k := range K {
-					v := float64(x[i*K+k]) * float64(m.F32[c*K+k])
+					v := float64(x[i*K+k]) * float64(ref[c*K+k])
 					want += v
 					mag += math.Abs(v)
 				}
@@ -112,7 +134,7 @@ func checkPanelLinear(t *testing.T, r *Runner, m, p *Mat, b []float32, act Act, 
 					want = 0.5 * want * (1 + math.Tanh(math.Sqrt(2/math.Pi)*(want+0.044715*want*want*want)))
 				}
 				if tol := 1e-6*mag + 1e-5*(1+math.Abs(pre)); math.Abs(float64(got)-want) > tol || math.IsNaN(float64(got)) {
-					t.Fatalf("M %d K %d N %d act %v bias %v: out[%d][%d] = %g, want %g", M, K, N, act, b != nil, i, c, got, want)
+					t.Fatalf("%v M %d K %d N %d act %v bias %v: out[%d][%d] = %g, want %g", p.DType, M, K, N, act, b != nil, i, c, got, want)
 				}
 				if got != alone[i*M+c] {
 					t.Fatalf("M %d K %d N %d: out[%d][%d] = %g in the batch, %g alone", M, K, N, i, c, got, alone[i*M+c])

@@ -28,7 +28,7 @@ const (
 )
 
 // panelPfAhead is how far ahead of its use the strip kernels prefetch
-// their one stream of weights.
+// their one stream of weights (for float16 too: 2 KiB was no better).
 const panelPfAhead = 4096
 
 // sumPfAhead is how far ahead sumAVX512 prefetches: of the reads tried
@@ -929,26 +929,32 @@ TEXT ·%[1]s(SB), NOSPLIT, $0-80
 	g.l("RET")
 }
 
-// panel writes panel48x{r}F32AVX512: r rows of x against strips of 48
-// weight rows stored column by column (see tensor.PackForLinear), so
-// each step of k loads 48 consecutive weights (Z24..Z26, 192 bytes) and
+// panel writes panel48x{r}F32AVX512 or panel48x{r}F16AVX512: r rows of x
+// against strips of 48 weight rows stored column by column (see
+// tensor.PackForLinear), so each step of k loads 48 consecutive weights
+// (Z24..Z26: 192 bytes, or 96 bytes of halves widened by VCVTPH2PS) and
 // broadcasts one element of each row of x (Z27/Z28): 3r FMAs, r
 // broadcasts and 3 loads, accumulating in Z0..Z(3r-1) (stripe j of row i
 // in Z(j*r+i)). The accumulators are the outputs themselves: no sums
 // across lanes, and each output sums k in order, for every r. Steps of k
-// go two at a time, the weights prefetched panelPfAhead bytes ahead: the
-// strips of a call are one sequential stream.
-func (g *gen) panel(r int) {
-	name := fmt.Sprintf("panel48x%dF32AVX512", r)
+// go two at a time, each cache line prefetched panelPfAhead bytes ahead:
+// the strips of a call are one sequential stream.
+func (g *gen) panel(r int, f16 bool) {
+	name, wt, load, esz := fmt.Sprintf("panel48x%dF32AVX512", r), "float32", "VMOVUPS", 4
 	elem := "x[i*k+kk] · p[s*k*48+kk*48+c]"
+	if f16 {
+		name, wt, load, esz = fmt.Sprintf("panel48x%dF16AVX512", r), "uint16", "VCVTPH2PS", 2
+		elem = "x[i*k+kk] · HalfToFloat(p[s*k*48+kk*48+c])"
+	}
+	sb := 48 * esz // bytes of weights per step of k
 	fmt.Fprintf(g, `
-// func %[1]s(out *float32, ldo int, p *float32, k int, x *float32, strips int, bias *float32)
+// func %[1]s(out *float32, ldo int, p *%[4]s, k int, x *float32, strips int, bias *float32)
 //
 //	for s := range strips { for i := range %[2]d { for c := range 48 {  // k >= 1, strips >= 1
 //		out[i*ldo+s*48+c] = Σ_{kk<k} %[3]s + (bias[s*48+c] if bias != nil)
 //	}}}
 TEXT ·%[1]s(SB), NOSPLIT, $0-56
-`, name, r, elem)
+`, name, r, elem, wt)
 	g.l("MOVQ out+0(FP), AX")
 	g.l("MOVQ ldo+8(FP), R12")
 	g.l("SHLQ $2, R12                  // out's row stride in bytes")
@@ -961,12 +967,16 @@ TEXT ·%[1]s(SB), NOSPLIT, $0-56
 	g.l("MOVQ strips+40(FP), R14")
 	g.l("MOVQ bias+48(FP), DX")
 	xrow := [8]string{"(DI)", "(DI)(R8*1)", "(DI)(R8*2)", "(DI)(R9*1)", "(DI)(R8*4)", "(DI)(R10*1)", "(DI)(R9*2)", "(DI)(R11*1)"}
-	step := func(u int) { // one k: weights at 192u(SI), x at 4u(DI)
+	step := func(u int, prefetch bool) { // one k: weights at sb·u(SI), x at 4u(DI)
 		for j := range 3 {
-			g.l("VMOVUPS %d(SI), Z%d", 192*u+64*j, 24+j)
+			g.l("%s %d(SI), Z%d", load, sb*u+16*esz*j, 24+j)
 		}
-		for j := range 3 {
-			g.l("PREFETCHT0 %d(SI)", panelPfAhead+192*u+64*j)
+		// The lines this step starts: all its lines for float32; for
+		// halves, one line in the first step of a pair, two in the second.
+		if prefetch {
+			for off := (sb*u + 63) &^ 63; off < sb*(u+1); off += 64 {
+				g.l("PREFETCHT0 %d(SI)", panelPfAhead+off)
+			}
 		}
 		for i := range r {
 			x := 27 + i%2
@@ -989,9 +999,9 @@ TEXT ·%[1]s(SB), NOSPLIT, $0-56
 	g.l("SHRQ $1, CX                   // pairs of k")
 	g.l("JZ   %s_odd", name)
 	g.label(name + "_loop")
-	step(0)
-	step(1)
-	g.l("ADDQ $384, SI")
+	step(0, true)
+	step(1, true)
+	g.l("ADDQ $%d, SI", 2*sb)
 	g.l("ADDQ $8, DI")
 	g.l("DECQ CX")
 	g.l("JNZ  %s_loop", name)
@@ -999,8 +1009,8 @@ TEXT ·%[1]s(SB), NOSPLIT, $0-56
 	g.l("MOVQ k+24(FP), CX")
 	g.l("ANDQ $1, CX")
 	g.l("JZ   %s_bias", name)
-	step(0)
-	g.l("ADDQ $192, SI")
+	step(0, false)
+	g.l("ADDQ $%d, SI", sb)
 	g.label(name + "_bias")
 	g.l("TESTQ DX, DX")
 	g.l("JZ   %s_store", name)
@@ -1139,8 +1149,10 @@ func generate() []byte {
 	g.vnni(16)
 	g.dotTiles(false)
 	g.dotTiles(true)
-	for r := 1; r <= 8; r++ {
-		g.panel(r)
+	for _, f16 := range []bool{false, true} {
+		for r := 1; r <= 8; r++ {
+			g.panel(r, f16)
+		}
 	}
 	g.sum()
 	g.storeT()
