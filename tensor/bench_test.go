@@ -32,9 +32,11 @@ var gpt2Shapes = []struct {
 
 // BenchmarkLinear compares the kernel variants (impl=generic|avx2, and for
 // N >= outerMinN impl=avx2-outer, the outer-product path; avx2 is then the
-// dot-product tiles) and
-// gonum's blas32 (impl=gonum, float32 only, its own goroutines) on 2
-// threads. GB/s counts the weights and x read once; GFLOP/s is 2·N·K·M.
+// dot-product tiles; impl=avx512 on row-major weights, impl=avx512-strips
+// on float32 and float16 weights in strips, as the model holds them with
+// AVX-512) and gonum's blas32 (impl=gonum, float32 only, its own
+// goroutines) on 2 threads. GB/s counts the weights and x read once;
+// GFLOP/s is 2·N·K·M.
 //
 //	go test ./tensor -run '^$' -bench Linear -count 5 | benchstat -col /impl -
 func BenchmarkLinear(b *testing.B) {
@@ -59,6 +61,9 @@ func BenchmarkLinear(b *testing.B) {
 				impls = append(impls, "avx2-outer")
 			}
 			impls = append(impls, "avx512")
+			if dt == F32 || dt == F16 {
+				impls = append(impls, "avx512-strips")
+			}
 			if dt == F32 {
 				impls = append(impls, "gonum")
 			}
@@ -82,6 +87,14 @@ func BenchmarkLinear(b *testing.B) {
 							} else {
 								blas32.Gemm(blas.NoTrans, blas.Trans, 1, xg, wg, 0, og)
 							}
+						}
+						report(b)
+						return
+					}
+					if impl == "avx512-strips" {
+						p := packPanels(w)
+						for b.Loop() {
+							r.Linear(out, x, p, bias, s.N)
 						}
 						report(b)
 						return
