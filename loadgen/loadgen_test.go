@@ -8,7 +8,9 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -69,15 +71,27 @@ func TestTimingsMatchInjected(t *testing.T) {
 			// A scheduler stall of either side on a busy machine moves one
 			// event by milliseconds; a wrong measurement moves every one.
 			// So up to `attempts` runs, each checked at the full tolerance.
-			var errs []string
+			// An attempt run while tasks queued for the CPUs cannot
+			// check the medians either: it is retried, and if every
+			// attempt is like that the test skips, saying so.
+			failed := false
 			for a := range attempts {
-				errs = timingsMatch(t, tc.b, tc.conc, tc.n, tc.outputLen, loopbackQuiet(t))
-				if len(errs) == 0 {
+				errs, excused := timingsMatch(t, tc.b, tc.conc, tc.n, tc.outputLen, loopbackQuiet(t))
+				if len(errs) == 0 && !excused {
 					return
 				}
-				t.Logf("attempt %d of %d:\n  %s", a+1, attempts, strings.Join(errs, "\n  "))
+				if len(errs) > 0 {
+					failed = true
+					t.Logf("attempt %d of %d:\n  %s", a+1, attempts, strings.Join(errs, "\n  "))
+				} else {
+					t.Logf("attempt %d of %d: too busy to compare the medians", a+1, attempts)
+				}
 			}
-			t.Error("measured and served timings differ in every attempt")
+			if failed {
+				t.Error("measured and served timings differ in every attempt that could compare them")
+				return
+			}
+			t.Skipf("tasks waited for a CPU more than %.0f%% of the time in all %d attempts: too busy to compare timings to %.1f ms", 100*maxPressure, attempts, timeTol)
 		})
 	}
 }
@@ -109,23 +123,62 @@ func loopbackQuiet(t *testing.T) bool {
 // attempts is how many runs a timing comparison gets (see TestTimingsMatchInjected).
 const attempts = 3
 
+// maxPressure is the share of a run's time that some task may wait for a
+// CPU (/proc/pressure/cpu) before the run counts as busy: this machine
+// alone shows 0-3%, the 2-core CI running other packages' tests beside
+// this one tens of percent.
+const maxPressure = 0.10
+
+// cpuStall returns the total time tasks have waited for a CPU since boot
+// (the "some" line of /proc/pressure/cpu), and whether the kernel reports
+// it.
+func cpuStall() (time.Duration, bool) {
+	b, err := os.ReadFile("/proc/pressure/cpu")
+	if err != nil {
+		return 0, false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if !strings.HasPrefix(line, "some ") {
+			continue
+		}
+		for _, f := range strings.Fields(line) {
+			if v, ok := strings.CutPrefix(f, "total="); ok {
+				us, err := strconv.ParseUint(v, 10, 64)
+				if err != nil {
+					return 0, false
+				}
+				return time.Duration(us) * time.Microsecond, true
+			}
+		}
+	}
+	return 0, false
+}
+
 // timingsMatch runs one closed-loop point against behaviour b and compares
 // the client's percentiles with the served ones; it returns the differences.
 // The p90 and p99 are compared only when quiet: the loopback round trip's
-// own p99 is below half the tolerance; else they are logged.
-func timingsMatch(t *testing.T, b fakeserver.Behavior, conc, n, outputLen int, quiet bool) []string {
+// own p99 is below half the tolerance; else they are logged. When tasks
+// waited for a CPU during the run for more than maxPressure of its time
+// (Linux's pressure stall information: other tests on both cores), every
+// wake-up of client and server may be that late: a median off by more
+// than the tolerance is logged, not counted, and excused is true.
+func timingsMatch(t *testing.T, b fakeserver.Behavior, conc, n, outputLen int, quiet bool) (errs []string, excused bool) {
 	tc := struct {
 		n, outputLen int
 	}{n, outputLen}
 	srv := fakeserver.New(func(int) fakeserver.Behavior { return b })
 	defer srv.Close()
 	c := newTestClient(t, srv.BaseURL(), nil)
+	stall0, psi := cpuStall()
+	start := time.Now()
 	res, err := RunPoint(context.Background(), Options{Client: c, Workload: workload(16, outputLen)},
 		Point{Arrival: report.ArrivalClosed, Concurrency: conc, Requests: n}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var errs []string
+	stall1, _ := cpuStall()
+	pressure := (stall1 - stall0).Seconds() / time.Since(start).Seconds()
+	busy := psi && pressure > maxPressure
 	p := res.Point
 	if p.Completed != tc.n || p.Failed != 0 || len(p.Errors) != 0 {
 		t.Fatalf("completed %d, failed %d, errors %v; want %d, 0, none", p.Completed, p.Failed, p.Errors, tc.n)
@@ -142,8 +195,8 @@ func timingsMatch(t *testing.T, b fakeserver.Behavior, conc, n, outputLen int, q
 			drawnITL = append(drawnITL, ms(g))
 		}
 	}
-	t.Logf("server timer lateness: TTFT p50 %+.3f ms, ITL p50 %+.3f ms (served minus drawn)",
-		report.Percentile(ttft, 50)-report.Percentile(drawnTTFT, 50), report.Percentile(itl, 50)-report.Percentile(drawnITL, 50))
+	t.Logf("server timer lateness: TTFT p50 %+.3f ms, ITL p50 %+.3f ms (served minus drawn); CPU pressure %.1f%% (busy: %v)",
+		report.Percentile(ttft, 50)-report.Percentile(drawnTTFT, 50), report.Percentile(itl, 50)-report.Percentile(drawnITL, 50), 100*pressure, busy)
 	// pooled ITL keeps no samples in the report: use the records
 	var gotITL []float64
 	for _, r := range res.Records {
@@ -157,8 +210,9 @@ func timingsMatch(t *testing.T, b fakeserver.Behavior, conc, n, outputLen int, q
 	} {
 		for _, q := range []float64{50, 90, 99} {
 			g, w := report.Percentile(m.got, q), report.Percentile(m.want, q)
-			if math.Abs(g-w) > timeTol && q > 50 && !quiet {
+			if math.Abs(g-w) > timeTol && (busy || q > 50 && !quiet) {
 				t.Logf("busy machine, not compared: %s p%g: measured %.3f ms, served %.3f ms", m.name, q, g, w)
+				excused = excused || q == 50
 				continue
 			}
 			if math.Abs(g-w) > timeTol {
@@ -175,7 +229,7 @@ func timingsMatch(t *testing.T, b fakeserver.Behavior, conc, n, outputLen int, q
 			t.Fatalf("request %d: TPOT %v, want %v", r.Index, r.TPOTMs, want)
 		}
 	}
-	return errs
+	return errs, excused
 }
 
 func TestFaultClasses(t *testing.T) {
