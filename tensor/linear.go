@@ -144,10 +144,7 @@ func LinearRange(out, x []float32, w *Mat, b []float32, N, lo, hi int) {
 	if lo < 0 || hi > w.Rows || lo > hi {
 		panic(fmt.Sprintf("tensor: LinearRange: range [%d, %d) outside [0, %d)", lo, hi, w.Rows))
 	}
-	if w.Panels {
-		if lo%PanelWidth != 0 {
-			panic(fmt.Sprintf("tensor: LinearRange: lo %d of strip-layout weights not a multiple of %d", lo, PanelWidth))
-		}
+	if w.Panels { // panelRange panics unless lo is a multiple of PanelWidth
 		panelRange(out, x, w, b, N, lo, hi, ActNone)
 		return
 	}

@@ -221,11 +221,16 @@ func panelStripsF16Generic(out []float32, ldo int, p []uint16, k int, x []float3
 }
 
 // panelStripsBounds panics, as an index out of range would, unless every
-// element the strip kernel touches lies inside its slice.
-func panelStripsBounds(nout, ldo, np, k, nx, r, strips int, bias []float32) {
+// element the strip kernel touches lies inside its slice; it returns the
+// address of bias's first element for the assembly (nil without a bias).
+func panelStripsBounds(nout, ldo, np, k, nx, r, strips int, bias []float32) *float32 {
 	if r < 1 || r > panelRows || k < 1 || strips < 1 || ldo < 0 ||
 		(r-1)*ldo+strips*PanelWidth > nout || strips*k*PanelWidth > np || r*k > nx ||
 		(bias != nil && strips*PanelWidth > len(bias)) {
 		panic("tensor: panelStrips arguments out of range")
 	}
+	if bias == nil {
+		return nil
+	}
+	return &bias[0]
 }

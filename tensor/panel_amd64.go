@@ -93,14 +93,10 @@ func panel48x8F16AVX512(out *float32, ldo int, p *uint16, k int, x *float32, str
 // (bias may be nil), summing k in order; r <= panelRows. See
 // panelStripsGeneric.
 func panelStrips(out []float32, ldo int, p []float32, k int, x []float32, r, strips int, bias []float32) {
-	panelStripsBounds(len(out), ldo, len(p), k, len(x), r, strips, bias)
+	bp := panelStripsBounds(len(out), ldo, len(p), k, len(x), r, strips, bias)
 	if !useAVX512 {
 		panelStripsGeneric(out, ldo, p, k, x, r, strips, bias)
 		return
-	}
-	var bp *float32
-	if bias != nil {
-		bp = &bias[0]
 	}
 	o, w, xp := &out[0], &p[0], &x[0]
 	switch r {
@@ -126,14 +122,10 @@ func panelStrips(out []float32, ldo int, p []float32, k int, x []float32, r, str
 // panelStripsF16 is panelStrips for float16 strips; see
 // panelStripsF16Generic.
 func panelStripsF16(out []float32, ldo int, p []uint16, k int, x []float32, r, strips int, bias []float32) {
-	panelStripsBounds(len(out), ldo, len(p), k, len(x), r, strips, bias)
+	bp := panelStripsBounds(len(out), ldo, len(p), k, len(x), r, strips, bias)
 	if !useAVX512 {
 		panelStripsF16Generic(out, ldo, p, k, x, r, strips, bias)
 		return
-	}
-	var bp *float32
-	if bias != nil {
-		bp = &bias[0]
 	}
 	o, w, xp := &out[0], &p[0], &x[0]
 	switch r {
