@@ -529,8 +529,10 @@ func (r *Ragged) logits(logits []float32, N int) {
 //	y = a·V        [N, C], heads side by side
 //
 // Keys and values are read block by block through the sequence's table.
-// The three stages run as separate parallel passes so a Tracer can time
-// each, except for sequences whose new rows take tensor's fused attention
+// With a Tracer the three stages run as separate parallel passes so that it
+// times each; without one, each (row, head) runs all three in one pass
+// (decode's attention at short depths costs less than two more passes'
+// start and barrier). Sequences whose new rows take tensor's fused attention
 // (tensor.AttnFused: prefill with AVX-512; not under a Probe, which reads
 // the scores), one pass per (sequence, head) that reads each block of keys
 // once per 16 rows: it runs, and is timed, with the scores stage, and
@@ -542,6 +544,14 @@ func (r *Ragged) attention(l, N int) {
 	r.flashJob = flashAttention{r: r, l: l, scale: scale}
 	nf := r.markFused(N)
 	items := N * cfg.NHead // one (row, head) per item
+	if r.tracer == nil {
+		if nf > 0 {
+			r.run.For(nf*cfg.NHead, 1, &r.flashJob)
+		}
+		r.attJob.first, r.attJob.last = stageScores, stageValues
+		r.run.For(items, 1, &r.attJob)
+		return
+	}
 	for _, st := range [...]struct {
 		op    Op
 		stage int
@@ -550,7 +560,7 @@ func (r *Ragged) attention(l, N int) {
 		if st.stage == stageScores && nf > 0 {
 			r.run.For(nf*cfg.NHead, 1, &r.flashJob)
 		}
-		r.attJob.stage = st.stage
+		r.attJob.first, r.attJob.last = st.stage, st.stage
 		r.run.For(items, 1, &r.attJob)
 		r.end(l, st.op)
 	}
@@ -633,20 +643,19 @@ const (
 	stageValues
 )
 
-// raggedAttention runs one stage of attention over items (row, head) in
-// [lo, hi), item = row·NH + head.
+// raggedAttention runs the stages first..last of attention over items
+// (row, head) in [lo, hi), item = row·NH + head.
 type raggedAttention struct {
-	r     *Ragged
-	l     int
-	scale float32
-	stage int
+	r           *Ragged
+	l           int
+	scale       float32
+	first, last int // stages
 }
 
+// Run implements tensor.Task.
 func (a *raggedAttention) Run(lo, hi int) {
 	r := a.r
-	cfg := r.m.cfg
-	kv := r.kv
-	C, NH, HS, bs := cfg.NEmbd, cfg.NHead, cfg.HeadSize(), kv.blockSize
+	NH, f16 := r.m.cfg.NHead, r.kv.dtype == tensor.F16
 	for it := lo; it < hi; it++ {
 		i, h := it/NH, it%NH
 		if r.rowFused[i] {
@@ -655,41 +664,52 @@ func (a *raggedAttention) Run(lo, hi int) {
 		n := int(r.rowPos[i]) + 1 // causal: the row sees positions 0..pos
 		scores := r.att[r.rowAtt[i]+h*n : r.rowAtt[i]+(h+1)*n]
 		blocks := r.seqs[r.rowSeq[i]].Blocks
-		if kv.dtype == tensor.F16 {
-			a.runF16(i, h, n, scores, blocks)
-			continue
-		}
-		switch a.stage {
-		case stageScores:
-			q := r.qkv[i*3*C+h*HS : i*3*C+(h+1)*HS]
-			for p0 := 0; p0 < n; p0 += bs {
-				m := min(bs, n-p0)
-				head := kv.offset(a.l, int(blocks[p0/bs]), 0) + h*HS
-				tensor.AttnScores(scores[p0:p0+m], q, kv.k[head:head+(m-1)*C+HS], C, a.scale)
-			}
-		case stageSoftmax:
-			tensor.Softmax(scores)
-		case stageValues:
-			y := r.y[i*C+h*HS : i*C+(h+1)*HS]
-			m := min(bs, n)
-			head := kv.offset(a.l, int(blocks[0]), 0) + h*HS
-			tensor.AttnValues(y, scores[:m], kv.v[head:head+(m-1)*C+HS], C)
-			for p0 := bs; p0 < n; p0 += bs { // later blocks add to y
-				m := min(bs, n-p0)
-				head := kv.offset(a.l, int(blocks[p0/bs]), 0) + h*HS
-				tensor.AttnValuesAdd(y, scores[p0:p0+m], kv.v[head:head+(m-1)*C+HS], C)
+		for st := a.first; st <= a.last; st++ {
+			if f16 {
+				a.runF16(st, i, h, n, scores, blocks)
+			} else {
+				a.run(st, i, h, n, scores, blocks)
 			}
 		}
 	}
 }
 
-// runF16 is Run's stage for row i, head h over a half cache.
-func (a *raggedAttention) runF16(i, h, n int, scores []float32, blocks []int32) {
+// run is stage st for row i, head h over a float32 cache.
+func (a *raggedAttention) run(st, i, h, n int, scores []float32, blocks []int32) {
 	r := a.r
 	kv := r.kv
 	cfg := r.m.cfg
 	C, HS, bs := cfg.NEmbd, cfg.HeadSize(), kv.blockSize
-	switch a.stage {
+	switch st {
+	case stageScores:
+		q := r.qkv[i*3*C+h*HS : i*3*C+(h+1)*HS]
+		for p0 := 0; p0 < n; p0 += bs {
+			m := min(bs, n-p0)
+			head := kv.offset(a.l, int(blocks[p0/bs]), 0) + h*HS
+			tensor.AttnScores(scores[p0:p0+m], q, kv.k[head:head+(m-1)*C+HS], C, a.scale)
+		}
+	case stageSoftmax:
+		tensor.Softmax(scores)
+	case stageValues:
+		y := r.y[i*C+h*HS : i*C+(h+1)*HS]
+		m := min(bs, n)
+		head := kv.offset(a.l, int(blocks[0]), 0) + h*HS
+		tensor.AttnValues(y, scores[:m], kv.v[head:head+(m-1)*C+HS], C)
+		for p0 := bs; p0 < n; p0 += bs { // later blocks add to y
+			m := min(bs, n-p0)
+			head := kv.offset(a.l, int(blocks[p0/bs]), 0) + h*HS
+			tensor.AttnValuesAdd(y, scores[p0:p0+m], kv.v[head:head+(m-1)*C+HS], C)
+		}
+	}
+}
+
+// runF16 is stage st for row i, head h over a half cache.
+func (a *raggedAttention) runF16(st, i, h, n int, scores []float32, blocks []int32) {
+	r := a.r
+	kv := r.kv
+	cfg := r.m.cfg
+	C, HS, bs := cfg.NEmbd, cfg.HeadSize(), kv.blockSize
+	switch st {
 	case stageScores:
 		q := r.qkv[i*3*C+h*HS : i*3*C+(h+1)*HS]
 		for p0 := 0; p0 < n; p0 += bs {

@@ -13,8 +13,10 @@
 //
 // Runner.Linear computes out = x·Wᵀ + b with W [M, K] stored as float32,
 // float16 or int8 (symmetric, one float32 scale per block of 32 values of a
-// row; activations stay float32). Rows of W are split into chunks that the
-// calling goroutine and the pool's workers take from a shared counter.
+// row; activations stay float32). Rows of W are split into chunks; the
+// calling goroutine and each of the pool's workers own a contiguous run of
+// them, taken in order (one sequential stream of weights per thread), and a
+// thread that finishes its run takes the others' last chunks.
 //
 //   - N = 1 (decode): a GEMV reads the chunk's rows of W as one sequential
 //     stream in their stored dtype (VCVTPH2PS for float16; VPMOVSXBD +
@@ -47,8 +49,9 @@
 //     VCVTPH2PS as they load): three zmm loads, one broadcast of
 //     x[i][k] per row of x, three FMAs per row into accumulators that are
 //     the outputs (no sums across lanes). Up to 8 rows of x, one call runs
-//     a thread's strips as one sequential stream, prefetched 4 KiB ahead;
-//     more rows take each strip once and run every 8 rows of x over it.
+//     a thread's strips as one sequential stream, prefetched 8 KiB ahead
+//     (float16: 4 KiB); more rows take each strip once and run every 8
+//     rows of x over it.
 //     Each output sums K in order whatever N is, so results are
 //     batch-invariant without SetBatchInvariant's cost. Batch-1 and
 //     batch-8 decode run at 96-103% of a plain read of the same bytes.
