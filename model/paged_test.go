@@ -207,3 +207,73 @@ func TestRaggedStepShape(t *testing.T) {
 		}
 	}
 }
+
+// opCounter is a Tracer that only counts the attention ops it is told of.
+type opCounter struct{ attn int }
+
+func (c *opCounter) BeginStep(Step) {}
+func (c *opCounter) BeginOp(_ int, op Op) {
+	if op == OpAttnScores || op == OpAttnSoftmax || op == OpAttnValues {
+		c.attn++
+	}
+}
+func (c *opCounter) EndOp(int, Op) {}
+func (c *opCounter) EndStep()      {}
+
+// TestRaggedTracedSame checks that a step's logits are bit-identical with
+// and without a Tracer: untraced, attention runs its three stages in one
+// pass per (row, head); traced, in three passes that the tracer times.
+func TestRaggedTracedSame(t *testing.T) {
+	for _, kvt := range []tensor.DType{tensor.F32, tensor.F16} {
+		t.Run(fmt.Sprintf("kv=%v", kvt), func(t *testing.T) {
+			cfg := small
+			m, _ := newTestModel(t, cfg, Options{Threads: 2, KVDType: kvt})
+			V := cfg.VocabSize
+			lens := []int{9, 3, 14} // prompt lengths; then 5 decodes each
+			run := func(tr Tracer) []float32 {
+				kv, err := NewKVBlocksOf(cfg, kvt, 4, 16)
+				if err != nil {
+					t.Fatal(err)
+				}
+				r, err := m.NewRagged(kv)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if tr != nil {
+					r.SetTracer(tr)
+				}
+				tables := [][]int32{{0, 1, 2, 3}, {4, 5}, {6, 7, 8, 9, 10}}
+				var all []float32
+				pos := make([]int, len(lens))
+				for step := range 6 {
+					var seqs []SeqStep
+					for s, n := range lens {
+						toks := tokensFor(cfg, n+5, s+1)
+						k := 1
+						if step == 0 {
+							k = n
+						}
+						seqs = append(seqs, SeqStep{Tokens: toks[pos[s] : pos[s]+k], Pos: pos[s], Blocks: tables[s], Logits: LogitsAll})
+						pos[s] += k
+					}
+					logits := make([]float32, LogitRowsOf(seqs)*V)
+					if err := r.Step(context.Background(), seqs, logits); err != nil {
+						t.Fatal(err)
+					}
+					all = append(all, logits...)
+				}
+				return all
+			}
+			var c opCounter
+			plain, traced := run(nil), run(&c)
+			if c.attn != 6*3*cfg.NLayer {
+				t.Errorf("tracer saw %d attention ops, want %d (3 per layer per step)", c.attn, 6*3*cfg.NLayer)
+			}
+			for i := range plain {
+				if math.Float32bits(plain[i]) != math.Float32bits(traced[i]) {
+					t.Fatalf("logit %d: %v untraced, %v traced", i, plain[i], traced[i])
+				}
+			}
+		})
+	}
+}
