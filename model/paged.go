@@ -655,7 +655,7 @@ type raggedAttention struct {
 // Run implements tensor.Task.
 func (a *raggedAttention) Run(lo, hi int) {
 	r := a.r
-	NH, f16 := r.m.cfg.NHead, r.kv.dtype == tensor.F16
+	NH := r.m.cfg.NHead
 	for it := lo; it < hi; it++ {
 		i, h := it/NH, it%NH
 		if r.rowFused[i] {
@@ -665,67 +665,48 @@ func (a *raggedAttention) Run(lo, hi int) {
 		scores := r.att[r.rowAtt[i]+h*n : r.rowAtt[i]+(h+1)*n]
 		blocks := r.seqs[r.rowSeq[i]].Blocks
 		for st := a.first; st <= a.last; st++ {
+			a.stage(st, i, h, n, scores, blocks)
+		}
+	}
+}
+
+// stage runs stage st for row i, head h, over a float32 or half cache.
+func (a *raggedAttention) stage(st, i, h, n int, scores []float32, blocks []int32) {
+	r := a.r
+	kv := r.kv
+	cfg := r.m.cfg
+	C, HS, bs := cfg.NEmbd, cfg.HeadSize(), kv.blockSize
+	f16 := kv.dtype == tensor.F16
+	switch st {
+	case stageScores:
+		q := r.qkv[i*3*C+h*HS : i*3*C+(h+1)*HS]
+		for p0 := 0; p0 < n; p0 += bs {
+			m := min(bs, n-p0)
+			head := kv.offset(a.l, int(blocks[p0/bs]), 0) + h*HS
 			if f16 {
-				a.runF16(st, i, h, n, scores, blocks)
+				tensor.AttnScoresF16(scores[p0:p0+m], q, kv.kh[head:head+(m-1)*C+HS], C, a.scale)
 			} else {
-				a.run(st, i, h, n, scores, blocks)
+				tensor.AttnScores(scores[p0:p0+m], q, kv.k[head:head+(m-1)*C+HS], C, a.scale)
 			}
 		}
-	}
-}
-
-// run is stage st for row i, head h over a float32 cache.
-func (a *raggedAttention) run(st, i, h, n int, scores []float32, blocks []int32) {
-	r := a.r
-	kv := r.kv
-	cfg := r.m.cfg
-	C, HS, bs := cfg.NEmbd, cfg.HeadSize(), kv.blockSize
-	switch st {
-	case stageScores:
-		q := r.qkv[i*3*C+h*HS : i*3*C+(h+1)*HS]
-		for p0 := 0; p0 < n; p0 += bs {
-			m := min(bs, n-p0)
-			head := kv.offset(a.l, int(blocks[p0/bs]), 0) + h*HS
-			tensor.AttnScores(scores[p0:p0+m], q, kv.k[head:head+(m-1)*C+HS], C, a.scale)
-		}
 	case stageSoftmax:
 		tensor.Softmax(scores)
 	case stageValues:
 		y := r.y[i*C+h*HS : i*C+(h+1)*HS]
-		m := min(bs, n)
-		head := kv.offset(a.l, int(blocks[0]), 0) + h*HS
-		tensor.AttnValues(y, scores[:m], kv.v[head:head+(m-1)*C+HS], C)
-		for p0 := bs; p0 < n; p0 += bs { // later blocks add to y
-			m := min(bs, n-p0)
-			head := kv.offset(a.l, int(blocks[p0/bs]), 0) + h*HS
-			tensor.AttnValuesAdd(y, scores[p0:p0+m], kv.v[head:head+(m-1)*C+HS], C)
+		if f16 {
+			clear(y)
 		}
-	}
-}
-
-// runF16 is stage st for row i, head h over a half cache.
-func (a *raggedAttention) runF16(st, i, h, n int, scores []float32, blocks []int32) {
-	r := a.r
-	kv := r.kv
-	cfg := r.m.cfg
-	C, HS, bs := cfg.NEmbd, cfg.HeadSize(), kv.blockSize
-	switch st {
-	case stageScores:
-		q := r.qkv[i*3*C+h*HS : i*3*C+(h+1)*HS]
 		for p0 := 0; p0 < n; p0 += bs {
 			m := min(bs, n-p0)
 			head := kv.offset(a.l, int(blocks[p0/bs]), 0) + h*HS
-			tensor.AttnScoresF16(scores[p0:p0+m], q, kv.kh[head:head+(m-1)*C+HS], C, a.scale)
-		}
-	case stageSoftmax:
-		tensor.Softmax(scores)
-	case stageValues:
-		y := r.y[i*C+h*HS : i*C+(h+1)*HS]
-		clear(y)
-		for p0 := 0; p0 < n; p0 += bs {
-			m := min(bs, n-p0)
-			head := kv.offset(a.l, int(blocks[p0/bs]), 0) + h*HS
-			tensor.AttnValuesAddF16(y, scores[p0:p0+m], kv.vh[head:head+(m-1)*C+HS], C)
+			switch {
+			case f16:
+				tensor.AttnValuesAddF16(y, scores[p0:p0+m], kv.vh[head:head+(m-1)*C+HS], C)
+			case p0 == 0: // the first block writes y, later ones add to it
+				tensor.AttnValues(y, scores[:m], kv.v[head:head+(m-1)*C+HS], C)
+			default:
+				tensor.AttnValuesAdd(y, scores[p0:p0+m], kv.v[head:head+(m-1)*C+HS], C)
+			}
 		}
 	}
 }

@@ -221,9 +221,9 @@ func (c *chunkRun) take(fromBack bool) (int, bool) {
 // other runs' chunks from their backs.
 func (f *forState) run(w int) {
 	for i := range f.parts {
-		own := &f.runs[(w+i)%f.parts]
+		src := &f.runs[(w+i)%f.parts] // w's own run first
 		for {
-			c, ok := own.take(i > 0)
+			c, ok := src.take(i > 0)
 			if !ok {
 				break
 			}
